@@ -1,0 +1,20 @@
+"""What a sandbox server needs to know about where it and its sibling run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    # Public base URLs (scheme, host and port) under which each sandbox server is reached;
+    # they appear in issuers, instance URLs, nextLinks and Lightning links.
+    microsoft_url: str = "https://localhost:3001"
+    salesforce_url: str = "https://localhost:3002"
+    # The demo seed: same number, same world (users, mail, contacts, leads).
+    seed: int = 1
+    # "USERSxMESSAGES", e.g. "100x1000", for benchmarks; None for the demo size.
+    scale: str | None = None
+    # CA bundle the sandbox trusts when it calls out (Graph change notifications to the
+    # subscriber's HTTPS endpoint).
+    ca_file: str | None = None
