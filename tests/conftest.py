@@ -20,3 +20,17 @@ def client_session(certs):
     """A `requests.Session` verifying against the test CA only (verification on)."""
     with https_session(certs.ca_cert) as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """REDIS_URL when set (CI's server), else a private embedded Redis for this test session."""
+    import os
+
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    from mailferry.embedded_redis import EmbeddedRedis
+
+    with EmbeddedRedis(Path(tmp_path_factory.mktemp("redis")) / "redis.sock") as server:
+        yield server.url

@@ -1,0 +1,37 @@
+# The two commands: `make run` (everything, on https://localhost:3000) and `make test`.
+# Both create .venv and install the pinned dependencies first; nothing else is needed but
+# Python 3.11+, make and git.
+
+VENV        := .venv
+BIN         := $(VENV)/bin
+PYTHON      ?= $(shell command -v python3.13 || command -v python3.12 || command -v python3.11 || command -v python3)
+STAMP       := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: run test install certs lock clean
+
+run: install certs
+	$(BIN)/mailferry run
+
+test: install certs
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Mailferry needs Python 3.11 or newer; found " + sys.version.split()[0] + " at $(PYTHON). Set PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock -r requirements-dev.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+certs: install
+	$(BIN)/mailferry certs
+
+# Re-pin every dependency after editing requirements*.in.
+lock: install
+	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --output-file requirements.lock requirements.in
+	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --allow-unsafe --output-file requirements-dev.lock requirements-dev.in
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,115 @@
+"""`mailferry`: one command per process, and `run` for all of them at once.
+
+The CLI is the composition root: the only place that knows the server, the worker and the
+sandbox together. Each subcommand imports what it runs lazily, so `mailferry certs` works
+before anything else is set up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mailferry.config import Config, ConfigError, load_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        config = load_config()
+    except ConfigError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        return 2
+    return args.handler(config, args) or 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mailferry", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    command("run", _run, "start everything (Redis unless REDIS_URL is set, sandbox, web) until Ctrl-C")
+    command("web", _web, "serve the web app over HTTPS")
+    sandbox = command("sandbox", _sandbox, "serve the emulated Microsoft 365 and Salesforce over HTTPS")
+    sandbox.add_argument("--only", choices=("microsoft", "salesforce"), help="serve one of the two")
+    command("certs", _certs, "create (or reuse) the development CA and localhost certificate")
+    database = command("db", _db, "database migrations")
+    database.add_argument("action", choices=("upgrade", "downgrade", "current"))
+    database.add_argument("revision", nargs="?", help="target revision (default: head; downgrade: required)")
+    command("doctor", _doctor, "check configuration, certificates, database and Redis")
+    return parser
+
+
+def _certs(config: Config, args) -> int:
+    from mailferry.tls import ensure_certificates, trust_instructions
+
+    paths, created = ensure_certificates(config.certs_dir)
+    print(f"{'Created' if created else 'Reusing'} development certificates in {paths.folder}")
+    print(trust_instructions(paths))
+    return 0
+
+
+def _db(config: Config, args) -> int:
+    from mailferry import migrate
+
+    if args.action == "upgrade":
+        migrate.upgrade(config.database_url, args.revision or "head")
+    elif args.action == "downgrade":
+        if not args.revision:
+            print("db downgrade needs a revision, e.g. `mailferry db downgrade base`", file=sys.stderr)
+            return 2
+        migrate.downgrade(config.database_url, args.revision)
+    print(f"database at revision {migrate.current(config.database_url) or 'base (empty)'}")
+    return 0
+
+
+def _web(config: Config, args) -> int:
+    from cli.serve import serve_https
+
+    def load():
+        from server import create_app
+
+        return create_app(config)
+
+    serve_https(
+        load,
+        host=config.web_host,
+        port=config.web_port,
+        certfile=str(config.tls_cert_file),
+        keyfile=str(config.tls_key_file),
+        name="mailferry-web",
+        threads=config.web_threads,
+        processes=2,
+        log_level=config.log_level,
+    )
+    return 0
+
+
+def _sandbox(config: Config, args) -> int:
+    from cli import processes
+
+    if args.only:
+        processes.serve_sandbox(config, args.only)
+        return 0
+    return processes.supervise(config, processes.sandbox_specs(config))
+
+
+def _run(config: Config, args) -> int:
+    from cli import processes
+
+    return processes.run_all(config)
+
+
+def _doctor(config: Config, args) -> int:
+    from cli.doctor import diagnose
+
+    return diagnose(config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Which processes Mailferry is made of, how each is started, and `mailferry run` itself."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import requests
+
+from cli.supervisor import ChildExited, ProcessSpec, Supervisor, python_command
+from mailferry.config import Config
+from mailferry.tls import https_session
+
+SANDBOX_SERVICES = ("microsoft", "salesforce")
+
+
+def redis_spec(config: Config) -> ProcessSpec:
+    from mailferry.embedded_redis import EmbeddedRedis
+
+    server = EmbeddedRedis(config.redis_socket)
+    server.prepare()
+    return ProcessSpec("redis", server.command(), ready=server.answers)
+
+
+def sandbox_specs(config: Config) -> list[ProcessSpec]:
+    urls = {"microsoft": config.sandbox_microsoft_url, "salesforce": config.sandbox_salesforce_url}
+    return [
+        ProcessSpec(
+            f"sandbox-{service}",
+            python_command("sandbox", "--only", service),
+            ready=_answers(config, f"{urls[service]}/_sandbox/stats"),
+        )
+        for service in SANDBOX_SERVICES
+    ]
+
+
+def web_spec(config: Config) -> ProcessSpec:
+    return ProcessSpec(
+        "web",
+        python_command("web"),
+        ready=_answers(config, f"https://localhost:{config.web_port}/healthz", status=200),
+    )
+
+
+def serve_sandbox(config: Config, service: str) -> None:
+    """Serve one sandbox server in the foreground (one process: its state is in memory)."""
+    from cli.serve import serve_https
+    from sandbox.settings import SandboxSettings
+
+    settings = SandboxSettings(
+        microsoft_url=config.sandbox_microsoft_url,
+        salesforce_url=config.sandbox_salesforce_url,
+        seed=config.sandbox_seed,
+        ca_file=str(config.tls_ca_file),
+    )
+
+    def load():
+        if service == "microsoft":
+            from sandbox.microsoft import create_app
+        else:
+            from sandbox.salesforce import create_app
+        return create_app(settings)
+
+    port = config.sandbox_microsoft_port if service == "microsoft" else config.sandbox_salesforce_port
+    serve_https(
+        load,
+        host="127.0.0.1",
+        port=port,
+        certfile=str(config.tls_cert_file),
+        keyfile=str(config.tls_key_file),
+        name=f"mailferry-sandbox-{service}",
+        threads=32,
+        processes=1,
+        log_level="warning",
+    )
+
+
+def run_all(config: Config) -> int:
+    """`mailferry run`: certificates, migrations, then every process until Ctrl-C or SIGTERM."""
+    from mailferry import migrate
+    from mailferry.tls import ensure_certificates
+
+    started = time.monotonic()
+    ensure_certificates(config.certs_dir)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(config.database_url)
+    specs = ([redis_spec(config)] if config.redis_embedded else []) + [web_spec(config)]
+    if config.is_demo:
+        specs[-1:-1] = sandbox_specs(config)
+    code = supervise(config, specs, started=started)
+    return code
+
+
+def supervise(config: Config, specs: list[ProcessSpec], started: float | None = None) -> int:
+    supervisor = Supervisor(log=_say)
+    supervisor.install_signal_handlers()
+    started = started or time.monotonic()
+    try:
+        for spec in specs:
+            supervisor.start(spec)
+            _say(f"{spec.name} is up")
+        _say(f"ready in {time.monotonic() - started:.1f}s")
+        _print_summary(config, [spec.name for spec in specs])
+        return supervisor.wait()
+    except ChildExited as error:
+        _say(str(error))
+        return 1
+    finally:
+        supervisor.stop()
+        _say("stopped")
+
+
+def _print_summary(config: Config, names: list[str]) -> None:
+    lines = ["", "Mailferry is running (Ctrl-C stops everything):"]
+    if "web" in names:
+        lines.append(f"  Web app          {config.base_url}  (health: {config.base_url}/healthz)")
+    if "sandbox-microsoft" in names:
+        lines.append(f"  Microsoft 365    {config.sandbox_microsoft_url}  (sandbox: Entra ID and Graph)")
+        lines.append(f"  Salesforce       {config.sandbox_salesforce_url}  (sandbox org)")
+    redis_where = f"embedded, {config.redis_socket}" if config.redis_embedded else config.redis_url
+    lines.append(f"  Redis            {redis_where}")
+    lines.append(f"  Database         {_without_password(config.database_url)}")
+    lines.append(f"  Trust this CA to open the pages without warnings: {config.tls_ca_file}")
+    print("\n".join(lines), flush=True)
+
+
+def _answers(config: Config, url: str, status: int | None = None):
+    session = https_session(config.tls_ca_file)
+
+    def check() -> bool:
+        try:
+            response = session.get(url, timeout=2)
+        except requests.RequestException:
+            return False
+        return status is None or response.status_code == status
+
+    return check
+
+
+def _without_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _say(message: str) -> None:
+    print(f"[mailferry] {message}", file=sys.stderr, flush=True)

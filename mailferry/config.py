@@ -1,0 +1,285 @@
+"""Configuration from environment variables (and a `.env` file when present), validated once.
+
+Every problem names the variable and the fix, and stops start-up. In the default `demo`
+environment nothing needs to be set: the Microsoft and Salesforce endpoints are the sandbox's,
+and the secrets are generated into the data folder on first start.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENTS = ("demo", "production")
+FERNET_KEY_HINT = (
+    "set one or more Fernet keys separated by commas (newest first, older ones still decrypt), "
+    "e.g. from `python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`"
+)
+SECRET_KEY_HINT = (
+    "set a long random string, e.g. the output of "
+    "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+)
+
+
+class ConfigError(ValueError):
+    """A setting is missing or wrong; the message names the variable and the fix."""
+
+
+@dataclass(frozen=True)
+class Config:
+    environment: str
+    data_dir: Path
+    certs_dir: Path
+    database_url: str
+    redis_url: str
+    # True when REDIS_URL was not set: `mailferry run` then starts the embedded server.
+    redis_embedded: bool
+    secret_key: str = field(repr=False)
+    encryption_keys: tuple[str, ...] = field(repr=False)
+    base_url: str
+    web_host: str
+    web_port: int
+    web_threads: int
+    worker_count: int
+    tls_cert_file: Path
+    tls_key_file: Path
+    tls_ca_file: Path
+    microsoft_authority_host: str
+    microsoft_graph_url: str
+    microsoft_client_id: str
+    microsoft_client_secret: str = field(repr=False)
+    salesforce_login_url: str
+    salesforce_client_id: str
+    salesforce_client_secret: str = field(repr=False)
+    sandbox_microsoft_port: int
+    sandbox_salesforce_port: int
+    sandbox_seed: int
+    log_level: str
+
+    @property
+    def is_demo(self) -> bool:
+        return self.environment == "demo"
+
+    @property
+    def redis_socket(self) -> Path:
+        """Where the embedded Redis listens (a Unix socket: no port to collide with)."""
+        return self.data_dir / "redis" / "redis.sock"
+
+    @property
+    def sandbox_microsoft_url(self) -> str:
+        return f"https://localhost:{self.sandbox_microsoft_port}"
+
+    @property
+    def sandbox_salesforce_url(self) -> str:
+        return f"https://localhost:{self.sandbox_salesforce_port}"
+
+
+def load_config(environ: Mapping[str, str] | None = None, *, read_dotenv: bool = True) -> Config:
+    """Read and validate the configuration; raise ConfigError naming the first bad variable.
+
+    `environ` defaults to the process environment, with a `.env` file in the working
+    directory filling in what the environment does not set.
+    """
+    if environ is None:
+        environ = dict(os.environ)
+        if read_dotenv:
+            from dotenv import dotenv_values
+
+            dotenv_file = Path.cwd() / ".env"
+            if dotenv_file.is_file():
+                environ = {**{k: v for k, v in dotenv_values(dotenv_file).items() if v is not None}, **environ}
+    env = _Reader(environ)
+
+    environment = env.choice("MAILFERRY_ENV", ENVIRONMENTS, "demo")
+    demo = environment == "demo"
+    data_dir = env.path("MAILFERRY_DATA_DIR", PROJECT_ROOT / "data")
+    certs_dir = env.path("MAILFERRY_CERTS_DIR", PROJECT_ROOT / "certs")
+    web_port = env.port("MAILFERRY_PORT", 3000)
+    sandbox_microsoft_port = env.port("MAILFERRY_SANDBOX_MICROSOFT_PORT", 3001)
+    sandbox_salesforce_port = env.port("MAILFERRY_SANDBOX_SALESFORCE_PORT", 3002)
+    redis_url = env.get("REDIS_URL")
+    redis_socket = data_dir / "redis" / "redis.sock"
+    # A Unix socket path is limited to 107 bytes by the kernel.
+    if not redis_url and len(str(redis_socket).encode()) > 107:
+        raise ConfigError(
+            f"MAILFERRY_DATA_DIR: the embedded Redis socket path {redis_socket} is longer than "
+            "107 bytes; choose a shorter MAILFERRY_DATA_DIR or set REDIS_URL"
+        )
+
+    def demo_default(name: str, sandbox_value: str) -> str:
+        if demo:
+            return env.get(name) or sandbox_value
+        return env.required(name, "it has no default outside the demo (MAILFERRY_ENV=production)")
+
+    def secret(name: str, file_name: str, make: Callable[[], str], hint: str) -> str:
+        if env.get(name):
+            return env.get(name)
+        if demo:
+            return _generated_secret(data_dir, file_name, make)
+        return env.required(name, hint)
+
+    config = Config(
+        environment=environment,
+        data_dir=data_dir,
+        certs_dir=certs_dir,
+        database_url=env.database_url("DATABASE_URL", f"sqlite:///{data_dir / 'mailferry.db'}"),
+        redis_url=env.redis_url("REDIS_URL", f"unix://{redis_socket}"),
+        redis_embedded=not redis_url,
+        secret_key=secret("MAILFERRY_SECRET_KEY", "secret-key", _token, SECRET_KEY_HINT),
+        encryption_keys=env.fernet_keys(
+            "MAILFERRY_ENCRYPTION_KEYS",
+            secret("MAILFERRY_ENCRYPTION_KEYS", "encryption-key", _fernet_key, FERNET_KEY_HINT),
+        ),
+        base_url=env.https_url("MAILFERRY_BASE_URL", f"https://localhost:{web_port}"),
+        web_host=env.get("MAILFERRY_HOST") or "127.0.0.1",
+        web_port=web_port,
+        web_threads=env.integer("MAILFERRY_WEB_THREADS", 16, 1, 256),
+        worker_count=env.integer("MAILFERRY_WORKERS", 2, 0, 64),
+        tls_cert_file=env.path("MAILFERRY_TLS_CERT_FILE", certs_dir / "localhost.pem"),
+        tls_key_file=env.path("MAILFERRY_TLS_KEY_FILE", certs_dir / "localhost-key.pem"),
+        tls_ca_file=env.path("MAILFERRY_TLS_CA_FILE", certs_dir / "ca.pem"),
+        microsoft_authority_host=env.https_url(
+            "MICROSOFT_AUTHORITY_HOST",
+            f"https://localhost:{sandbox_microsoft_port}" if demo else "https://login.microsoftonline.com",
+        ),
+        microsoft_graph_url=env.https_url(
+            "MICROSOFT_GRAPH_URL",
+            f"https://localhost:{sandbox_microsoft_port}/v1.0" if demo else "https://graph.microsoft.com/v1.0",
+        ),
+        microsoft_client_id=demo_default("MICROSOFT_CLIENT_ID", "mailferry-demo-app"),
+        microsoft_client_secret=demo_default("MICROSOFT_CLIENT_SECRET", "mailferry-demo-secret"),
+        salesforce_login_url=env.https_url(
+            "SALESFORCE_LOGIN_URL",
+            f"https://localhost:{sandbox_salesforce_port}" if demo else "https://login.salesforce.com",
+        ),
+        salesforce_client_id=demo_default("SALESFORCE_CLIENT_ID", "mailferry-demo-consumer"),
+        salesforce_client_secret=demo_default("SALESFORCE_CLIENT_SECRET", "mailferry-demo-consumer-secret"),
+        sandbox_microsoft_port=sandbox_microsoft_port,
+        sandbox_salesforce_port=sandbox_salesforce_port,
+        sandbox_seed=env.integer("MAILFERRY_SANDBOX_SEED", 1, 0, 2**31 - 1),
+        log_level=env.choice("MAILFERRY_LOG_LEVEL", ("debug", "info", "warning", "error"), "info"),
+    )
+    ports = {
+        "MAILFERRY_PORT": config.web_port,
+        "MAILFERRY_SANDBOX_MICROSOFT_PORT": config.sandbox_microsoft_port,
+        "MAILFERRY_SANDBOX_SALESFORCE_PORT": config.sandbox_salesforce_port,
+    }
+    if len(set(ports.values())) < len(ports):
+        raise ConfigError(
+            "MAILFERRY_PORT, MAILFERRY_SANDBOX_MICROSOFT_PORT and MAILFERRY_SANDBOX_SALESFORCE_PORT "
+            f"must differ; they are {ports}"
+        )
+    return config
+
+
+class _Reader:
+    """Typed access to the environment; every failure names the variable and the fix."""
+
+    def __init__(self, environ: Mapping[str, str]):
+        self._environ = environ
+
+    def get(self, name: str) -> str:
+        return self._environ.get(name, "").strip()
+
+    def required(self, name: str, hint: str) -> str:
+        value = self.get(name)
+        if not value:
+            raise ConfigError(f"{name} is not set: {hint}")
+        return value
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        value = (self.get(name) or default).lower()
+        if value not in allowed:
+            raise ConfigError(f"{name}={self.get(name)!r} is not valid: use one of {', '.join(allowed)}")
+        return value
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.get(name)
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not a whole number: use a number from {low} to {high}") from None
+        if not low <= value <= high:
+            raise ConfigError(f"{name}={value} is out of range: use a number from {low} to {high}")
+        return value
+
+    def port(self, name: str, default: int) -> int:
+        return self.integer(name, default, 1, 65535)
+
+    def path(self, name: str, default: Path) -> Path:
+        raw = self.get(name)
+        return Path(raw).expanduser().resolve() if raw else default
+
+    def https_url(self, name: str, default: str) -> str:
+        value = (self.get(name) or default).rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ConfigError(f"{name}={value!r} is not an https:// URL: set it to e.g. https://host.example.com")
+        return value
+
+    def database_url(self, name: str, default: str) -> str:
+        value = self.get(name) or default
+        scheme = urlsplit(value).scheme.split("+")[0]
+        if scheme not in ("sqlite", "postgresql", "postgres"):
+            raise ConfigError(
+                f"{name}={value!r} is not a supported database URL: use sqlite:///path/to/file.db "
+                "or postgresql://user:password@host:5432/dbname"
+            )
+        return value
+
+    def redis_url(self, name: str, default: str) -> str:
+        value = self.get(name) or default
+        if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ConfigError(
+                f"{name}={value!r} is not a Redis URL: use redis://host:6379/0, rediss://… or "
+                "unix:///path/to/redis.sock, or unset it to use the embedded Redis"
+            )
+        return value
+
+    def fernet_keys(self, name: str, raw: str) -> tuple[str, ...]:
+        keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+        if not keys:
+            raise ConfigError(f"{name} holds no key: {FERNET_KEY_HINT}")
+        for position, key in enumerate(keys, 1):
+            try:
+                Fernet(key)
+            except ValueError:
+                raise ConfigError(
+                    f"{name}: key {position} is not a Fernet key (32 url-safe base64-encoded bytes): "
+                    + FERNET_KEY_HINT
+                ) from None
+        return keys
+
+
+def _fernet_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+def _token() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def _generated_secret(data_dir: Path, name: str, make: Callable[[], str]) -> str:
+    """A secret kept in the data folder, made on first use (demo only)."""
+    path = data_dir / "secrets" / name
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = make()
+    # O_EXCL: when two processes start at once, one writes and the other reads its value.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value

@@ -1,0 +1,47 @@
+"""The Flask web app: Sync History, settings, admin, the add-in API and Graph webhooks.
+
+No sync logic lives here: the server reads and writes the shared database and enqueues jobs
+by name for the workers.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from mailferry.config import Config, load_config
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the app from `config` (tests pass their own), else from the environment."""
+    config = config or load_config()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        MAILFERRY=config,
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PREFERRED_URL_SCHEME="https",
+    )
+    register_extensions(app, config)
+    register_security_headers(app)
+    register_blueprints(app)
+    return app
+
+
+def register_extensions(app: Flask, config: Config) -> None:
+    from server import extensions
+
+    extensions.init_app(app, config)
+
+
+def register_security_headers(app: Flask) -> None:
+    from server import security
+
+    security.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from server.health import blueprint as health
+
+    app.register_blueprint(health)

@@ -1,0 +1,103 @@
+"""Configuration: defaults that need nothing set, and errors that name the variable and the fix."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+
+from mailferry.config import ConfigError, load_config
+
+
+@pytest.fixture
+def base_env(tmp_path):
+    return {"MAILFERRY_DATA_DIR": str(tmp_path / "data")}
+
+
+def test_demo_needs_no_variable_and_points_at_the_sandbox(base_env):
+    config = load_config(base_env)
+    assert config.environment == "demo"
+    assert config.database_url.startswith("sqlite:///") and config.database_url.endswith("data/mailferry.db")
+    assert config.redis_embedded and config.redis_url == f"unix://{config.redis_socket}"
+    assert config.base_url == "https://localhost:3000"
+    assert config.microsoft_authority_host == "https://localhost:3001"
+    assert config.salesforce_login_url == "https://localhost:3002"
+
+
+def test_demo_secrets_are_generated_once_and_kept_private(base_env, tmp_path):
+    first = load_config(base_env)
+    second = load_config(base_env)
+    assert first.secret_key == second.secret_key and len(first.secret_key) >= 48
+    assert first.encryption_keys == second.encryption_keys
+    Fernet(first.encryption_keys[0])  # a usable key
+    key_file = tmp_path / "data" / "secrets" / "encryption-key"
+    assert key_file.stat().st_mode & 0o077 == 0
+    assert first.secret_key not in repr(first) and first.encryption_keys[0] not in repr(first)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "fix"),
+    [
+        ("MAILFERRY_ENV", "staging", "use one of demo, production"),
+        ("MAILFERRY_PORT", "http", "is not a whole number"),
+        ("MAILFERRY_PORT", "70000", "out of range"),
+        ("DATABASE_URL", "mysql://x@y/z", "sqlite:///path/to/file.db or postgresql://"),
+        ("REDIS_URL", "http://localhost:6379", "redis://host:6379/0"),
+        ("MAILFERRY_BASE_URL", "http://localhost:3000", "is not an https:// URL"),
+        ("MAILFERRY_ENCRYPTION_KEYS", "not-a-key", "is not a Fernet key"),
+        ("MAILFERRY_WORKERS", "-1", "out of range"),
+    ],
+)
+def test_a_wrong_value_names_the_variable_and_the_fix(base_env, variable, value, fix):
+    with pytest.raises(ConfigError) as error:
+        load_config({**base_env, variable: value})
+    assert str(error.value).startswith(variable)
+    assert fix in str(error.value)
+
+
+def test_production_requires_its_secrets_and_names_each_missing_one(base_env):
+    env = {**base_env, "MAILFERRY_ENV": "production"}
+    with pytest.raises(ConfigError, match=r"^MAILFERRY_SECRET_KEY is not set: set a long random string"):
+        load_config(env)
+    env["MAILFERRY_SECRET_KEY"] = "x" * 64
+    with pytest.raises(ConfigError, match=r"^MAILFERRY_ENCRYPTION_KEYS is not set"):
+        load_config(env)
+    env["MAILFERRY_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
+    with pytest.raises(ConfigError, match=r"^MICROSOFT_CLIENT_ID is not set"):
+        load_config(env)
+
+
+def test_production_defaults_to_the_real_clouds(base_env):
+    env = {
+        **base_env,
+        "MAILFERRY_ENV": "production",
+        "MAILFERRY_SECRET_KEY": "x" * 64,
+        "MAILFERRY_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "MICROSOFT_CLIENT_ID": "app",
+        "MICROSOFT_CLIENT_SECRET": "secret",
+        "SALESFORCE_CLIENT_ID": "consumer",
+        "SALESFORCE_CLIENT_SECRET": "secret",
+    }
+    config = load_config(env)
+    assert config.microsoft_authority_host == "https://login.microsoftonline.com"
+    assert config.microsoft_graph_url == "https://graph.microsoft.com/v1.0"
+    assert config.salesforce_login_url == "https://login.salesforce.com"
+
+
+def test_ports_must_differ(base_env):
+    with pytest.raises(ConfigError, match="must differ"):
+        load_config({**base_env, "MAILFERRY_PORT": "3001"})
+
+
+def test_a_dotenv_file_fills_in_what_the_environment_does_not_set(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text(f"MAILFERRY_DATA_DIR={tmp_path / 'd'}\nMAILFERRY_PORT=4000\n")
+    monkeypatch.setenv("MAILFERRY_PORT", "4100")
+    monkeypatch.delenv("MAILFERRY_DATA_DIR", raising=False)
+    config = load_config()
+    assert config.data_dir == tmp_path / "d"
+    assert config.web_port == 4100  # the environment wins over the file
+
+
+def test_an_overlong_embedded_redis_socket_path_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="^MAILFERRY_DATA_DIR: the embedded Redis socket path"):
+        load_config({"MAILFERRY_DATA_DIR": str(tmp_path / ("x" * 120))})
