@@ -1,0 +1,27 @@
+"""An app built from a test configuration: a migrated test database and the test Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailferry.config import load_config
+from server import create_app
+
+
+@pytest.fixture
+def make_config(tmp_path, migrated_database_url, redis_url):
+    def make(**overrides):
+        env = {
+            "MAILFERRY_DATA_DIR": str(tmp_path / "data"),
+            "DATABASE_URL": migrated_database_url,
+            "REDIS_URL": redis_url,
+            **overrides,
+        }
+        return load_config(env, read_dotenv=False)
+
+    return make
+
+
+@pytest.fixture
+def app(make_config):
+    return create_app(make_config())
