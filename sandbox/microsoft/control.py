@@ -1,0 +1,234 @@
+"""The Microsoft side of the sandbox control API (`/_sandbox/...`, documented in
+docs/sandbox-microsoft.md): reset to a seeded world, list users, deliver/change/delete mail,
+expire delta tokens, revoke sign-ins, fire lifecycle events, tune limits, register apps.
+
+Statistics and fault rules (`/_sandbox/stats`, `/_sandbox/faults`) come from the shared
+`sandbox.control.SandboxControl`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from flask import Blueprint, jsonify, request
+
+from ..world import Address, MailSpec
+from .apps import AppRegistration
+from .mailstore import Mailbox
+from .state import state
+
+bp = Blueprint("microsoft_control", __name__, url_prefix="/_sandbox")
+LIFECYCLE_EVENTS = ("missed", "subscriptionRemoved", "reauthorizationRequired")
+_NAMED = re.compile(r"^\s*(?:\"?([^\"<]*?)\"?\s*)<([^>]+)>\s*$")
+
+
+def _problem(message: str, status: int = 400):
+    return jsonify({"error": message}), status
+
+
+def _mailbox(upn: str) -> Mailbox | None:
+    return state().store.mailbox(upn)
+
+
+def parse_address(raw) -> Address:
+    """`"a@b"`, `"Name <a@b>"` or `{"name", "address"}` → Address."""
+    if isinstance(raw, dict) and isinstance(raw.get("address"), str):
+        return Address(raw["address"], raw.get("name") or "")
+    if isinstance(raw, str) and raw.strip():
+        match = _NAMED.match(raw)
+        return Address(match[2].strip(), match[1].strip()) if match else Address(raw.strip())
+    raise ValueError(f"not an address: {raw!r}")
+
+
+def _addresses(raw) -> tuple[Address, ...]:
+    if raw is None:
+        return ()
+    return tuple(parse_address(a) for a in (raw if isinstance(raw, list) else [raw]))
+
+
+def _date(raw) -> dt.datetime:
+    if raw is None:
+        return dt.datetime.now(dt.timezone.utc)
+    moment = dt.datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+@bp.post("/reset")
+def reset():
+    payload = request.get_json(silent=True) or {}
+    sandbox = state()
+    seed = payload.get("seed", sandbox.settings.seed)
+    scale = payload.get("scale", sandbox.settings.scale)
+    if not isinstance(seed, int) or isinstance(seed, bool) or (scale is not None and not isinstance(scale, str)):
+        return _problem("seed must be an integer and scale a string like \"100x1000\"")
+    try:
+        from ..seed import build_world  # written separately; imported late so this module loads without it
+    except ImportError as exc:
+        return _problem(f"sandbox.seed.build_world is not available: {exc}", 503)
+    world = build_world(seed, scale)
+    sandbox.load(world)
+    return jsonify({"seed": seed, "scale": scale, "tenantId": world.tenant_id,
+                    "users": len(world.users), "messages": len(world.mails)})
+
+
+@bp.get("/tenant")
+def tenant():
+    sandbox = state()
+    root = sandbox.settings.microsoft_url.rstrip("/")
+    store = sandbox.store
+    return jsonify({
+        "tenantId": store.tenant_id, "domain": store.tenant_domain, "name": store.tenant_name,
+        "authority": f"{root}/{store.tenant_id}", "graph": f"{root}/v1.0",
+        "apps": [{"clientId": a.client_id, "clientSecret": a.client_secret, "displayName": a.display_name}
+                 for a in sandbox.apps.all()],
+    })
+
+
+@bp.get("/users")
+def users():
+    store = state().store
+    with store.lock:
+        body = [{"id": m.user.oid, "userPrincipalName": m.user.upn, "displayName": m.user.display_name,
+                 "aliases": list(m.user.aliases), "messages": len(m.messages),
+                 "salesforceUsername": m.user.salesforce_username}
+                for m in store.mailboxes.values()]
+    return jsonify({"tenantId": store.tenant_id, "users": body})
+
+
+@bp.post("/users/<upn>/messages")
+def deliver(upn):
+    mailbox = _mailbox(upn)
+    if mailbox is None:
+        return _problem(f"no mailbox {upn}", 404)
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return _problem("post a JSON object")
+    folder = payload.get("folder", "inbox")
+    if mailbox.folder(folder) is None:
+        return _problem(f"unknown folder {folder!r}")
+    try:
+        sender = parse_address(payload["from"]) if payload.get("from") else None
+        spec = MailSpec(
+            user_upn=mailbox.user.upn, folder=folder, sender=sender, to=_addresses(payload.get("to")),
+            cc=_addresses(payload.get("cc")), bcc=_addresses(payload.get("bcc")),
+            subject=str(payload.get("subject", "")), body_text=str(payload.get("body", "")),
+            received=_date(payload.get("date")), categories=tuple(payload.get("categories") or ()),
+            internet_message_id=str(payload.get("internetMessageId", "")),
+            conversation_key=str(payload.get("conversation", "")),
+            is_read=bool(payload.get("isRead", False)),
+            has_attachments=bool(payload.get("hasAttachments", False)))
+    except (ValueError, TypeError) as exc:
+        return _problem(str(exc))
+    message = state().store.add_message(mailbox, spec)
+    return jsonify({"id": message.id, "internetMessageId": message.internet_message_id,
+                    "conversationId": message.conversation_id, "parentFolderId": message.folder_id}), 201
+
+
+@bp.patch("/users/<upn>/messages/<message_id>")
+def change(upn, message_id):
+    mailbox = _mailbox(upn)
+    message = mailbox.messages.get(message_id) if mailbox else None
+    if message is None:
+        return _problem("no such message", 404)
+    payload = request.get_json(silent=True) or {}
+    store, changes = state().store, {}
+    if "categories" in payload:
+        changes["categories"] = list(payload["categories"])
+    if "isRead" in payload:
+        changes["is_read"] = bool(payload["isRead"])
+    if "subject" in payload:
+        changes["subject"] = str(payload["subject"])
+    if changes:
+        store.update_message(mailbox, message, changes)
+    if payload.get("folder"):
+        target = mailbox.folder(payload["folder"])
+        if target is None:
+            return _problem(f"unknown folder {payload['folder']!r}")
+        store.move_message(mailbox, message, target)
+    return jsonify({"id": message.id, "parentFolderId": message.folder_id, "categories": message.categories})
+
+
+@bp.delete("/users/<upn>/messages/<message_id>")
+def delete(upn, message_id):
+    mailbox = _mailbox(upn)
+    message = mailbox.messages.get(message_id) if mailbox else None
+    if message is None:
+        return _problem("no such message", 404)
+    state().store.delete_message(mailbox, message)
+    return jsonify({"deleted": message_id})
+
+
+@bp.post("/users/<upn>/delta/expire")
+def expire_delta(upn):
+    mailbox = _mailbox(upn)
+    if mailbox is None:
+        return _problem(f"no mailbox {upn}", 404)
+    state().store.expire_delta_tokens(mailbox)
+    return jsonify({"expired": True})
+
+
+@bp.post("/users/<upn>/revoke")
+def revoke(upn):
+    mailbox = _mailbox(upn)
+    if mailbox is None:
+        return _problem(f"no mailbox {upn}", 404)
+    return jsonify({"revoked": state().grants.revoke_user(mailbox.user.oid)})
+
+
+@bp.get("/subscriptions")
+def subscriptions():
+    return jsonify({"subscriptions": [s.as_json() for s in state().subscriptions.all()]})
+
+
+@bp.post("/subscriptions/<subscription_id>/lifecycle")
+def lifecycle(subscription_id):
+    sandbox = state()
+    event = (request.get_json(silent=True) or {}).get("event")
+    if event not in LIFECYCLE_EVENTS:
+        return _problem(f"event must be one of {', '.join(LIFECYCLE_EVENTS)}")
+    sub = sandbox.subscriptions.get(subscription_id)
+    if sub is None:
+        return _problem("no such subscription", 404)
+    if not sub.lifecycle_url:
+        return _problem("the subscription has no lifecycleNotificationUrl", 409)
+    if event == "subscriptionRemoved":
+        sandbox.subscriptions.remove(sub.id)
+    sandbox.notifier.deliver(sub.lifecycle_url, sandbox.subscriptions.lifecycle_notification(sub, event), "lifecycle")
+    return jsonify({"sent": event}), 202
+
+
+@bp.get("/notifications")
+def notifications():
+    """Delivery log; `?wait=1` first waits (up to 10 s) for queued notifications to go out."""
+    notifier = state().notifier
+    if request.args.get("wait"):
+        notifier.wait_idle()
+    return jsonify({"notifications": list(notifier.log)})
+
+
+@bp.post("/settings")
+def settings():
+    tunables = state().tunables
+    unknown = tunables.update(request.get_json(silent=True) or {})
+    if unknown:
+        return _problem(f"unknown or invalid settings: {', '.join(unknown)}; known: {', '.join(vars(tunables))}")
+    return jsonify(vars(tunables))
+
+
+@bp.get("/apps")
+def apps():
+    return jsonify({"apps": [a.as_json() for a in state().apps.all()]})
+
+
+@bp.post("/apps")
+def register_app():
+    payload = request.get_json(silent=True) or {}
+    try:
+        app = AppRegistration(**payload)
+    except TypeError as exc:
+        return _problem(str(exc))
+    if not app.client_id or not app.client_secret:
+        return _problem("client_id and client_secret are required")
+    state().apps.register(app)
+    return jsonify(app.as_json()), 201

@@ -1,0 +1,142 @@
+"""What every Graph call passes before its handler: bearer-token validation (reference §1.12,
+§1.11 401 shape), `/me` versus app tokens (§1.1), the mailbox the URL addresses, and Outlook's
+limit of concurrent requests per mailbox (§1.10, 429 `ApplicationThrottled` / MailboxConcurrency).
+
+Registered ahead of the shared fault control, so a mailbox slot is held while an injected
+latency sleeps: that is how a test makes real concurrency overflow the limit.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from flask import Flask, g, request
+
+from .errors import GraphError, graph_error_response
+from .state import state
+from .tokens import GRAPH_AUDIENCES, TokenError
+
+GRAPH_PREFIX = "/v1.0/"
+_TOKEN_MESSAGES = {
+    "expired": "Lifetime validation failed, the token is expired.",
+    "audience": "Access token validation failure. Invalid audience.",
+    "signature": "Access token validation failure.",
+    "malformed": "IDX14100: JWT is not well formed.",
+}
+# Which scopes (delegated) or app roles satisfy each kind of access.
+_DELEGATED = {
+    "read": {"Mail.ReadBasic", "Mail.Read", "Mail.ReadWrite"},
+    "write": {"Mail.ReadWrite"},
+    "settings.read": {"MailboxSettings.Read", "MailboxSettings.ReadWrite"},
+    "settings.write": {"MailboxSettings.ReadWrite"},
+}
+_APP = {
+    "read": {"Mail.ReadBasic.All", "Mail.Read", "Mail.ReadWrite"},
+    "write": {"Mail.ReadWrite"},
+    "settings.read": {"MailboxSettings.Read", "MailboxSettings.ReadWrite"},
+    "settings.write": {"MailboxSettings.ReadWrite"},
+}
+
+
+@dataclass(frozen=True)
+class Caller:
+    claims: dict
+    delegated: bool
+    oid: str
+    client_id: str
+    permissions: frozenset[str]
+
+
+class ConcurrencyLimiter:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active: dict[str, int] = {}
+
+    def acquire(self, key: str, limit: int) -> bool:
+        with self._lock:
+            if self._active.get(key, 0) >= limit:
+                return False
+            self._active[key] = self._active.get(key, 0) + 1
+            return True
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            self._active[key] -= 1
+
+
+def authenticate() -> Caller:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty.")
+    sandbox = state()
+    try:
+        claims = sandbox.key.verify(token.strip(), GRAPH_AUDIENCES)
+    except TokenError as exc:
+        raise GraphError(401, "InvalidAuthenticationToken", _TOKEN_MESSAGES[exc.reason]) from exc
+    if claims.get("tid") != sandbox.store.tenant_id:
+        raise GraphError(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid tenant.")
+    delegated = "scp" in claims
+    permissions = frozenset(claims["scp"].split() if delegated else claims.get("roles", []))
+    return Caller(claims, delegated, claims.get("oid", ""), claims.get("appid", ""), permissions)
+
+
+def require(kind: str) -> None:
+    """403 unless the caller's token carries a scope or role allowing `kind` of access."""
+    caller: Caller = g.caller
+    table = _DELEGATED if caller.delegated else _APP
+    if not caller.permissions & table[kind]:
+        raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+
+
+def resolve_mailbox(caller: Caller):
+    """The mailbox the URL names, or None for calls not about one mailbox."""
+    path = request.path[len(GRAPH_PREFIX) - 1:]
+    store = state().store
+    if path == "/me" or path.startswith("/me/"):
+        if not caller.delegated:
+            raise GraphError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
+        ref = caller.oid
+    elif (request.view_args or {}).get("user_ref"):
+        ref = request.view_args["user_ref"]
+    else:
+        return None
+    mailbox = store.mailbox(ref)
+    if mailbox is None:
+        raise GraphError(404, "ErrorInvalidUser", f"The requested user '{ref}' is invalid.")
+    if caller.delegated and mailbox.user.oid != caller.oid:
+        raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+    return mailbox
+
+
+def _before() -> object:
+    if not request.path.startswith(GRAPH_PREFIX):
+        return None
+    sandbox = state()
+    try:
+        g.caller = authenticate()
+        g.mailbox = resolve_mailbox(g.caller)
+        if g.mailbox is not None:
+            key = f"{g.caller.client_id}|{g.mailbox.user.oid}"
+            if not sandbox.limiter.acquire(key, sandbox.tunables.mailbox_concurrency):
+                raise GraphError(429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.",
+                                 {"Retry-After": str(sandbox.tunables.retry_after_s)})
+            g.slot = key
+    except GraphError as error:
+        # The shared control never sees calls refused here; count them the way it would.
+        template = request.url_rule.rule if request.url_rule else "<unrouted>"
+        sandbox.control.count(f"{request.method} {template}")
+        return graph_error_response(error)
+    return None
+
+
+def _teardown(_exc) -> None:
+    key = g.pop("slot", None)
+    if key is not None:
+        state().limiter.release(key)
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_before)
+    app.teardown_request(_teardown)

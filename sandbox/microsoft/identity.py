@@ -1,0 +1,373 @@
+"""Entra ID v2.0 endpoints for any tenant segment (reference §2.1, §2.4–§2.7): OpenID
+discovery, JWKS, the authorize page (pick a demo user) and the token endpoint for
+authorization_code (+PKCE), refresh_token, client_credentials and on-behalf-of.
+
+Error answers follow Entra's shape — `error`, `error_description` starting with the AADSTS
+code, `error_codes`, `timestamp`, `trace_id`, `correlation_id`, `error_uri` — with 400 for
+everything except client authentication failures (401 invalid_client).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import html
+import json
+import uuid
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, redirect, request
+
+from . import claims as minted
+from .apps import AppRegistration
+from .grants import AuthCode, RefreshGrant
+from .state import state
+from .tokens import TokenError
+
+bp = Blueprint("identity", __name__)
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+_AUTHORIZE_FIELDS = ("client_id", "response_type", "redirect_uri", "scope", "state", "nonce",
+                     "code_challenge", "code_challenge_method", "response_mode", "prompt",
+                     "login_hint", "client_info")
+
+
+class AadError(Exception):
+    def __init__(self, error: str, code: int, text: str, status: int = 400, suberror: str | None = None):
+        super().__init__(text)
+        self.error, self.code, self.text, self.status, self.suberror = error, code, text, status, suberror
+
+
+def aad_response(err: AadError) -> Response:
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    trace_id = str(uuid.uuid4())
+    correlation_id = request.headers.get("client-request-id") or str(uuid.uuid4())
+    body = {
+        "error": err.error,
+        "error_description": f"AADSTS{err.code}: {err.text}\r\nTrace ID: {trace_id}\r\n"
+                             f"Correlation ID: {correlation_id}\r\nTimestamp: {now}",
+        "error_codes": [err.code], "timestamp": now, "trace_id": trace_id,
+        "correlation_id": correlation_id, "error_uri": f"{root()}/error?code={err.code}",
+    }
+    if err.suberror:
+        body["suberror"] = err.suberror
+    return Response(json.dumps(body), status=err.status, mimetype="application/json")
+
+
+def root() -> str:
+    return state().settings.microsoft_url.rstrip("/")
+
+
+def issuer() -> str:
+    return f"{root()}/{state().store.tenant_id}/v2.0"
+
+
+# -- discovery and keys -------------------------------------------------------------------------
+@bp.get("/<tenant>/v2.0/.well-known/openid-configuration")
+@bp.get("/<tenant>/.well-known/openid-configuration")
+def openid_configuration(tenant):
+    base = f"{root()}/{tenant}"
+    doc = {
+        "token_endpoint": f"{base}/oauth2/v2.0/token",
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "jwks_uri": f"{base}/discovery/v2.0/keys",
+        "response_modes_supported": ["query", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["code"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "issuer": issuer(),
+        "request_uri_parameter_supported": False,
+        "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+        "http_logout_supported": True,
+        "frontchannel_logout_supported": True,
+        "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "name", "nonce", "oid",
+                             "preferred_username", "tid", "ver"],
+        "tenant_region_scope": "EU",
+        "cloud_instance_name": "localhost",
+        "cloud_graph_host_name": "localhost",
+        "msgraph_host": root().split("://", 1)[1],
+        "code_challenge_methods_supported": ["S256", "plain"],
+    }
+    response = Response(json.dumps(doc), mimetype="application/json")
+    response.headers["Cache-Control"] = "max-age=86400, private"
+    return response
+
+
+@bp.get("/<tenant>/discovery/v2.0/keys")
+@bp.get("/<tenant>/discovery/keys")
+def jwks(tenant):
+    response = Response(json.dumps({"keys": [state().key.jwk]}), mimetype="application/json")
+    response.headers["Cache-Control"] = "max-age=86400, private"
+    return response
+
+
+# -- authorize ----------------------------------------------------------------------------------
+def _error_page(code: int, text: str) -> Response:
+    page = (f"<!doctype html><title>Sign in - error</title><h1>Sorry, but we’re having trouble "
+            f"signing you in.</h1><p>AADSTS{code}: {html.escape(text)}</p>")
+    return Response(page, status=400, mimetype="text/html")
+
+
+def _redirect_back(params: dict, values: dict) -> Response:
+    uri = params["redirect_uri"]
+    if params.get("state"):
+        values["state"] = params["state"]
+    if params.get("response_mode") == "form_post":
+        fields = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+                         for k, v in values.items())
+        page = (f'<!doctype html><html><body onload="document.forms[0].submit()">'
+                f'<form method="post" action="{html.escape(uri)}">{fields}'
+                f'<noscript><button>Continue</button></noscript></form></body></html>')
+        return Response(page, mimetype="text/html")
+    return redirect(uri + ("&" if "?" in uri else "?") + urlencode(values), 302)
+
+
+@bp.route("/<tenant>/oauth2/v2.0/authorize", methods=["GET", "POST"])
+def authorize(tenant):
+    source = request.form if request.method == "POST" else request.args
+    params = {k: source.get(k, "") for k in _AUTHORIZE_FIELDS}
+    app = state().apps.get(params["client_id"])
+    if app is None:
+        return _error_page(700016, f"Application with identifier '{params['client_id']}' was not found "
+                                   f"in the directory '{tenant}'.")
+    if not params["redirect_uri"] or not app.accepts_redirect(params["redirect_uri"]):
+        return _error_page(50011, f"The redirect URI '{params['redirect_uri']}' specified in the request "
+                                  f"does not match the redirect URIs configured for the application '{app.client_id}'.")
+    if params["response_type"] != "code":
+        return _redirect_back(params, {"error": "unsupported_response_type",
+                                       "error_description": "AADSTS70005: response_type must be 'code'."})
+    if not params["scope"]:
+        return _redirect_back(params, {"error": "invalid_request",
+                                       "error_description": "AADSTS900144: The request body must contain the following parameter: 'scope'."})
+    if params["code_challenge"] and params["code_challenge_method"] not in ("", "S256", "plain"):
+        return _redirect_back(params, {"error": "invalid_request",
+                                       "error_description": "AADSTS50149: Invalid Code_Challenge_method parameter."})
+    chosen = request.form.get("user") if request.method == "POST" else None
+    if not chosen and params["prompt"] == "none":
+        hinted = state().store.user(params["login_hint"]) if params["login_hint"] else None
+        if hinted is None:
+            return _redirect_back(params, {"error": "login_required", "error_description":
+                                           "AADSTS50058: A silent sign-in request was sent but no user is signed in."})
+        chosen = hinted.oid
+    if not chosen:
+        return _sign_in_page(params)
+    user = state().store.user(chosen)
+    if user is None:
+        return _sign_in_page(params)
+    code = state().grants.issue_code(AuthCode(
+        client_id=app.client_id, oid=user.oid, redirect_uri=params["redirect_uri"],
+        scopes=params["scope"].split(), nonce=params["nonce"] or None,
+        code_challenge=params["code_challenge"] or None,
+        code_challenge_method=params["code_challenge_method"] or "plain"))
+    values = {"code": code}
+    if params["client_info"] == "1":
+        values["client_info"] = minted.client_info(user.oid, state().store.tenant_id)
+    values["session_state"] = str(uuid.uuid4())
+    return _redirect_back(params, values)
+
+
+def _sign_in_page(params: dict) -> Response:
+    store = state().store
+    hidden = "".join(f'<input type="hidden" name="{k}" value="{html.escape(v)}">'
+                     for k, v in params.items() if v)
+    rows = "".join(
+        f'<li><button type="submit" name="user" value="{html.escape(m.user.oid)}" '
+        f'data-testid="sign-in-user" data-upn="{html.escape(m.user.upn)}">'
+        f'<strong>{html.escape(m.user.display_name)}</strong> <span>{html.escape(m.user.upn)}</span>'
+        f'</button></li>'
+        for m in store.mailboxes.values())
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in to your account</title>
+<style>body{{font-family:Segoe UI,system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}}
+ul{{list-style:none;padding:0}}button{{width:100%;text-align:left;padding:.8rem;margin:.3rem 0;
+background:#fff;border:1px solid #ccc;cursor:pointer}}button:hover{{background:#f2f2f2}}
+span{{color:#555;display:block}}small{{color:#777}}</style></head>
+<body><h1>Pick an account</h1><p>{html.escape(store.tenant_name)} <small>(Mailferry sandbox: no password)</small></p>
+<form method="post">{hidden}<ul>{rows}</ul></form></body></html>"""
+    return Response(page, mimetype="text/html")
+
+
+@bp.get("/<tenant>/oauth2/v2.0/logout")
+def logout(tenant):
+    target = request.args.get("post_logout_redirect_uri")
+    if target:
+        return redirect(target, 302)
+    return Response("<!doctype html><title>Signed out</title><p>You signed out of your account.</p>",
+                    mimetype="text/html")
+
+
+# -- token --------------------------------------------------------------------------------------
+@bp.post("/<tenant>/oauth2/v2.0/token")
+def token(tenant):
+    try:
+        form = request.form
+        app = _client(form)
+        grant = form.get("grant_type")
+        if not grant:
+            raise AadError("invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
+        handler = _GRANTS.get(grant)
+        if handler is None:
+            raise AadError("unsupported_grant_type", 70003, f"The app requested an unsupported grant type '{grant}'.")
+        body = handler(app, form)
+    except AadError as err:
+        return aad_response(err)
+    response = Response(json.dumps(body), mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store, no-cache"
+    return response
+
+
+def _client(form) -> AppRegistration:
+    client_id, secret = form.get("client_id", ""), form.get("client_secret")
+    auth = request.authorization
+    if auth and auth.type == "basic":
+        client_id, secret = auth.username or client_id, auth.password
+    if not client_id:
+        raise AadError("invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
+    app = state().apps.get(client_id)
+    if app is None:
+        raise AadError("unauthorized_client", 700016, f"Application with identifier '{client_id}' was not found "
+                       f"in the directory '{state().store.tenant_name}'.")
+    if form.get("client_assertion"):
+        raise AadError("invalid_client", 700027, "Client assertion (certificate credentials) is not supported "
+                       "by the Mailferry sandbox; use client_secret.", 401)
+    if not secret:
+        raise AadError("invalid_client", 7000218, "The request body must contain the following parameter: "
+                       "'client_assertion' or 'client_secret'.", 401)
+    if not hmac.compare_digest(secret, app.client_secret):
+        raise AadError("invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent "
+                       "in the request is the client secret value, not the client secret ID, for a secret "
+                       f"added to app '{app.client_id}'.", 401)
+    return app
+
+
+def _scopes(form) -> list[str]:
+    raw = form.get("scope", "")
+    if not raw.strip():
+        raise AadError("invalid_request", 900144, "The request body must contain the following parameter: 'scope'.")
+    return raw.split()
+
+
+def _user_tokens(app: AppRegistration, oid: str, scopes: list[str], nonce: str | None = None,
+                 form=None) -> dict:
+    """The token answer for a user flow: access token, plus refresh/id token and client_info."""
+    sandbox = state()
+    user = sandbox.store.user(oid)
+    if user is None:
+        raise AadError("invalid_grant", 50034, "The user account does not exist in the directory.")
+    try:
+        resource, resource_scopes = minted.split_scopes(scopes)
+    except minted.ScopeError as exc:
+        raise AadError("invalid_scope", 28000, str(exc).split(": ", 1)[1]) from exc
+    lifetime, tid = sandbox.tunables.access_token_lifetime_s, sandbox.store.tenant_id
+    access = minted.user_access_claims(issuer(), tid, user, app, resource, resource_scopes, lifetime)
+    body = {"token_type": "Bearer", "scope": " ".join(scopes), "expires_in": lifetime,
+            "ext_expires_in": lifetime, "access_token": sandbox.key.mint(access)}
+    if "offline_access" in scopes:
+        body["refresh_token"] = sandbox.grants.issue_refresh(RefreshGrant(app.client_id, oid, scopes))
+    if "openid" in scopes:
+        body["id_token"] = sandbox.key.mint(minted.id_token_claims(issuer(), tid, user, app.client_id, nonce, 3600))
+    if form is not None and form.get("client_info") == "1":
+        body["client_info"] = minted.client_info(oid, tid)
+    return body
+
+
+def _authorization_code(app: AppRegistration, form) -> dict:
+    value = form.get("code")
+    if not value:
+        raise AadError("invalid_request", 900144, "The request body must contain the following parameter: 'code'.")
+    code, why = state().grants.redeem_code(value)
+    if why == "redeemed":
+        raise AadError("invalid_grant", 54005, "OAuth2 Authorization code was already redeemed, please retry "
+                       "with a new valid code or use an existing refresh token.")
+    if why == "expired":
+        raise AadError("invalid_grant", 70008, "The provided authorization code or refresh token has expired "
+                       "due to inactivity. Send a new interactive authorization request for this user and resource.")
+    if code is None:
+        raise AadError("invalid_grant", 9002313, "Invalid request. Request is malformed or invalid.")
+    if code.client_id != app.client_id:
+        raise AadError("invalid_grant", 70000, "The provided value for the 'code' parameter is not valid. "
+                       "The code was issued to a different client.")
+    if form.get("redirect_uri", "") != code.redirect_uri:
+        raise AadError("invalid_grant", 500112, "The reply address does not match the reply address provided "
+                       "when requesting Authorization code.")
+    if code.code_challenge and not _pkce_ok(code, form.get("code_verifier", "")):
+        raise AadError("invalid_grant", 501481, "The Code_Verifier does not match the code_challenge supplied "
+                       "in the authorization request.")
+    scopes = form.get("scope", "").split() or code.scopes
+    return _user_tokens(app, code.oid, scopes, code.nonce, form)
+
+
+def _pkce_ok(code: AuthCode, verifier: str) -> bool:
+    if not verifier:
+        return False
+    if code.code_challenge_method == "S256":
+        digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+        expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    else:
+        expected = verifier
+    return hmac.compare_digest(expected, code.code_challenge or "")
+
+
+def _refresh_token(app: AppRegistration, form) -> dict:
+    value = form.get("refresh_token")
+    if not value:
+        raise AadError("invalid_request", 900144, "The request body must contain the following parameter: 'refresh_token'.")
+    grant = state().grants.find_refresh(value)
+    if grant is None:
+        raise AadError("invalid_grant", 9002313, "Invalid request. Request is malformed or invalid.")
+    if grant.revoked:
+        raise AadError("invalid_grant", 50173, "The provided grant has expired due to it being revoked, a fresh "
+                       "auth token is needed. The user might have changed or reset their password.")
+    if grant.client_id != app.client_id:
+        raise AadError("invalid_grant", 700021, "The refresh token was issued to a different client.",
+                       suberror="client_mismatch")
+    return _user_tokens(app, grant.oid, _scopes(form), None, form)
+
+
+def _client_credentials(app: AppRegistration, form) -> dict:
+    scopes = _scopes(form)
+    if len(scopes) != 1 or not scopes[0].endswith("/.default"):
+        raise AadError("invalid_scope", 1002012, f"The provided value for scope {' '.join(scopes)} is not valid. "
+                       "Client credential flows must have a scope value with /.default suffixed to the resource "
+                       "identifier (application ID URI).")
+    resource = scopes[0].rsplit("/", 1)[0]
+    if resource not in (minted.GRAPH_RESOURCE, minted.GRAPH_APP_ID):
+        raise AadError("invalid_resource", 500011, f"The resource principal named {resource} was not found in "
+                       f"the tenant named {state().store.tenant_name}.")
+    sandbox = state()
+    lifetime = sandbox.tunables.access_token_lifetime_s
+    claims = minted.app_access_claims(issuer(), sandbox.store.tenant_id, app, lifetime)
+    # No client_info and no scope here, as Entra: either would confuse MSAL's app-token cache (§2.5).
+    return {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,
+            "access_token": sandbox.key.mint(claims)}
+
+
+def _on_behalf_of(app: AppRegistration, form) -> dict:
+    if form.get("requested_token_use") != "on_behalf_of":
+        raise AadError("invalid_request", 900144, "The request body must contain the following parameter: "
+                       "'requested_token_use'.")
+    assertion = form.get("assertion", "")
+    try:
+        claims = state().key.verify(assertion)
+    except TokenError as exc:
+        if exc.reason == "expired":
+            raise AadError("invalid_grant", 500133, "Assertion is not within its valid time range.") from exc
+        raise AadError("invalid_grant", 50013, "Assertion failed signature validation.") from exc
+    if not app.is_audience(str(claims.get("aud", ""))):
+        raise AadError("invalid_grant", 50013, "Assertion audience does not match the Client app presenting "
+                       "the assertion. The audience in the assertion was "
+                       f"'{claims.get('aud')}' and the expected audience is '{app.client_id}'.")
+    if "scp" not in claims:
+        raise AadError("invalid_grant", 50013, "Assertion is not a user token: on-behalf-of needs a delegated token.")
+    return _user_tokens(app, claims["oid"], _scopes(form), None, form)
+
+
+_GRANTS = {
+    "authorization_code": _authorization_code,
+    "refresh_token": _refresh_token,
+    "client_credentials": _client_credentials,
+    JWT_BEARER: _on_behalf_of,
+}
