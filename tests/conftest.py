@@ -8,6 +8,8 @@ import pytest
 
 from mailferry.tls import CertificatePaths, ensure_certificates, https_session
 
+pytest_plugins = ["tests.db_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def certs(tmp_path_factory) -> CertificatePaths:

@@ -1,0 +1,1 @@
+"""Alembic migrations of the Mailferry schema (run them through `mailferry.migrate`)."""

@@ -1,0 +1,56 @@
+"""Search across the Sync History: the SQL condition that finds rows by partial terms.
+
+Messages and unmatched addresses carry a lower-cased `search_text` (subject, addresses,
+names). The initial migration indexes it for substring search on each database:
+
+- PostgreSQL: a pg_trgm GIN index, which serves ``search_text LIKE '%term%'``.
+- SQLite: an FTS5 table with the trigram tokenizer (``<table>_search``, kept in sync by
+  triggers), queried with a quoted phrase, which matches any substring of 3+ characters.
+  Trigrams cannot serve shorter terms, so those fall back to LIKE on the rows the other
+  conditions (user, tab) already narrowed down.
+
+A query is split on whitespace; a row must contain every term. User input is always
+bound as a parameter and escaped, so quotes, backslashes, % and _ match themselves.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, column, select, table, true
+
+from mailferry.models import Message, UnmatchedAddress
+
+SEARCHABLE = (Message, UnmatchedAddress)
+#: Shortest term the SQLite trigram index can look up.
+TRIGRAM_LENGTH = 3
+
+
+def search_terms(query: str) -> list[str]:
+    """The lower-cased terms of a search box entry."""
+    return query.lower().split()
+
+
+def search_condition(
+    model: type[Message] | type[UnmatchedAddress], query: str, dialect_name: str
+) -> ColumnElement[bool]:
+    """A WHERE condition matching rows of `model` that contain every term of `query`.
+
+    `dialect_name` is the session's database (``session.get_bind().dialect.name``).
+    An empty query matches everything.
+    """
+    if model not in SEARCHABLE:
+        raise ValueError(f"{model.__name__} has no search index")
+    conditions = [_term_condition(model, term, dialect_name) for term in search_terms(query)]
+    return and_(true(), *conditions)
+
+
+def _term_condition(model, term: str, dialect_name: str) -> ColumnElement[bool]:
+    if dialect_name == "sqlite" and len(term) >= TRIGRAM_LENGTH:
+        index = table(f"{model.__tablename__}_search", column("rowid"), column("search_text"))
+        phrase = '"' + term.replace('"', '""') + '"'
+        matching_rows = select(index.c.rowid).where(index.c.search_text.op("MATCH")(phrase))
+        return model.id.in_(matching_rows)
+    return model.search_text.like(f"%{_escape_like(term)}%", escape="\\")
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
