@@ -1,0 +1,136 @@
+"""Subscriptions and change notifications (reference §1.8): validation handshake, delivery with
+clientState, lifecycle events, renew within the lifetime limit, delete."""
+
+from __future__ import annotations
+
+import datetime as dt
+import pytest
+
+from .conftest import ALICE, BOB, bearer_session
+from .test_graph_messages import assert_graph_error
+
+
+def soon(minutes: int = 60) -> str:
+    return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def subscribe(session, base, receiver, resource=f"/users/{ALICE.upn}/mailFolders('inbox')/messages", **extra):
+    body = {"changeType": "created,updated,deleted", "notificationUrl": f"{receiver.url}/hook?tenant=1",
+            "lifecycleNotificationUrl": f"{receiver.url}/lifecycle", "resource": resource,
+            "expirationDateTime": soon(), "clientState": "s3cret-state", **extra}
+    return session.post(f"{base}/subscriptions", json=body)
+
+
+def test_create_runs_the_validation_handshake_then_answers_201(graph, receiver, ms):
+    session, base = graph
+    answer = subscribe(session, base, receiver)
+    assert answer.status_code == 201, answer.text
+    sub = answer.json()
+    assert sub["@odata.context"] == f"{ms}/v1.0/$metadata#subscriptions/$entity"
+    assert sub["clientState"] == "s3cret-state" and sub["changeType"] == "created,updated,deleted"
+    assert sub["resource"] == f"/users/{ALICE.upn}/mailFolders('inbox')/messages"
+    checks = receiver.validations()
+    assert {c["path"] for c in checks} == {"/hook", "/lifecycle"}
+    hook = next(c for c in checks if c["path"] == "/hook")
+    assert hook["args"]["tenant"] == "1"  # the subscriber's own query string is kept
+    assert hook["headers"]["Content-Type"].startswith("text/plain") and hook["body"] == ""
+    assert " " in hook["args"]["validationToken"]  # decoded text, as the receiver must echo it
+
+
+@pytest.mark.parametrize("echo", ["wrong", "fail"])
+def test_failed_validation_is_a_400_and_creates_nothing(graph, receiver, echo):
+    session, base = graph
+    receiver.echo = echo
+    assert_graph_error(subscribe(session, base, receiver), 400, "InvalidRequest")
+    assert session.get(f"{base}/subscriptions").json()["value"] == []
+
+
+def test_notifications_carry_client_state_for_created_updated_and_deleted_mail(graph, receiver, ms, client_session):
+    session, base = graph
+    sub = subscribe(session, base, receiver).json()
+    new = client_session.post(f"{ms}/_sandbox/users/{ALICE.upn}/messages",
+                              json={"from": "x@customer.example", "to": [ALICE.upn], "subject": "Hello"}).json()
+    session.patch(f"{base}/users/{ALICE.upn}/messages/{new['id']}", json={"categories": ["CRM"]}).raise_for_status()
+    client_session.delete(f"{ms}/_sandbox/users/{ALICE.upn}/messages/{new['id']}").raise_for_status()
+    posts = receiver.wait_for("/hook", 3)
+    notes = [p["json"]["value"][0] for p in posts]
+    assert [n["changeType"] for n in notes] == ["created", "updated", "deleted"]
+    for note in notes:
+        assert note["subscriptionId"] == sub["id"] and note["clientState"] == "s3cret-state"
+        assert note["resource"] == f"Users/{ALICE.oid}/Messages/{new['id']}"
+        assert note["resourceData"]["id"] == new["id"] and note["resourceData"]["@odata.type"] == "#Microsoft.Graph.Message"
+        assert note["tenantId"] and note["subscriptionExpirationDateTime"] == sub["expirationDateTime"]
+    assert posts[0]["args"] == {"tenant": "1"}
+    assert posts[0]["headers"]["Content-Type"] == "application/json"
+
+
+def test_folder_subscription_ignores_other_folders_and_mailboxes(graph, receiver, ms, client_session):
+    session, base = graph
+    subscribe(session, base, receiver, changeType="created")
+    client_session.post(f"{ms}/_sandbox/users/{ALICE.upn}/messages", json={"folder": "sentitems", "to": ["a@b.c"]})
+    client_session.post(f"{ms}/_sandbox/users/{BOB.upn}/messages", json={"to": [BOB.upn]})
+    inbox = client_session.post(f"{ms}/_sandbox/users/{ALICE.upn}/messages", json={"to": [ALICE.upn]}).json()
+    posts = receiver.wait_for("/hook", 1)
+    client_session.get(f"{ms}/_sandbox/notifications?wait=1")
+    assert [p["json"]["value"][0]["resourceData"]["id"] for p in receiver.posts("/hook")] == [inbox["id"]]
+
+
+def test_whole_mailbox_subscription_by_delegated_user_through_me(ms, certs, client_session, receiver, alice_token):
+    with bearer_session(certs, alice_token) as session:
+        answer = subscribe(session, f"{ms}/v1.0", receiver, resource="me/messages", changeType="created")
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["creatorId"] == ALICE.oid
+        client_session.post(f"{ms}/_sandbox/users/{ALICE.upn}/messages", json={"folder": "sentitems", "to": ["a@b.c"]})
+        assert len(receiver.wait_for("/hook", 1)) == 1
+        other = subscribe(session, f"{ms}/v1.0", receiver, resource=f"users/{BOB.upn}/messages")
+        assert_graph_error(other, 403, "ErrorAccessDenied")
+
+
+def test_renew_extends_expiry_within_the_limit_and_refuses_beyond(graph, receiver):
+    session, base = graph
+    sub = subscribe(session, base, receiver).json()
+    later = soon(3 * 24 * 60)
+    renewed = session.patch(f"{base}/subscriptions/{sub['id']}", json={"expirationDateTime": later})
+    assert renewed.status_code == 200 and renewed.json()["expirationDateTime"] == later
+    too_far = session.patch(f"{base}/subscriptions/{sub['id']}", json={"expirationDateTime": soon(10_081 + 5)})
+    error = assert_graph_error(too_far, 400, "ExtensionError")
+    assert error["message"] == "Subscription expiration can only be 10080 minutes in the future."
+    assert_graph_error(subscribe(session, base, receiver, expirationDateTime=soon(-5)), 400, "ExtensionError")
+
+
+def test_delete_and_reauthorize(graph, receiver):
+    session, base = graph
+    sub = subscribe(session, base, receiver).json()
+    assert session.get(f"{base}/subscriptions/{sub['id']}").json()["id"] == sub["id"]
+    reauthorized = session.post(f"{base}/subscriptions/{sub['id']}/reauthorize")
+    assert reauthorized.status_code == 204 and reauthorized.content == b""
+    assert session.delete(f"{base}/subscriptions/{sub['id']}").status_code == 204
+    assert_graph_error(session.get(f"{base}/subscriptions/{sub['id']}"), 404, "ResourceNotFound")
+
+
+def test_lifecycle_notifications_reach_the_lifecycle_url(graph, receiver, ms, client_session):
+    session, base = graph
+    sub = subscribe(session, base, receiver).json()
+    for event in ("reauthorizationRequired", "missed", "subscriptionRemoved"):
+        answer = client_session.post(f"{ms}/_sandbox/subscriptions/{sub['id']}/lifecycle", json={"event": event})
+        assert answer.status_code == 202
+    posts = receiver.wait_for("/lifecycle", 3)
+    notes = [p["json"]["value"][0] for p in posts]
+    assert [n["lifecycleEvent"] for n in notes] == ["reauthorizationRequired", "missed", "subscriptionRemoved"]
+    assert all(n["subscriptionId"] == sub["id"] and n["clientState"] == "s3cret-state" for n in notes)
+    # subscriptionRemoved means it is gone.
+    assert_graph_error(session.get(f"{base}/subscriptions/{sub['id']}"), 404, "ResourceNotFound")
+
+
+@pytest.mark.parametrize("change, code", [
+    ({"notificationUrl": "http://localhost:1/hook"}, "InvalidRequest"),
+    ({"changeType": "created,moved"}, "InvalidRequest"),
+    ({"clientState": "x" * 129}, "InvalidRequest"),
+    ({"resource": "/users/x/events"}, "InvalidRequest"),
+    ({"resource": "/me/messages"}, "BadRequest"),
+])
+def test_invalid_subscription_requests_are_refused(graph, receiver, change, code):
+    session, base = graph
+    assert_graph_error(subscribe(session, base, receiver, **change), 400, code)
+    assert receiver.validations() == []
+
