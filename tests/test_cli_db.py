@@ -14,7 +14,8 @@ def _mailferry(*args: str, env: dict) -> subprocess.CompletedProcess:
     )
 
 
-def test_upgrade_downgrade_base_upgrade_round_trip(database_url, tmp_path):
+def test_upgrade_downgrade_base_upgrade_round_trip(empty_database_url, tmp_path):
+    database_url = empty_database_url
     from mailferry import migrate
 
     env = {**os.environ, "DATABASE_URL": database_url, "MAILFERRY_DATA_DIR": str(tmp_path)}
@@ -29,7 +30,8 @@ def test_upgrade_downgrade_base_upgrade_round_trip(database_url, tmp_path):
     assert migrate.is_up_to_date(database_url)
 
 
-def test_downgrade_without_a_revision_is_refused_with_the_fix(database_url, tmp_path):
+def test_downgrade_without_a_revision_is_refused_with_the_fix(empty_database_url, tmp_path):
+    database_url = empty_database_url
     env = {**os.environ, "DATABASE_URL": database_url, "MAILFERRY_DATA_DIR": str(tmp_path)}
     result = _mailferry("db", "downgrade", env=env)
     assert result.returncode == 2

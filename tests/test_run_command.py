@@ -20,7 +20,7 @@ READY_LIMIT_SECONDS = 90
 
 
 @pytest.fixture
-def run_env(tmp_path, database_url, redis_url):
+def run_env(tmp_path, empty_database_url, redis_url):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILFERRY_")}
     env.pop("REDIS_URL", None)
     env.update(
@@ -29,7 +29,7 @@ def run_env(tmp_path, database_url, redis_url):
         MAILFERRY_PORT=str(reserve_port()),
         MAILFERRY_SANDBOX_MICROSOFT_PORT=str(reserve_port()),
         MAILFERRY_SANDBOX_SALESFORCE_PORT=str(reserve_port()),
-        DATABASE_URL=database_url,
+        DATABASE_URL=empty_database_url,
         MAILFERRY_WORKERS="1",
     )
     if os.environ.get("REDIS_URL"):

@@ -9,6 +9,12 @@ from server import create_app
 
 
 @pytest.fixture
+def migrated_database_url(engine, database_url) -> str:
+    """The session's test database, migrated (the `engine` fixture migrates it)."""
+    return database_url
+
+
+@pytest.fixture
 def make_config(tmp_path, migrated_database_url, redis_url):
     def make(**overrides):
         env = {

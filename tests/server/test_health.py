@@ -25,9 +25,9 @@ def test_healthz_is_503_and_names_redis_when_redis_is_unreachable(make_config, t
     assert response.json["checks"]["redis"].startswith("unreachable: ")
 
 
-def test_healthz_is_503_and_names_the_database_when_it_is_unreachable(make_config, tmp_path):
-    missing = tmp_path / "no-such-folder" / "x.db"
-    app = create_app(make_config(DATABASE_URL=f"sqlite:///{missing}"))
+def test_healthz_is_503_and_names_the_database_when_it_is_unreachable(make_config):
+    # Nothing listens on port 1: the connection is refused at once.
+    app = create_app(make_config(DATABASE_URL="postgresql://mailferry@127.0.0.1:1/mailferry"))
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.json["checks"]["database"].startswith("unreachable: ")
