@@ -4,7 +4,10 @@
 
 VENV        := .venv
 BIN         := $(VENV)/bin
-PYTHON      ?= $(shell command -v python3.13 || command -v python3.12 || command -v python3.11 || command -v python3)
+# The first interpreter that runs and is 3.11+ (a pyenv shim may exist without a working Python).
+PYTHON      ?= $(shell for c in python3 python3.13 python3.12 python3.11; do \
+                 $$c -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$c; break; }; \
+               done)
 STAMP       := $(VENV)/.installed
 PYTEST_ARGS ?=
 
@@ -19,7 +22,7 @@ test: install certs
 install: $(STAMP)
 
 $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Mailferry needs Python 3.11 or newer; found " + sys.version.split()[0] + " at $(PYTHON). Set PYTHON=/path/to/python3.11")'
+	@test -n "$(PYTHON)" || { echo "Mailferry needs Python 3.11 or newer: none found as python3, python3.11-3.13; set PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock -r requirements-dev.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .

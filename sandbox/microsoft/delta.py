@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import bisect
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from .errors import GraphError
 from .mailstore import Mailbox, Message
@@ -34,7 +34,7 @@ class Cursor:
     top: int | None
 
     def encode(self) -> str:
-        raw = json.dumps(asdict(self), separators=(",", ":")).encode()
+        raw = json.dumps(self.__dict__, separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
     @classmethod

@@ -17,7 +17,7 @@ from . import odata
 from .errors import GraphError
 from .gate import require
 from .mailstore import Category, Mailbox, Message, is_message_id
-from .render import MESSAGE_PROPERTIES, folder_json, project, user_json
+from .render import MESSAGE_PROPERTIES, collection_text, folder_json, message_text, project, user_json
 from .state import state
 
 bp = Blueprint("graph_mail", __name__, url_prefix="/v1.0")
@@ -37,8 +37,9 @@ def mailbox_route(rule: str, methods=("GET",)):
     return register
 
 
-def as_json(body: dict, status: int = 200, headers: dict | None = None) -> Response:
-    response = Response(json.dumps(body), status=status, mimetype="application/json")
+def as_json(body: dict | str, status: int = 200, headers: dict | None = None) -> Response:
+    text = body if isinstance(body, str) else json.dumps(body)
+    response = Response(text, status=status, mimetype="application/json")
     response.headers["OData-Version"] = "4.0"
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -126,16 +127,18 @@ def list_messages(folder_ref=None, user_ref=None):
         prop, descending = query.orderby or ("receiveddatetime", True)
         hits.sort(key=odata.sort_key(prop), reverse=descending)
         window = hits[query.skip:query.skip + top]
-        value = [project(m, query.select, body_type()) for m in window]
+        kind = body_type()
+        value = [json.dumps(project(m, query.select, kind)) if query.select else message_text(m, kind)
+                 for m in window]
     tail = f"mailFolders('{folder.id}')/messages" if folder else "messages"
     if query.select:
         tail += "(" + ",".join(query.select) + ")"
-    body = {"@odata.context": context(mailbox, tail), "value": value}
+    links = {}
     if query.skip + top < len(hits):
         args = request.args.to_dict()
         args["$skip"] = str(query.skip + top)
-        body["@odata.nextLink"] = f"{base()}{request.path[5:]}?" + urlencode(args, quote_via=quote, safe="$',:()")
-    return as_json(body, headers=preference_headers())
+        links["@odata.nextLink"] = f"{base()}{request.path[5:]}?" + urlencode(args, quote_via=quote, safe="$',:()")
+    return as_json(collection_text(context(mailbox, tail), value, links), headers=preference_headers())
 
 
 @mailbox_route("/messages/<message_id>")
@@ -223,14 +226,14 @@ def message_delta(folder_ref, user_ref=None):
             cursor.hi = mailbox.seq
         entries, more, last = deltas.page(mailbox, cursor, size, since)
         value = [delta_item(kind, item, cursor.select, body_kind) for kind, item in entries]
-    body = {"@odata.context": f"{base()}/$metadata#Collection(message)", "value": value}
     link = f"{base()}{request.path[5:]}"
     if more:
         cursor.after = last
-        body["@odata.nextLink"] = f"{link}?$skiptoken={cursor.encode()}"
+        links = {"@odata.nextLink": f"{link}?$skiptoken={cursor.encode()}"}
     else:
         cursor.lo, cursor.after, cursor.hi = cursor.hi, cursor.hi, -1
-        body["@odata.deltaLink"] = f"{link}?$deltatoken={cursor.encode()}"
+        links = {"@odata.deltaLink": f"{link}?$deltatoken={cursor.encode()}"}
+    body = collection_text(f"{base()}/$metadata#Collection(message)", value, links)
     headers = preference_headers()
     if _PREFER_PAGE.search(request.headers.get("Prefer", "")):
         applied = f"odata.maxpagesize={size}"
@@ -278,10 +281,13 @@ def _since(spec: str | None):
     return lambda message: message.received >= moment
 
 
-def delta_item(kind: str, item, select, body_kind: str) -> dict:
+def delta_item(kind: str, item, select, body_kind: str) -> str:
+    """One serialized delta entry: a removal, a projection, or the cached full message."""
     if kind == "r":
-        return {"@odata.type": "#microsoft.graph.message", "id": item, "@removed": {"reason": "deleted"}}
-    return {"@odata.type": "#microsoft.graph.message", **project(item, select, body_kind)}
+        return json.dumps({"@odata.type": "#microsoft.graph.message", "id": item, "@removed": {"reason": "deleted"}})
+    if select:
+        return json.dumps({"@odata.type": "#microsoft.graph.message", **project(item, select, body_kind)})
+    return message_text(item, body_kind, delta=True)
 
 
 # -- master categories ------------------------------------------------------------------------

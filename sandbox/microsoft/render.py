@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import re
 
 from ..world import Address
@@ -86,6 +87,25 @@ def message_json(message: Message, body_type: str = "html") -> dict:
     }
     message.cache[body_type] = data
     return data
+
+
+def message_text(message: Message, body_type: str = "html", delta: bool = False) -> str:
+    """The full representation serialized once per version: pages are assembled from these
+    strings, so a delta page costs string joins rather than JSON encoding."""
+    key = ("text", body_type, delta)
+    text = message.cache.get(key)
+    if text is None:
+        data = message_json(message, body_type)
+        if delta:
+            data = {"@odata.type": "#microsoft.graph.message", **data}
+        text = message.cache[key] = json.dumps(data)
+    return text
+
+
+def collection_text(context: str, items: list[str], links: dict[str, str]) -> str:
+    """A Graph collection body from already-serialized items."""
+    tail = "".join(f",{json.dumps(name)}:{json.dumps(url)}" for name, url in links.items())
+    return f'{{"@odata.context":{json.dumps(context)},"value":[{",".join(items)}]{tail}}}'
 
 
 def extra_json(message: Message, name: str, body_type: str):
