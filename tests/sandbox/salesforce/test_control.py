@@ -1,0 +1,56 @@
+"""The Salesforce sandbox control API: reset, records, org settings, sessions."""
+
+from __future__ import annotations
+
+from simple_salesforce import Salesforce
+
+from .conftest import Org
+
+
+def test_reset_loads_the_seeded_world_and_forgets_sessions(sf_url, client_session, token):
+    answer = client_session.post(f"{sf_url}/_sandbox/reset", json={"seed": 1})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["reset"] is True and body["counts"]["Contact"] > 0 and body["counts"]["User"] > 0
+    stale = client_session.get(f"{sf_url}/services/data/v59.0/limits", headers={"Authorization": f"Bearer {token}"})
+    assert stale.status_code == 401
+    again = client_session.post(f"{sf_url}/_sandbox/reset", json={"seed": 1}).json()
+    assert again["counts"] == body["counts"]  # deterministic for a seed
+    assert client_session.post(f"{sf_url}/_sandbox/reset", json={"seed": "one"}).status_code == 400
+
+
+def test_records_can_be_listed_filtered_and_planted(sf_url, client_session, sf):
+    listed = client_session.get(f"{sf_url}/_sandbox/records/contact").json()
+    assert listed["type"] == "Contact" and listed["totalSize"] == 3
+    filtered = client_session.get(f"{sf_url}/_sandbox/records/Contact", params={"email": "ANN.NG@acme.example"}).json()
+    assert [r["Id"] for r in filtered["records"]] == [Org.ann]
+    planted = client_session.post(f"{sf_url}/_sandbox/records/Lead", json={
+        "LastName": "Planted", "Company": "P", "Email": "p@p.example", "IsConverted": True,
+        "ConvertedContactId": Org.cat})
+    assert planted.status_code == 201
+    lead_id = planted.json()["ids"][0]
+    assert sf.Lead.get(lead_id)["IsConverted"] is True
+    bad = client_session.post(f"{sf_url}/_sandbox/records/Lead", json={"Nope__c": 1})
+    assert bad.status_code == 400 and bad.json()["errorCode"] == "INVALID_FIELD"
+    assert client_session.get(f"{sf_url}/_sandbox/records/Widget").status_code == 404
+
+
+def test_org_settings_read_and_change_with_validation(sf_url, client_session):
+    state = client_session.get(f"{sf_url}/_sandbox/org").json()
+    assert state["shared_activities"] is True and state["external_id_field"] is True
+    assert state["daily_api_limit"] == 15000 and state["session_lifetime_seconds"] == 7200
+    changed = client_session.patch(f"{sf_url}/_sandbox/org", json={"daily_api_limit": 100, "api_used": 99}).json()
+    assert changed["daily_api_limit"] == 100 and changed["api_used"] == 99
+    assert client_session.patch(f"{sf_url}/_sandbox/org", json={"nope": 1}).status_code == 400
+    assert client_session.patch(f"{sf_url}/_sandbox/org", json={"daily_api_limit": "many"}).status_code == 400
+
+
+def test_sessions_endpoint_gives_a_token_response_for_a_user(sf_url, client_session):
+    answer = client_session.post(f"{sf_url}/_sandbox/sessions", json={"user_id": Org.admin})
+    assert answer.status_code == 201
+    body = answer.json()
+    assert body["instance_url"] == sf_url and body["id"].endswith(Org.admin) and "expires_in" not in body
+    sf = Salesforce(instance_url=sf_url, session_id=body["access_token"], session=client_session)
+    task = sf.Task.create({"Subject": "by admin"})
+    assert sf.Task.get(task["id"])["OwnerId"] == Org.admin
+    assert client_session.post(f"{sf_url}/_sandbox/sessions", json={"username": "ghost"}).status_code == 404
