@@ -229,3 +229,19 @@ def test_master_categories_list_add_and_duplicate_conflict(graph, ms):
     assert one["displayName"] == "Mailferry"
     assert session.delete(f"{url}/{created.json()['id']}").status_code == 204
     assert len(session.get(url).json()["value"]) == 2
+
+
+def test_key_segment_syntax_casing_and_aliases_address_the_same_resources(graph):
+    session, base = graph
+    plain = session.get(f"{base}/users/{ALICE.upn}/mailFolders/inbox/messages", params={"$top": "3"}).json()["value"]
+    for path in (f"/users/{ALICE.oid}/mailFolders('Inbox')/messages", f"/Users/{ALICE.upn}/MailFolders/INBOX/Messages",
+                 "/users/A.Archer@contoso-test.com/mailfolders/inbox/messages"):
+        answer = session.get(base + path, params={"$top": "3"})
+        assert answer.status_code == 200, path
+        assert [m["id"] for m in answer.json()["value"]] == [m["id"] for m in plain]
+
+
+def test_top_out_of_range_is_a_400(graph):
+    session, base = graph
+    for top in ("0", "1001", "ten"):
+        assert_graph_error(session.get(f"{base}/users/{ALICE.upn}/messages", params={"$top": top}), 400, "BadRequest")
