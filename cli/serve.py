@@ -53,5 +53,8 @@ def serve_https(
         "loglevel": log_level,
         "accesslog": None,
         "errorlog": "-",
+        # Several gunicorn instances run side by side (web, sandbox); the runtime control
+        # socket would make them share one default path, and we drive them by signals.
+        "control_socket_disable": True,
     }
     _HttpsApplication(load_app, options).run()

@@ -70,7 +70,7 @@ def _view(api: RestApi, endpoint: str):
         except ApiError as error:
             return _error(error)
         call = Call(request.method, version, request.args.to_dict(), body, g.get("salesforce_user"),
-                    {k: v for k, v in request.headers.items()})
+                    request.headers)
         reply = api.dispatch(endpoint, call, url_args)
         if reply.status == 204:
             response = Response(status=204)

@@ -91,11 +91,14 @@ class Org:
         self._ids = ids.IdMaker()
         self._journal: list | None = None
         self.api_used = 0
+        # Bumps on every change to any record, so cached query answers know when they are stale.
+        self.generation = 0
         self._clear()
 
     # ----- loading and settings ---------------------------------------------------------
 
     def _clear(self) -> None:
+        self.generation += 1
         self.records: dict[str, dict[str, dict]] = {name: {} for name in LOAD_ORDER}
         self.deleted: dict[str, dict[str, dict]] = {name: {} for name in LOAD_ORDER}
         self._index = {
@@ -118,6 +121,7 @@ class Org:
             for key, value in changes.items():
                 setattr(self.settings, key, value)
             self._rebuild_schema()
+            self.generation += 1
             return self.settings
 
     def _rebuild_schema(self) -> None:
@@ -202,6 +206,7 @@ class Org:
             self._journal = outer
 
     def _undo(self, journal: list) -> None:
+        self.generation += 1
         for type_name, record_id, before, was_deleted in reversed(journal):
             current = self.records[type_name].get(record_id)
             if current is not None:
@@ -223,6 +228,7 @@ class Org:
         self._journal.append((type_name, record_id, live or gone, live is None and gone is not None))
 
     def _put(self, type_name: str, record: dict) -> None:
+        self.generation += 1
         self._remember(type_name, record["Id"])
         old = self.records[type_name].get(record["Id"])
         if old is not None:
@@ -231,6 +237,7 @@ class Org:
         self._reindex(type_name, record)
 
     def _drop(self, type_name: str, record_id: str) -> None:
+        self.generation += 1
         self._remember(type_name, record_id)
         record = self.records[type_name].pop(record_id)
         self._unindex(type_name, record)
