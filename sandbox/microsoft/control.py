@@ -107,13 +107,16 @@ def deliver(upn):
     folder = payload.get("folder", "inbox")
     if mailbox.folder(folder) is None:
         return _problem(f"unknown folder {folder!r}")
+    categories = payload.get("categories") or []
+    if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+        return _problem("categories must be a list of strings")
     try:
         sender = parse_address(payload["from"]) if payload.get("from") else None
         spec = MailSpec(
             user_upn=mailbox.user.upn, folder=folder, sender=sender, to=_addresses(payload.get("to")),
             cc=_addresses(payload.get("cc")), bcc=_addresses(payload.get("bcc")),
             subject=str(payload.get("subject", "")), body_text=str(payload.get("body", "")),
-            received=_date(payload.get("date")), categories=tuple(payload.get("categories") or ()),
+            received=_date(payload.get("date")), categories=tuple(categories),
             internet_message_id=str(payload.get("internetMessageId", "")),
             conversation_key=str(payload.get("conversation", "")),
             is_read=bool(payload.get("isRead", False)),
@@ -134,17 +137,19 @@ def change(upn, message_id):
     payload = request.get_json(silent=True) or {}
     store, changes = state().store, {}
     if "categories" in payload:
+        if not isinstance(payload["categories"], list) or not all(isinstance(c, str) for c in payload["categories"]):
+            return _problem("categories must be a list of strings")
         changes["categories"] = list(payload["categories"])
     if "isRead" in payload:
         changes["is_read"] = bool(payload["isRead"])
     if "subject" in payload:
         changes["subject"] = str(payload["subject"])
+    target = mailbox.folder(payload["folder"]) if payload.get("folder") else None
+    if payload.get("folder") and target is None:
+        return _problem(f"unknown folder {payload['folder']!r}")
     if changes:
         store.update_message(mailbox, message, changes)
-    if payload.get("folder"):
-        target = mailbox.folder(payload["folder"])
-        if target is None:
-            return _problem(f"unknown folder {payload['folder']!r}")
+    if target is not None:
         store.move_message(mailbox, message, target)
     return jsonify({"id": message.id, "parentFolderId": message.folder_id, "categories": message.categories})
 

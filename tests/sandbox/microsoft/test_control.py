@@ -61,7 +61,7 @@ def test_control_delete_removes_the_message(ms, client_session, graph):
     assert client_session.delete(f"{ms}/_sandbox/users/{ALICE.upn}/messages/{created['id']}").status_code == 404
 
 
-@pytest.mark.parametrize("payload", [{"folder": "nowhere"}, {"from": 42}, {"date": "yesterday"}])
+@pytest.mark.parametrize("payload", [{"folder": "nowhere"}, {"from": 42}, {"date": "yesterday"}, {"categories": "CRM"}])
 def test_control_refuses_bad_deliveries(ms, client_session, payload):
     answer = client_session.post(f"{ms}/_sandbox/users/{ALICE.upn}/messages", json=payload)
     assert answer.status_code == 400 and answer.json()["error"]
