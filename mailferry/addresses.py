@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable, Literal
 
 import idna
@@ -63,8 +64,15 @@ class DomainCheck:
 
 def check_domain(raw: str | None) -> DomainCheck:
     """Canonicalise a host name (IDNA to ASCII, lower case, no trailing dot) or say why not."""
-    if raw is None:
+    if not isinstance(raw, str):
         return DomainCheck(None, "no domain")
+    return _check_domain(raw)
+
+
+# Memoised: the same few domains and addresses recur across a mailbox's emails, and IDNA
+# conversion is the costly step. The results are immutable, so sharing them is safe.
+@lru_cache(maxsize=16_384)
+def _check_domain(raw: str) -> DomainCheck:
     text = strip_invisible(raw).strip().rstrip(".")
     if not text:
         return DomainCheck(None, "no domain")
@@ -213,7 +221,11 @@ def _split_at_domain(text: str) -> tuple[str, str] | None:
 
 def parse_address(raw: str | None) -> ParsedAddress:
     """Parse one address into its canonical form; an invalid one is reported, not raised."""
-    original = raw if isinstance(raw, str) else ""
+    return _parse_address(raw if isinstance(raw, str) else "")
+
+
+@lru_cache(maxsize=65_536)
+def _parse_address(original: str) -> ParsedAddress:
     text = strip_invisible(original).strip()
     if text.startswith("<") and text.endswith(">"):
         text = text[1:-1].strip()

@@ -227,3 +227,9 @@ def test_parsing_any_text_never_raises(display, address):
     check_list_entry(address)
     split_display_name(display, address)
     domain_matches(display, address)
+
+
+def test_values_that_are_not_text_are_reported_as_empty_not_raised():
+    for value in (None, 42, ["jane@acme.example"], {"address": "x"}):
+        assert parse_address(value).error == "empty address"  # type: ignore[arg-type]
+        assert not domain_matches(value, value)  # type: ignore[arg-type]
