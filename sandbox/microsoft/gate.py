@@ -9,6 +9,7 @@ latency sleeps: that is how a test makes real concurrency overflow the limit.
 from __future__ import annotations
 
 import threading
+import uuid
 from dataclasses import dataclass
 
 from flask import Flask, g, request
@@ -137,6 +138,15 @@ def _teardown(_exc) -> None:
         state().limiter.release(key)
 
 
+def _correlate(response):
+    # Graph answers every call with its own request-id and echoes the caller's client-request-id.
+    if request.path.startswith(GRAPH_PREFIX):
+        response.headers["request-id"] = str(uuid.uuid4())
+        response.headers["client-request-id"] = request.headers.get("client-request-id") or response.headers["request-id"]
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.before_request(_before)
+    app.after_request(_correlate)
     app.teardown_request(_teardown)

@@ -24,6 +24,7 @@ bp = Blueprint("graph_mail", __name__, url_prefix="/v1.0")
 CATEGORY_COLORS = {"none", *(f"preset{n}" for n in range(25))}
 _PREFER_TEXT = re.compile(r'outlook\.body-content-type\s*=\s*"?text"?', re.I)
 _PREFER_PAGE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)", re.I)
+_PREFER_IMMUTABLE = re.compile(r'IdType\s*=\s*"?ImmutableId"?', re.I)
 _WRITABLE = {"categories", "isRead", "importance", "flag", "inferenceClassification"}
 _DRAFT_ONLY = {"subject", "body", "internetMessageId", "replyTo"}
 
@@ -58,6 +59,8 @@ def preference_headers() -> dict:
     applied = []
     if body_type() == "text":
         applied.append('outlook.body-content-type="text"')
+    if _PREFER_IMMUTABLE.search(request.headers.get("Prefer", "")):
+        applied.append('IdType="ImmutableId"')  # ids never change on a move here anyway
     return {"Preference-Applied": ", ".join(applied)} if applied else {}
 
 

@@ -245,3 +245,17 @@ def test_top_out_of_range_is_a_400(graph):
     session, base = graph
     for top in ("0", "1001", "ten"):
         assert_graph_error(session.get(f"{base}/users/{ALICE.upn}/messages", params={"$top": top}), 400, "BadRequest")
+
+
+def test_responses_carry_request_ids_and_echo_the_client_request_id(graph):
+    session, base = graph
+    answer = session.get(f"{base}/users/{ALICE.upn}/mailFolders", headers={"client-request-id": "abc-123"})
+    assert answer.headers["client-request-id"] == "abc-123" and answer.headers["request-id"]
+    error = session.get(f"{base}/users/{ALICE.upn}/messages/bad", headers={"client-request-id": "abc-456"})
+    assert error.json()["error"]["innerError"]["client-request-id"] == "abc-456"
+
+
+def test_immutable_id_preference_is_accepted_and_acknowledged(graph):
+    session, base = graph
+    answer = session.get(f"{base}/users/{ALICE.upn}/messages", headers={"Prefer": 'IdType="ImmutableId"'})
+    assert answer.status_code == 200 and answer.headers["Preference-Applied"] == 'IdType="ImmutableId"'

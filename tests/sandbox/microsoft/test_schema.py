@@ -3,7 +3,12 @@ Graph v1.0 property names and types (mail-types.json)."""
 
 from __future__ import annotations
 
-from .conftest import ALICE, BOB
+import msal
+import pytest
+
+from sandbox.microsoft.apps import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+
+from .conftest import ALICE, BOB, bearer_session
 from .schema import problems
 from .test_subscriptions import subscribe
 
@@ -56,3 +61,22 @@ def test_subscriptions_and_notifications_match_their_graph_types(graph, receiver
     assert problems(lifecycle, "changeNotificationCollection", required=True) == []
     # Lifecycle notifications carry no resource or changeType (reference §1.8), names still Graph's.
     assert all(problems(n, "changeNotification") == [] for n in lifecycle["value"])
+
+
+def test_every_demo_seed_message_matches_the_graph_message_type(microsoft, client_session, certs):
+    pytest.importorskip("sandbox.seed")
+    tenant = client_session.get(f"{microsoft}/_sandbox/tenant").json()
+    app = msal.ConfidentialClientApplication(
+        DEMO_CLIENT_ID, client_credential=DEMO_CLIENT_SECRET, authority=tenant["authority"],
+        instance_discovery=False, azure_region=False, http_client=client_session)
+    token = app.acquire_token_for_client(["https://graph.microsoft.com/.default"])["access_token"]
+    users = client_session.get(f"{microsoft}/_sandbox/users").json()["users"]
+    seen = 0
+    with bearer_session(certs, token) as session:
+        for user in users:
+            for folder in ("inbox", "sentitems"):
+                url = f"{tenant['graph']}/users/{user['id']}/mailFolders/{folder}/messages?$top=1000"
+                for message in session.get(url).json()["value"]:
+                    assert problems(message, "message") == [], message["subject"]
+                    seen += 1
+    assert seen == sum(u["messages"] for u in users) > 0
