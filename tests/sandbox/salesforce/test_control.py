@@ -54,3 +54,16 @@ def test_sessions_endpoint_gives_a_token_response_for_a_user(sf_url, client_sess
     task = sf.Task.create({"Subject": "by admin"})
     assert sf.Task.get(task["id"])["OwnerId"] == Org.admin
     assert client_session.post(f"{sf_url}/_sandbox/sessions", json={"username": "ghost"}).status_code == 404
+
+
+def test_the_demo_seed_loads_into_a_consistent_org(salesforce, client_session):
+    """The lead's `salesforce` fixture resets to seed 1: its converted leads point at real contacts."""
+    token = client_session.post(f"{salesforce}/_sandbox/sessions", json={}).json()["access_token"]
+    sf = Salesforce(instance_url=salesforce, session_id=token, session=client_session)
+    contacts = sf.query_all("SELECT Id, Email, Account.Name FROM Contact")["records"]
+    assert contacts and all(c["attributes"]["type"] == "Contact" for c in contacts)
+    converted = sf.query_all("SELECT Id, ConvertedContactId FROM Lead WHERE IsConverted = true")["records"]
+    contact_ids = {c["Id"] for c in contacts}
+    assert all(lead["ConvertedContactId"] in contact_ids for lead in converted)
+    users = sf.query("SELECT Id, Username, Email FROM User WHERE IsActive = true")["records"]
+    assert users and all(u["Username"] for u in users)
