@@ -88,6 +88,7 @@ def create_app(settings: SandboxSettings) -> Flask:
     app.register_error_handler(GraphError, graph_error_response)
     app.register_error_handler(404, _not_found)
     app.register_error_handler(405, _not_allowed)
+    app.register_error_handler(500, _server_error)
     app.wsgi_app = _normalize_paths(app.wsgi_app)
     _load_default_world(sandbox)
     return app
@@ -102,6 +103,11 @@ def _not_found(_error):
 
 def _not_allowed(_error):
     return error_response(405, "BadRequest", f"The HTTP method '{request.method}' is not allowed for this resource.")
+
+
+def _server_error(_error):
+    # A sandbox bug should still look like Graph to the client (and show up in the server log).
+    return error_response(500, "generalException", "An unspecified error has occurred in the sandbox.")
 
 
 def _load_default_world(sandbox: MicrosoftSandbox) -> None:

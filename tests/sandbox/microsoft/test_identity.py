@@ -10,7 +10,6 @@ import time
 
 import jwt
 import msal
-import pytest
 
 from sandbox.microsoft.apps import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 
