@@ -8,6 +8,7 @@ before anything else is set up.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from mailferry.config import Config, ConfigError, load_config
@@ -42,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     database.add_argument("action", choices=("upgrade", "downgrade", "current"))
     database.add_argument("revision", nargs="?", help="target revision (default: head; downgrade: required)")
     command("doctor", _doctor, "check configuration, certificates, database and Redis")
+    bench = command("bench", _bench, "run a benchmark and print its figures")
+    bench_names = bench.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
+    for name, module in _benchmarks().items():
+        module = importlib.import_module(module)
+        module.add_arguments(bench_names.add_parser(name, help=module.__doc__.splitlines()[0]))
     return parser
 
 
@@ -103,6 +109,16 @@ def _run(config: Config, args) -> int:
     from cli import processes
 
     return processes.run_all(config)
+
+
+def _benchmarks() -> dict[str, str]:
+    from bench import BENCHMARKS
+
+    return BENCHMARKS
+
+
+def _bench(config: Config, args) -> int:
+    return importlib.import_module(_benchmarks()[args.benchmark]).run(config, args)
 
 
 def _doctor(config: Config, args) -> int:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 import requests
 
@@ -24,11 +27,18 @@ def redis_spec(config: Config) -> ProcessSpec:
 
 def sandbox_specs(config: Config) -> list[ProcessSpec]:
     urls = {"microsoft": config.sandbox_microsoft_url, "salesforce": config.sandbox_salesforce_url}
+    # Both servers must agree on both ports (each names the other's URL), whatever the
+    # environment says: pass them explicitly.
+    ports = {
+        "MAILFERRY_SANDBOX_MICROSOFT_PORT": str(config.sandbox_microsoft_port),
+        "MAILFERRY_SANDBOX_SALESFORCE_PORT": str(config.sandbox_salesforce_port),
+    }
     return [
         ProcessSpec(
             f"sandbox-{service}",
             python_command("sandbox", "--only", service),
             ready=_answers(config, f"{urls[service]}/_sandbox/stats"),
+            env=ports,
         )
         for service in SANDBOX_SERVICES
     ]
@@ -108,6 +118,25 @@ def supervise(config: Config, specs: list[ProcessSpec], started: float | None = 
     finally:
         supervisor.stop()
         _say("stopped")
+
+
+@contextmanager
+def supervise_in_background(config: Config, specs: list[ProcessSpec]) -> Iterator[Supervisor]:
+    """Start `specs` (waiting until each is ready), yield, then stop them all (benchmarks, tests)."""
+    supervisor = Supervisor(log=_say)
+    try:
+        for spec in specs:
+            supervisor.start(spec)
+        yield supervisor
+    finally:
+        supervisor.stop()
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _print_summary(config: Config, names: list[str]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import ssl
 import threading
 
@@ -21,10 +20,3 @@ def start_https(app, certs: CertificatePaths, port: int = 0) -> tuple[BaseWSGISe
     server = make_server("127.0.0.1", port, app, threaded=True, ssl_context=context)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"https://localhost:{server.server_port}"
-
-
-def reserve_port() -> int:
-    """A free loopback port, for apps that must know their own URL before they start."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from mailferry.tls import https_session
-from tests.https_server import reserve_port
+from cli.processes import free_port
 
 READY_LIMIT_SECONDS = 90
 
@@ -26,9 +26,9 @@ def run_env(tmp_path, empty_database_url, redis_url):
     env.update(
         MAILFERRY_DATA_DIR=str(tmp_path / "data"),
         MAILFERRY_CERTS_DIR=str(tmp_path / "certs"),
-        MAILFERRY_PORT=str(reserve_port()),
-        MAILFERRY_SANDBOX_MICROSOFT_PORT=str(reserve_port()),
-        MAILFERRY_SANDBOX_SALESFORCE_PORT=str(reserve_port()),
+        MAILFERRY_PORT=str(free_port()),
+        MAILFERRY_SANDBOX_MICROSOFT_PORT=str(free_port()),
+        MAILFERRY_SANDBOX_SALESFORCE_PORT=str(free_port()),
         DATABASE_URL=empty_database_url,
         MAILFERRY_WORKERS="1",
     )

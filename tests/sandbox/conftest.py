@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 
 from sandbox.settings import SandboxSettings
-from tests.https_server import reserve_port, start_https
+from cli.processes import free_port
+from tests.https_server import start_https
 
 
 @pytest.fixture(scope="session")
 def sandbox_settings(certs) -> SandboxSettings:
     return SandboxSettings(
-        microsoft_url=f"https://localhost:{reserve_port()}",
-        salesforce_url=f"https://localhost:{reserve_port()}",
+        microsoft_url=f"https://localhost:{free_port()}",
+        salesforce_url=f"https://localhost:{free_port()}",
         seed=1,
         ca_file=str(certs.ca_cert),
     )
