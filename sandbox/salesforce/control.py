@@ -7,6 +7,7 @@ test a session without clicking through the sign-in page.
     POST  /_sandbox/records/<Type>    a record or a list; stored as an admin import would
     GET   /_sandbox/org               the org settings
     PATCH /_sandbox/org               change some of them
+    POST  /_sandbox/leads/<id>/convert {"contact_id"?, "account_id"?} convert a lead
     POST  /_sandbox/sessions          {"username" | "user_id"} → a token response
 """
 
@@ -70,6 +71,15 @@ def create_blueprint(sandbox) -> Blueprint:
         except ApiError as error:
             return jsonify({"error": error.message, "errorCode": error.code}), 400
         return jsonify({"ids": new_ids, "records": [org.get(name, i) for i in new_ids]}), 201
+
+    @bp.post("/_sandbox/leads/<lead_id>/convert")
+    def convert_lead(lead_id: str):
+        payload = request.get_json(silent=True) or {}
+        try:
+            result = org.convert_lead(lead_id, payload.get("contact_id"), payload.get("account_id"))
+        except ApiError as error:
+            return jsonify({"error": error.message, "errorCode": error.code}), 400
+        return jsonify(result)
 
     @bp.get("/_sandbox/org")
     def get_org():

@@ -19,7 +19,7 @@ from typing import Callable
 from werkzeug.routing import Map, Rule
 
 from . import ids
-from .errors import ApiError, DmlError, not_found
+from .errors import ApiError, not_found
 from .query import QueryEngine
 from .schema import SObject
 from .store import Ambiguous, Org
@@ -109,8 +109,8 @@ class RestApi:
             ("/sobjects/<sobject>/<ext_field>/<path:ext_value>", "by_external_id", ("GET", "PATCH", "DELETE"),
              self.by_external_id),
         ]
-        self.rules = rules
         self.handlers: dict[str, Callable] = {}
+        self.templates: list[tuple[str, str, tuple[str, ...]]] = []
         self.map = Map(strict_slashes=False, merge_slashes=False)
         for suffix, endpoint, methods, handler in rules:
             self.add(prefix + suffix, endpoint, methods, handler)
@@ -118,7 +118,6 @@ class RestApi:
     def add(self, template: str, endpoint: str, methods, handler) -> None:
         self.handlers[endpoint] = handler
         self.map.add(Rule(template, endpoint=endpoint, methods=list(methods)))
-        self.templates = getattr(self, "templates", [])
         self.templates.append((template, endpoint, tuple(methods)))
 
     def dispatch(self, endpoint: str, call: Call, url_args: dict) -> Reply:
@@ -165,7 +164,7 @@ class RestApi:
         if not text:
             raise ApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
         total, rows = self.queries.run(text, include_deleted, call.version)
-        return Reply(200, self._page(rows, total, 0, _batch_size(call.headers), None, call.version, include_deleted))
+        return Reply(200, self._page(rows, total, 0, _batch_size(call.headers), None, call.version))
 
     def query_all(self, call: Call) -> Reply:
         return self.query(call, include_deleted=True)
@@ -177,15 +176,15 @@ class RestApi:
             raise ApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
         rows, batch = found
         offset = int(offset_text)
-        return Reply(200, self._page(rows, len(rows), offset, batch, name, call.version, False))
+        return Reply(200, self._page(rows, len(rows), offset, batch, name, call.version))
 
-    def _page(self, rows, total, offset, batch, locator, version, include_deleted) -> dict:
+    def _page(self, rows, total, offset, batch, locator, version) -> dict:
         page = rows[offset:offset + batch]
         body = {"totalSize": total, "done": offset + batch >= len(rows)}
         if not body["done"]:
+            # queryAll pages continue through query/ too: the locator remembers the rows.
             locator = locator or self.cursors.open(rows, batch)
-            kind = "queryAll" if include_deleted else "query"
-            body["nextRecordsUrl"] = f"/services/data/v{version}/{kind}/{locator}-{offset + batch}"
+            body["nextRecordsUrl"] = f"/services/data/v{version}/query/{locator}-{offset + batch}"
         body["records"] = page
         return body
 
@@ -347,5 +346,3 @@ def parse_json_body(raw: bytes):
     except ValueError as problem:
         raise ApiError(400, "JSON_PARSER_ERROR", f"Unexpected character in the request body: {problem}") from None
 
-
-__all__ = ["Call", "Reply", "RestApi", "Cursors", "DmlError", "versions_list", "valid_version", "parse_json_body"]

@@ -67,3 +67,17 @@ def test_the_demo_seed_loads_into_a_consistent_org(salesforce, client_session):
     assert all(lead["ConvertedContactId"] in contact_ids for lead in converted)
     users = sf.query("SELECT Id, Username, Email FROM User WHERE IsActive = true")["records"]
     assert users and all(u["Username"] for u in users)
+
+
+def test_converting_a_lead_makes_a_contact_and_moves_its_activities(sf_url, client_session, sf):
+    task = sf.Task.create({"Subject": "Email: intro", "WhoId": Org.lena})
+    answer = client_session.post(f"{sf_url}/_sandbox/leads/{Org.lena}/convert", json={})
+    assert answer.status_code == 200
+    contact_id = answer.json()["contact_id"]
+    lead = sf.Lead.get(Org.lena)
+    assert lead["IsConverted"] is True and lead["ConvertedContactId"] == contact_id
+    contact = sf.Contact.get(contact_id)
+    assert contact["Email"] == "lena@prospect.example" and contact["AccountId"] == lead["ConvertedAccountId"]
+    assert sf.Task.get(task["id"])["WhoId"] == contact_id
+    again = client_session.post(f"{sf_url}/_sandbox/leads/{Org.lena}/convert", json={})
+    assert again.status_code == 400 and again.json()["errorCode"] == "CANNOT_UPDATE_CONVERTED_LEAD"
