@@ -101,6 +101,8 @@ def pick_user(session, auth_uri: str, upn: str) -> dict:
     assert page.status_code == 200, page.text
     form = parse_sign_in_page(page.text)
     answer = session.post(auth_uri, data={**form.hidden, "user": form.users[upn]}, allow_redirects=False)
+    if answer.status_code == 200:  # response_mode=form_post: the page a browser would auto-submit
+        return parse_sign_in_page(answer.text).hidden
     assert answer.status_code == 302, answer.text
     return {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["Location"]).query).items()}
 
@@ -108,7 +110,7 @@ def pick_user(session, auth_uri: str, upn: str) -> dict:
 def sign_in(url: str, session, upn: str = ALICE.upn, scopes=("Mail.ReadWrite", "MailboxSettings.ReadWrite")):
     """Full authorization-code flow with PKCE through real msal; returns (msal app, result)."""
     app = msal_app(url, session)
-    flow = app.initiate_auth_code_flow(list(scopes), redirect_uri=REDIRECT_URI)
+    flow = app.initiate_auth_code_flow(list(scopes), redirect_uri=REDIRECT_URI, response_mode="form_post")
     result = app.acquire_token_by_auth_code_flow(flow, pick_user(session, flow["auth_uri"], upn))
     assert "access_token" in result, result
     return app, result

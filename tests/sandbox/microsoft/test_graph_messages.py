@@ -173,7 +173,7 @@ def test_missing_expired_and_foreign_tokens_are_invalid_authentication_token(ms,
     answer = client_session.get(url, headers={"Authorization": f"Bearer {expired}"})
     assert assert_graph_error(answer, 401, "InvalidAuthenticationToken")["message"].startswith("Lifetime validation failed")
     forged = jwt.encode({"aud": "https://graph.microsoft.com", "tid": TENANT, "exp": now + 600, "roles": ["Mail.Read"]},
-                        "not-the-key", algorithm="HS256")
+                        "not-the-sandbox-key-but-long-enough-for-hs256", algorithm="HS256")
     answer = client_session.get(url, headers={"Authorization": f"Bearer {forged}"})
     assert_graph_error(answer, 401, "InvalidAuthenticationToken")
 
