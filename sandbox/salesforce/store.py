@@ -424,7 +424,7 @@ class Org:
             if normal and normal in self.deleted[obj.name]:
                 raise DmlError("ENTITY_IS_DELETED", "entity is deleted")
             raise DmlError("INVALID_CROSS_REFERENCE_KEY" if normal else "MALFORMED_ID",
-                           f"invalid cross reference id" if normal else f"malformed id {record_id}")
+                           "invalid cross reference id" if normal else f"malformed id {record_id}")
         return record
 
     def _check_fields(self, obj: SObject, fields: dict, creating: bool) -> dict:
