@@ -19,6 +19,7 @@ from .state import state
 from .tokens import GRAPH_AUDIENCES, TokenError
 
 GRAPH_PREFIX = "/v1.0/"
+_SLOT = "mailferry.sandbox.mailbox_slot"
 _TOKEN_MESSAGES = {
     "expired": "Lifetime validation failed, the token is expired.",
     "audience": "Access token validation failure. Invalid audience.",
@@ -123,7 +124,9 @@ def _before() -> object:
             if not sandbox.limiter.acquire(key, sandbox.tunables.mailbox_concurrency):
                 raise GraphError(429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.",
                                  {"Retry-After": str(sandbox.tunables.retry_after_s)})
-            g.slot = key
+            # Kept in the WSGI environ, not `g`: $batch parts run as nested requests that share
+            # the outer request's app context (and so its `g`).
+            request.environ[_SLOT] = key
     except GraphError as error:
         # The shared control never sees calls refused here; count them the way it would.
         template = request.url_rule.rule if request.url_rule else "<unrouted>"
@@ -133,7 +136,7 @@ def _before() -> object:
 
 
 def _teardown(_exc) -> None:
-    key = g.pop("slot", None)
+    key = request.environ.pop(_SLOT, None)
     if key is not None:
         state().limiter.release(key)
 

@@ -26,14 +26,25 @@ def test_injected_429_carries_retry_after_and_stops_when_removed(graph, ms, clie
     assert session.get(url).status_code == 200
 
 
-def test_injected_mailbox_concurrency_error_reads_like_graphs(graph, ms, client_session):
+def test_injected_mailbox_concurrency_error_reads_like_graphs_and_stops_when_removed(graph, ms, client_session):
     session, base = graph
-    add_fault(client_session, ms, path="*/messages/delta", status=429, error_code="ApplicationThrottled",
-              retry_after=2, count=1)
+    add_fault(client_session, ms, path="*/messages/delta", status=429, error_code="ApplicationThrottled", retry_after=2)
     url = f"{base}/users/{ALICE.upn}/mailFolders/inbox/messages/delta"
-    error = assert_graph_error(session.get(url), 429, "ApplicationThrottled")
-    assert "MailboxConcurrency" in error["message"]
-    assert session.get(url).status_code == 200  # count=1: only the first call was hit
+    for _ in range(2):
+        answer = session.get(url)
+        assert assert_graph_error(answer, 429, "ApplicationThrottled")["message"] == \
+            "Application is over its MailboxConcurrency limit."
+        assert answer.headers["Retry-After"] == "2"
+    client_session.delete(f"{ms}/_sandbox/faults")
+    assert session.get(url).status_code == 200
+
+
+def test_fault_with_a_count_hits_only_that_many_calls(graph, ms, client_session):
+    session, base = graph
+    add_fault(client_session, ms, path="*/mailFolders/inbox", status=503, count=1)
+    url = f"{base}/users/{ALICE.upn}/mailFolders/inbox"
+    assert session.get(url).status_code == 503
+    assert session.get(url).status_code == 200
 
 
 def test_injected_503_and_latency(graph, ms, client_session):
@@ -84,4 +95,8 @@ def test_throttled_batch_part_reports_its_own_429_and_retry_after(graph, ms, cli
     by_id = {r["id"]: r for r in answer.json()["responses"]}
     assert by_id["1"]["status"] == 200
     assert by_id["2"]["status"] == 429 and by_id["2"]["headers"]["Retry-After"] == "5"
+    # Every part gave its mailbox slot back: four parallel calls still fit.
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: session.get(f"{base}/users/{ALICE.upn}/mailFolders/inbox"), range(4)))
+    assert all(a.status_code == 200 for a in answers)
 
