@@ -3,7 +3,8 @@ lifecycle notifications, delivered from one background thread (reference §1.8).
 
 Trusts `settings.ca_file` only (trust_env off, so REQUESTS_CA_BUNDLE cannot swap it). Failed
 deliveries (network error, timeout, non-2xx) are retried a few times with a short back-off —
-real Graph keeps trying for up to 4 hours, which no test wants to wait for.
+real Graph keeps trying for up to 4 hours, which no test wants to wait for — and then dropped,
+which the subscription hears about (it sends a `missed` lifecycle notification).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class Notifier:
         self._pending = 0
         self._idle = threading.Condition()
         self.log: collections.deque = collections.deque(maxlen=1000)
+        # Called with (url, payload) when a change notification could not be delivered at all.
+        self.on_undelivered = None
 
     def session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
@@ -107,3 +110,6 @@ class Notifier:
                 time.sleep(0.2 * 2 ** (attempt - 1))
         self.log.append({"url": url, "kind": kind, "status": status, "payload": payload,
                          "at": time.time()})
+        delivered = isinstance(status, int) and 200 <= status < 300
+        if not delivered and kind == "change" and self.on_undelivered is not None:
+            self.on_undelivered(url, payload)

@@ -63,6 +63,7 @@ class SubscriptionStore:
         self._notifier = notifier
         self._subscriptions: dict[str, Subscription] = {}
         store.listeners.append(self.on_changes)
+        notifier.on_undelivered = self.on_undelivered
 
     def reset(self) -> None:
         with self._lock:
@@ -109,6 +110,13 @@ class SubscriptionStore:
         if sub.folder_id is None:
             return change.scope in ("mailbox", "both")
         return change.scope in ("folder", "both") and sub.folder_id == change.folder_id
+
+    def on_undelivered(self, _url: str, payload: dict) -> None:
+        """Dropped notifications → `missed` on the lifecycle URL, so the subscriber resyncs (§1.8)."""
+        for note in payload.get("value", []):
+            sub = self.get(note.get("subscriptionId", ""))
+            if sub is not None and sub.lifecycle_url:
+                self._notifier.deliver(sub.lifecycle_url, self.lifecycle_notification(sub, "missed"), "lifecycle")
 
     def change_notification(self, sub: Subscription, change: Change) -> dict:
         resource = f"Users/{change.mailbox.user.oid}/Messages/{change.message_id}"

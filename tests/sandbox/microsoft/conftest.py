@@ -149,13 +149,15 @@ class Receiver:
     def __init__(self):
         self.calls: list[dict] = []
         self.lock = threading.Lock()
-        self.echo = "plain"  # plain | wrong | fail
+        self.echo = "plain"  # validation answer: plain | wrong | fail
+        self.refuse = False  # answer notifications with 503
         self.url = ""
 
     def clear(self):
         with self.lock:
             self.calls.clear()
         self.echo = "plain"
+        self.refuse = False
 
     def posts(self, path: str) -> list[dict]:
         with self.lock:
@@ -189,7 +191,7 @@ class Receiver:
                     return Response("no", status=500)
                 body = token if self.echo == "plain" else token + "x"
                 return Response(body, mimetype="text/plain")
-            return Response(status=202)
+            return Response(status=503 if self.refuse and path == "hook" else 202)
 
         return app
 

@@ -134,3 +134,16 @@ def test_invalid_subscription_requests_are_refused(graph, receiver, change, code
     assert_graph_error(subscribe(session, base, receiver, **change), 400, code)
     assert receiver.validations() == []
 
+
+
+def test_undeliverable_notifications_are_retried_then_reported_as_missed(graph, receiver, ms, client_session):
+    session, base = graph
+    sub = subscribe(session, base, receiver, changeType="created").json()
+    receiver.refuse = True
+    client_session.post(f"{ms}/_sandbox/users/{ALICE.upn}/messages", json={"to": [ALICE.upn]}).raise_for_status()
+    missed = receiver.wait_for("/lifecycle", 1)
+    assert missed[0]["json"]["value"][0]["lifecycleEvent"] == "missed"
+    assert missed[0]["json"]["value"][0]["subscriptionId"] == sub["id"]
+    assert len(receiver.posts("/hook")) == 3  # notification_attempts
+    log = client_session.get(f"{ms}/_sandbox/notifications?wait=1").json()["notifications"]
+    assert [n["status"] for n in log if n["kind"] == "change"] == [503]
