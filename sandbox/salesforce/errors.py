@@ -43,8 +43,15 @@ def session_expired() -> ApiError:
     return ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
 
 
+class RawJson(str):
+    """JSON text already encoded (a cached answer)."""
+
+
 def json_response(body, status: int = 200, headers: dict | None = None) -> Response:
-    text = "" if body is None else json.dumps(body, separators=(",", ":"))
+    if isinstance(body, RawJson):
+        text = body
+    else:
+        text = "" if body is None else json.dumps(body, separators=(",", ":"))
     response = Response(text, status=status, mimetype="application/json" if body is not None else None)
     if body is not None:
         response.headers["Content-Type"] = "application/json;charset=UTF-8"

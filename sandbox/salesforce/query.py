@@ -89,21 +89,26 @@ class QueryEngine:
 
     def run(self, text: str, include_deleted: bool, version: str) -> tuple[int, list[dict]]:
         """(totalSize, every matching record shaped for the REST API)."""
+        total, rows, _ = self.run_keyed(text, include_deleted, version)
+        return total, rows
+
+    def run_keyed(self, text: str, include_deleted: bool, version: str) -> tuple[int, list[dict], tuple | None]:
+        """As `run`, plus a key naming this exact answer (None when it depends on the clock):
+        the same key always means the same records, so callers may cache what they make of it."""
         plan = self.plan(text)
         with self.org.lock:
             key = (text, include_deleted, version, self.org.generation)
             answer = self._answers.get(key)
-            if answer is not None and not plan.volatile:
-                return answer
-            rows = self._select(plan, include_deleted)
-            if plan.count_only:
-                answer = (len(rows), [])
-            else:
-                answer = (len(rows), [self._shape(plan, row, version) for row in rows])
-            if len(self._answers) > 256:
-                self._answers.clear()
-            self._answers[key] = answer
-            return answer
+            if answer is None or plan.volatile:
+                rows = self._select(plan, include_deleted)
+                if plan.count_only:
+                    answer = (len(rows), [])
+                else:
+                    answer = (len(rows), [self._shape(plan, row, version) for row in rows])
+                if len(self._answers) > 256:
+                    self._answers.clear()
+                self._answers[key] = answer
+            return answer[0], answer[1], None if plan.volatile else key
 
     # ----- evaluation -------------------------------------------------------------------
 

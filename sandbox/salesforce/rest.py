@@ -47,6 +47,8 @@ class Reply:
     status: int
     body: object = None
     headers: dict = field(default_factory=dict)
+    # Set when equal keys always mean equal bodies, so the JSON text may be reused.
+    cache_key: tuple | None = None
 
 
 def versions_list() -> list[dict]:
@@ -163,8 +165,12 @@ class RestApi:
         text = call.args.get("q")
         if not text:
             raise ApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
-        total, rows = self.queries.run(text, include_deleted, call.version)
-        return Reply(200, self._page(rows, total, 0, _batch_size(call.headers), None, call.version))
+        total, rows, key = self.queries.run_keyed(text, include_deleted, call.version)
+        batch = _batch_size(call.headers)
+        reply = Reply(200, self._page(rows, total, 0, batch, None, call.version))
+        if key is not None and reply.body["done"]:  # a page with a cursor is new each time
+            reply.cache_key = key + (batch,)
+        return reply
 
     def query_all(self, call: Call) -> Reply:
         return self.query(call, include_deleted=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 from simple_salesforce.format import format_soql
 
@@ -179,3 +180,16 @@ def test_invalid_field_caret_points_at_the_column(sf):
         sf.query("SELECT Id,Invalid__x FROM Contact LIMIT 1")
     assert raised.value.content[0]["message"].startswith(
         "\nSELECT Id,Invalid__x FROM Contact LIMIT 1\n          ^\nERROR at Row:1:Column:11\n")
+
+
+def test_repeated_queries_see_every_write_in_between(sf, sf_url, token, client_session):
+    query = "SELECT Id, Title, Account.Name FROM Contact WHERE Email = 'ann.ng@acme.example'"
+    assert sf.query(query)["records"][0]["Title"] is None
+    sf.Contact.update(Org.ann, {"Title": "CFO"})
+    assert sf.query(query)["records"][0]["Title"] == "CFO"
+    sf.restful("composite", method="POST", json={"compositeRequest": [{
+        "method": "PATCH", "url": f"/services/data/v59.0/sobjects/Account/{Org.acme}", "referenceId": "a",
+        "body": {"Name": "Acme Renamed"}}]})
+    assert sf.query(query)["records"][0]["Account"]["Name"] == "Acme Renamed"
+    v60 = Salesforce(instance_url=sf_url, session_id=token, session=client_session, version="60.0")
+    assert v60.query(query)["records"][0]["attributes"]["url"].startswith("/services/data/v60.0/")
