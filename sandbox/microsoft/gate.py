@@ -113,8 +113,8 @@ def resolve_mailbox(caller: Caller):
 
 
 def _before() -> object:
-    if not request.path.startswith(GRAPH_PREFIX):
-        return None
+    if not request.path.startswith(GRAPH_PREFIX) or request.method == "OPTIONS":
+        return None  # CORS preflights carry no token
     sandbox = state()
     try:
         g.caller = authenticate()
@@ -142,10 +142,19 @@ def _teardown(_exc) -> None:
 
 
 def _correlate(response):
-    # Graph answers every call with its own request-id and echoes the caller's client-request-id.
+    # Graph answers every call with its own request-id and echoes the caller's client-request-id;
+    # it also allows cross-origin calls from browsers.
     if request.path.startswith(GRAPH_PREFIX):
-        response.headers["request-id"] = str(uuid.uuid4())
-        response.headers["client-request-id"] = request.headers.get("client-request-id") or response.headers["request-id"]
+        headers = response.headers
+        headers["request-id"] = str(uuid.uuid4())
+        headers["client-request-id"] = request.headers.get("client-request-id") or headers["request-id"]
+        if request.headers.get("Origin"):
+            headers["Access-Control-Allow-Origin"] = request.headers["Origin"]
+            headers["Access-Control-Expose-Headers"] = "request-id, client-request-id, Retry-After, Preference-Applied"
+            if request.method == "OPTIONS":
+                headers["Access-Control-Allow-Methods"] = "GET, POST, PATCH, DELETE, OPTIONS"
+                headers["Access-Control-Allow-Headers"] = request.headers.get(
+                    "Access-Control-Request-Headers", "Authorization, Content-Type")
     return response
 
 

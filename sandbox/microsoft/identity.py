@@ -18,7 +18,7 @@ import json
 import uuid
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, redirect, request
+from flask import Blueprint, Response, g, redirect, request
 
 from . import claims as minted
 from .apps import AppRegistration
@@ -61,6 +61,19 @@ def root() -> str:
 
 def issuer() -> str:
     return f"{root()}/{state().store.tenant_id}/v2.0"
+
+
+@bp.after_request
+def _cors(response: Response) -> Response:
+    # Browsers (msal-browser in the add-in) call discovery, keys and token cross-origin.
+    if request.endpoint in ("identity.openid_configuration", "identity.jwks", "identity.token"):
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = request.headers.get(
+                "Access-Control-Request-Headers", "Content-Type")
+            response.headers["Access-Control-Max-Age"] = "86400"
+    return response
 
 
 # -- discovery and keys -------------------------------------------------------------------------
@@ -122,6 +135,8 @@ def _redirect_back(params: dict, values: dict) -> Response:
                 f'<form method="post" action="{html.escape(uri)}">{fields}'
                 f'<noscript><button>Continue</button></noscript></form></body></html>')
         return Response(page, mimetype="text/html")
+    if params.get("response_mode") == "fragment":  # single-page apps (msal-browser)
+        return redirect(f"{uri}#{urlencode(values)}", 302)
     return redirect(uri + ("&" if "?" in uri else "?") + urlencode(values), 302)
 
 
@@ -204,8 +219,8 @@ def logout(tenant):
 def token(tenant):
     try:
         form = request.form
-        app = _client(form)
         grant = form.get("grant_type")
+        app = _client(form, public_allowed=grant in ("authorization_code", "refresh_token"))
         if not grant:
             raise AadError("invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
         handler = _GRANTS.get(grant)
@@ -219,7 +234,10 @@ def token(tenant):
     return response
 
 
-def _client(form) -> AppRegistration:
+def _client(form, public_allowed: bool = False) -> AppRegistration:
+    """The calling app, authenticated by its secret — or, for a browser (an `Origin` header)
+    redeeming a code or refresh token, as a single-page app without one, as Entra allows
+    for SPA redirect URIs (then the code must have been issued with PKCE)."""
     client_id, secret = form.get("client_id", ""), form.get("client_secret")
     auth = request.authorization
     if auth and auth.type == "basic":
@@ -233,6 +251,9 @@ def _client(form) -> AppRegistration:
     if form.get("client_assertion"):
         raise AadError("invalid_client", 700027, "Client assertion (certificate credentials) is not supported "
                        "by the Mailferry sandbox; use client_secret.", 401)
+    if not secret and public_allowed and request.headers.get("Origin"):
+        g.public_client = True
+        return app
     if not secret:
         raise AadError("invalid_client", 7000218, "The request body must contain the following parameter: "
                        "'client_assertion' or 'client_secret'.", 401)
@@ -293,6 +314,9 @@ def _authorization_code(app: AppRegistration, form) -> dict:
     if form.get("redirect_uri", "") != code.redirect_uri:
         raise AadError("invalid_grant", 500112, "The reply address does not match the reply address provided "
                        "when requesting Authorization code.")
+    if g.get("public_client") and not code.code_challenge:
+        raise AadError("invalid_request", 9002325, "Proof Key for Code Exchange is required for cross-origin "
+                       "authorization code redemption.")
     if code.code_challenge and not _pkce_ok(code, form.get("code_verifier", "")):
         raise AadError("invalid_grant", 501481, "The Code_Verifier does not match the code_challenge supplied "
                        "in the authorization request.")

@@ -259,3 +259,14 @@ def test_immutable_id_preference_is_accepted_and_acknowledged(graph):
     session, base = graph
     answer = session.get(f"{base}/users/{ALICE.upn}/messages", headers={"Prefer": 'IdType="ImmutableId"'})
     assert answer.status_code == 200 and answer.headers["Preference-Applied"] == 'IdType="ImmutableId"'
+
+
+def test_browser_preflight_needs_no_token_and_answers_allow_origin(ms, client_session, alice_token):
+    origin = {"Origin": "https://localhost:3000"}
+    preflight = client_session.options(f"{ms}/v1.0/me/messages", headers={
+        **origin, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"})
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://localhost:3000"
+    assert preflight.headers["Access-Control-Allow-Headers"] == "authorization"
+    answer = client_session.get(f"{ms}/v1.0/me", headers={**origin, "Authorization": f"Bearer {alice_token}"})
+    assert answer.status_code == 200 and answer.headers["Access-Control-Allow-Origin"] == "https://localhost:3000"

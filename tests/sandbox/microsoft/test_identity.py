@@ -251,3 +251,34 @@ def test_pkce_challenge_is_sha256_of_the_verifier_msal_sends(ms, client_session)
     answer = client_session.post(page.url, data={**form.hidden, "user": form.users[ALICE.upn]}, allow_redirects=False)
     code = answer.headers["Location"].split("code=")[1].split("&")[0]
     assert _redeem(ms, client_session, code, verifier).status_code == 200
+
+
+def test_single_page_app_redeems_a_pkce_code_from_a_browser_without_a_secret(ms, client_session):
+    verifier = "b" * 43
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    params = {"client_id": DEMO_CLIENT_ID, "response_type": "code", "redirect_uri": REDIRECT_URI, "state": "s2",
+              "scope": "Mail.Read openid offline_access", "response_mode": "fragment"}
+    url = f"{ms}/{TENANT}/oauth2/v2.0/authorize"
+
+    def code(**extra):
+        page = client_session.get(url, params={**params, **extra})
+        form = parse_sign_in_page(page.text)
+        answer = client_session.post(page.url, data={**form.hidden, "user": form.users[ALICE.upn]}, allow_redirects=False)
+        assert answer.status_code == 302 and "#code=" in answer.headers["Location"]
+        return answer.headers["Location"].split("#code=")[1].split("&")[0]
+
+    origin = {"Origin": "https://localhost:3000"}
+    token_url = f"{ms}/{TENANT}/oauth2/v2.0/token"
+    preflight = client_session.options(token_url, headers={**origin, "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 200 and preflight.headers["Access-Control-Allow-Origin"] == "*"
+    form = {"grant_type": "authorization_code", "client_id": DEMO_CLIENT_ID, "redirect_uri": REDIRECT_URI,
+            "scope": "Mail.Read openid offline_access"}
+    answer = client_session.post(token_url, headers=origin, data={
+        **form, "code": code(code_challenge=challenge, code_challenge_method="S256"), "code_verifier": verifier})
+    assert answer.status_code == 200 and answer.headers["Access-Control-Allow-Origin"] == "*"
+    assert answer.json()["refresh_token"]
+    no_pkce = client_session.post(token_url, headers=origin, data={**form, "code": code()})
+    assert_aad_error(no_pkce.json(), "invalid_request", 9002325)
+    no_origin = client_session.post(token_url, data={**form, "code": code()})
+    assert no_origin.status_code == 401
+    assert_aad_error(no_origin.json(), "invalid_client", 7000218)
