@@ -42,6 +42,8 @@ def register_security_headers(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from server.graph_webhooks import blueprint as graph_webhooks
     from server.health import blueprint as health
 
     app.register_blueprint(health)
+    app.register_blueprint(graph_webhooks)

@@ -1,0 +1,373 @@
+"""Microsoft Entra ID sign-in and tokens through msal, for the web app and the worker.
+
+The web app signs a user in with the authorization-code flow (PKCE) and stores the resulting
+msal token cache, sealed, on the user's Microsoft connection. The worker opens that sealed
+state, asks msal for an access token silently (msal refreshes with the refresh token when
+the access token is near expiry) and re-seals the cache only when msal changed it. Tenants
+that granted app-only access get client-credentials tokens, cached in this process.
+
+Every failure becomes a `ProviderError`, so the pipeline decides in one place what to do:
+a refresh token that no longer works is `AUTH` with the exact fix for the user; throttling
+and outages are `TEMPORARY` with the wait Entra asked for. Tokens never reach a log line or
+an exception message.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+import msal
+import requests
+
+from mailferry.config import Config
+from mailferry.crypto import SecretBox
+from mailferry.provider_errors import ErrorKind, ProviderError
+from mailferry.tls import https_session
+
+PROVIDER = "microsoft"
+# Delegated permissions Mailferry asks for. msal adds openid, profile and offline_access
+# (offline_access is what brings the refresh token) itself and refuses them in this list.
+DELEGATED_SCOPES = ("Mail.ReadWrite", "User.Read")
+# What the worker needs from a delegated token: reading mail and setting categories.
+MAIL_SCOPES = ("Mail.ReadWrite",)
+# Client credentials always ask for the resource's `.default` (the app roles an admin granted).
+APP_SCOPES = ("https://graph.microsoft.com/.default",)
+# The tenant segment for signing in before we know the user's tenant: any work account.
+SIGN_IN_TENANT = "organizations"
+
+# Hosts msal knows; for any other host (the sandbox) msal must not call Microsoft's
+# instance-discovery endpoint, which would fail offline and leak the host name.
+MICROSOFT_AUTHORITY_HOSTS = frozenset({
+    "login.microsoftonline.com", "login.microsoft.com", "login.windows.net", "sts.windows.net",
+    "login.microsoftonline.us", "login-us.microsoftonline.com", "login.chinacloudapi.cn",
+})
+
+RECONNECT_FIX = (
+    "Mailferry can no longer read this mailbox: the Microsoft 365 sign-in expired or was "
+    "revoked (password change, admin revocation, or consent withdrawn). Open Mailferry → "
+    "My Settings → Connections and choose \"Sign in with Microsoft\" again."
+)
+APP_ONLY_FIX = (
+    "Mailferry's app-only access to this tenant failed: an administrator must check the app "
+    "registration's client secret (MICROSOFT_CLIENT_SECRET) and that admin consent for the "
+    "Mail.ReadWrite application permission is granted, then retry."
+)
+
+# Entra `error` values that only a person signing in again can fix.
+_NEEDS_SIGN_IN = frozenset({"invalid_grant", "interaction_required", "consent_required", "login_required"})
+# Errors of the app registration itself (wrong secret, unknown app): an admin must fix them.
+_APP_MISCONFIGURED = frozenset({"invalid_client", "unauthorized_client", "invalid_scope", "invalid_resource"})
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Who signed in, and the token state to seal onto their Microsoft connection."""
+
+    oid: str
+    tid: str
+    username: str
+    name: str
+    scopes: tuple[str, ...]
+    token_state: dict = field(repr=False)  # holds refresh and access tokens: seal it, never log it
+
+    def sealed(self, box: SecretBox) -> bytes:
+        return box.seal(self.token_state)
+
+
+# -- the msal application ----------------------------------------------------------------------
+def authority_url(config: Config, tenant: str) -> str:
+    # No trailing slash: msal would ask for `/<tenant>//v2.0/...`.
+    return f"{config.microsoft_authority_host.rstrip('/')}/{tenant}"
+
+
+def build_app(config: Config, tenant: str, cache: msal.TokenCache | None = None) -> msal.ConfidentialClientApplication:
+    """An msal confidential client for `tenant`, talking HTTPS only through our verified session."""
+    host = urlsplit(config.microsoft_authority_host).hostname or ""
+    try:
+        return msal.ConfidentialClientApplication(
+            config.microsoft_client_id,
+            client_credential=config.microsoft_client_secret,
+            authority=authority_url(config, tenant),
+            # None = msal's default (validate against Microsoft's list) on real hosts only.
+            instance_discovery=None if host in MICROSOFT_AUTHORITY_HOSTS else False,
+            # False, not None: MSAL_FORCE_REGION in the environment would otherwise rewrite
+            # the token host to `<region>.<host>`.
+            azure_region=False,
+            # Our session (REQUESTS_CA_BUNDLE cannot replace its CA) behind a discovery cache,
+            # so building an app per connection does not re-fetch the OpenID configuration.
+            http_client=_DiscoveryCachingClient(_session(config)),
+            token_cache=cache,
+        )
+    except (requests.RequestException, ValueError, OSError) as error:
+        # Discovery happens in the constructor: the authority is down, unreachable or wrong.
+        raise _network_error(error, "reading the Entra ID OpenID configuration") from None
+
+
+# -- delegated: sign-in ----------------------------------------------------------------------
+def start_sign_in(
+    config: Config,
+    redirect_uri: str,
+    *,
+    scopes: tuple[str, ...] = DELEGATED_SCOPES,
+    tenant: str = SIGN_IN_TENANT,
+    login_hint: str | None = None,
+) -> dict:
+    """Begin the authorization-code flow with PKCE.
+
+    Returns msal's flow dict: send the browser to `flow["auth_uri"]`, and keep the whole
+    dict server-side (or sealed) until the callback; it holds the PKCE verifier and nonce.
+    """
+    app = build_app(config, tenant)
+    return app.initiate_auth_code_flow(
+        list(scopes), redirect_uri=redirect_uri, login_hint=login_hint, response_mode="form_post"
+    )
+
+
+def finish_sign_in(config: Config, flow: dict, auth_response: Mapping[str, str]) -> SignedIn:
+    """Redeem the code the browser brought back (`auth_response`: the callback's form or query).
+
+    msal checks `state`, sends the PKCE verifier and checks the ID token's nonce. The
+    returned token state holds the whole msal cache (refresh token included).
+    """
+    tenant = _flow_tenant(flow, config)
+    cache = msal.SerializableTokenCache()
+    app = build_app(config, tenant, cache)
+    try:
+        result = app.acquire_token_by_auth_code_flow(flow, dict(auth_response))
+    except ValueError as error:  # state mismatch or missing: a replayed or forged callback
+        raise ProviderError(ErrorKind.AUTH, PROVIDER, f"sign-in callback rejected: {error}",
+                            code="state_mismatch") from None
+    except requests.RequestException as error:
+        raise _network_error(error, "redeeming the sign-in code") from None
+    _raise_for_result(result, RECONNECT_FIX)
+    claims = result.get("id_token_claims") or {}
+    accounts = app.get_accounts()
+    if not accounts:
+        raise ProviderError(ErrorKind.UNKNOWN, PROVIDER, "Entra ID returned no account for the sign-in")
+    state = {
+        "version": 1,
+        "authority_tenant": tenant,
+        "home_account_id": accounts[0]["home_account_id"],
+        "msal_cache": cache.serialize(),
+    }
+    return SignedIn(
+        oid=str(claims.get("oid", "")),
+        tid=str(claims.get("tid", "")),
+        username=str(claims.get("preferred_username", "")),
+        name=str(claims.get("name", "")),
+        scopes=tuple(str(result.get("scope", "")).split()),
+        token_state=state,
+    )
+
+
+# -- delegated: the worker's silent token ----------------------------------------------------
+def acquire_delegated_token(
+    config: Config,
+    sealed_state: bytes,
+    box: SecretBox,
+    *,
+    scopes: tuple[str, ...] = MAIL_SCOPES,
+    force_refresh: bool = False,
+) -> tuple[str, bytes | None]:
+    """An access token for the connection whose sealed token state is `sealed_state`.
+
+    Returns `(access_token, new_sealed_state)`; `new_sealed_state` is None when msal did not
+    change the cache (a cached access token was still good), so the caller writes the
+    database only after a refresh. `force_refresh` skips the cached access token (after
+    Graph refused it).
+    """
+    state = box.open(sealed_state)
+    cache = msal.SerializableTokenCache()
+    cache.deserialize(state["msal_cache"])
+    app = build_app(config, state["authority_tenant"], cache)
+    account = next((a for a in app.get_accounts() if a["home_account_id"] == state["home_account_id"]), None)
+    if account is None:
+        raise ProviderError(ErrorKind.AUTH, PROVIDER, RECONNECT_FIX, code="no_account")
+    try:
+        result = app.acquire_token_silent_with_error(list(scopes), account, force_refresh=force_refresh)
+    except requests.RequestException as error:
+        raise _network_error(error, "refreshing the Microsoft token") from None
+    if result is None:  # msal found no usable refresh token in the cache
+        raise ProviderError(ErrorKind.AUTH, PROVIDER, RECONNECT_FIX, code="no_refresh_token")
+    _raise_for_result(result, RECONNECT_FIX)
+    new_state = None
+    if cache.has_state_changed:
+        new_state = box.seal({**state, "msal_cache": cache.serialize()})
+    return result["access_token"], new_state
+
+
+def delegated_token_provider(
+    config: Config,
+    sealed_state: bytes,
+    box: SecretBox,
+    on_new_state: Callable[[bytes], None],
+) -> Callable[[], str]:
+    """A token provider for `GraphClient`: the first call may use the cached access token;
+    any later call (the client calls again only after Graph answered 401) forces a refresh.
+    `on_new_state` receives the re-sealed cache whenever it changed: store it."""
+    current = {"sealed": sealed_state, "calls": 0}
+
+    def provide() -> str:
+        current["calls"] += 1
+        token, new_state = acquire_delegated_token(
+            config, current["sealed"], box, force_refresh=current["calls"] > 1
+        )
+        if new_state is not None:
+            current["sealed"] = new_state
+            on_new_state(new_state)
+        return token
+
+    return provide
+
+
+# -- app-only ----------------------------------------------------------------------------------
+_app_clients: dict[tuple, msal.ConfidentialClientApplication] = {}
+_app_clients_lock = threading.Lock()
+
+
+def acquire_app_token(config: Config, tenant_id: str) -> str:
+    """A client-credentials (app-only) Graph token for `tenant_id`.
+
+    One msal application per tenant is kept for the life of the process; msal caches the
+    token in it and asks Entra again only near expiry.
+    """
+    key = (config.microsoft_authority_host, config.microsoft_client_id, str(config.tls_ca_file), tenant_id)
+    with _app_clients_lock:
+        app = _app_clients.get(key)
+        if app is None:
+            app = _app_clients[key] = build_app(config, tenant_id)
+    try:
+        result = app.acquire_token_for_client(list(APP_SCOPES))
+    except requests.RequestException as error:
+        raise _network_error(error, "getting an app-only Microsoft token") from None
+    _raise_for_result(result, APP_ONLY_FIX)
+    return result["access_token"]
+
+
+def forget_app_tokens() -> None:
+    """Drop the per-tenant app-only clients (after a secret rotation, and between tests)."""
+    with _app_clients_lock:
+        _app_clients.clear()
+
+
+# -- errors ------------------------------------------------------------------------------------
+def _raise_for_result(result: dict, auth_fix: str) -> None:
+    """Turn msal's error dict (msal returns Entra's JSON rather than raising) into ProviderError."""
+    if "access_token" in result:
+        return
+    error = str(result.get("error", "unknown_error"))
+    codes = result.get("error_codes") or []
+    # Entra's description starts with "AADSTS<n>: <text>" and then trace ids: keep the first line.
+    description = str(result.get("error_description", "")).splitlines()[0:1]
+    detail = f"{error}: {description[0]}" if description else error
+    code = f"{error} (AADSTS{codes[0]})" if codes else error
+    if error in _NEEDS_SIGN_IN:
+        raise ProviderError(ErrorKind.AUTH, PROVIDER, auth_fix, code=code, status=400)
+    if error in _APP_MISCONFIGURED:
+        raise ProviderError(ErrorKind.AUTH, PROVIDER, f"{APP_ONLY_FIX} ({detail})", code=code)
+    if error in ("temporarily_unavailable", "server_error"):
+        raise ProviderError(ErrorKind.TEMPORARY, PROVIDER, detail, code=code,
+                            retry_after=_retry_after_of(result))
+    raise ProviderError(ErrorKind.UNKNOWN, PROVIDER, detail, code=code)
+
+
+def _retry_after_of(result: dict) -> float | None:
+    value = result.get("retry_after") or result.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _network_error(error: Exception, doing: str) -> ProviderError:
+    """Entra answered 5xx/429 (msal raises for those), timed out, or could not be reached."""
+    response = getattr(error, "response", None)
+    status = getattr(response, "status_code", None)
+    if status is not None and status not in (429,) and status < 500:
+        return ProviderError(ErrorKind.UNKNOWN, PROVIDER, f"{doing}: HTTP {status}", status=status)
+    retry_after = None
+    if response is not None:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    return ProviderError(ErrorKind.TEMPORARY, PROVIDER, f"{doing}: {type(error).__name__}"
+                         + (f" (HTTP {status})" if status else ""), status=status, retry_after=retry_after)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
+def _flow_tenant(flow: dict, config: Config) -> str:
+    """The tenant segment the flow's authorize URL used (the code must be redeemed there)."""
+    path = urlsplit(flow.get("auth_uri", "")).path
+    authority_path = urlsplit(config.microsoft_authority_host).path.rstrip("/")
+    rest = path[len(authority_path):].lstrip("/") if path.startswith(authority_path) else path.lstrip("/")
+    return rest.split("/", 1)[0] or SIGN_IN_TENANT
+
+
+# -- HTTP plumbing -----------------------------------------------------------------------------
+_sessions: dict[str, requests.Session] = {}
+_sessions_lock = threading.Lock()
+
+
+def _session(config: Config) -> requests.Session:
+    # One keep-alive session per CA file and process; requests sessions tolerate threads for
+    # this use (independent requests, no shared cookies that matter).
+    key = str(config.tls_ca_file)
+    with _sessions_lock:
+        session = _sessions.get(key)
+        if session is None:
+            session = _sessions[key] = https_session(config.tls_ca_file)
+        return session
+
+
+_DISCOVERY_TTL_S = 3600
+_discovery: dict[str, tuple[float, Any]] = {}
+_discovery_lock = threading.Lock()
+
+
+class _DiscoveryCachingClient:
+    """The http_client msal calls: POSTs go straight through; successful GETs of OpenID
+    configuration documents are remembered for an hour, process-wide (msal's own cache
+    lives and dies with each application object)."""
+
+    def __init__(self, session: requests.Session):
+        self._session = session
+
+    def post(self, url, params=None, data=None, headers=None, **kwargs):
+        kwargs.setdefault("timeout", 30)
+        return self._session.post(url, params=params, data=data, headers=headers, **kwargs)
+
+    def get(self, url, params=None, headers=None, **kwargs):
+        kwargs.setdefault("timeout", 30)
+        if "openid-configuration" not in url:
+            return self._session.get(url, params=params, headers=headers, **kwargs)
+        key = f"{url}?{sorted((params or {}).items())}"
+        now = time.monotonic()
+        with _discovery_lock:
+            hit = _discovery.get(key)
+        if hit and now - hit[0] < _DISCOVERY_TTL_S:
+            return hit[1]
+        response = self._session.get(url, params=params, headers=headers, **kwargs)
+        if response.status_code == 200:
+            with _discovery_lock:
+                _discovery[key] = (now, response)
+        return response
+
+    def close(self):  # msal may close its client; the shared session stays open
+        pass

@@ -1,0 +1,294 @@
+"""A small Microsoft Graph v1.0 mail client: folders, per-folder delta, one message,
+categories, master categories, subscriptions and `$batch`.
+
+Mailboxes are always addressed as `/users/{id or UPN}` (works for delegated and app-only
+tokens alike). Every request asks for immutable ids, so a message keeps its id when moved
+between folders, in delta pages and in notifications alike. Every failure is raised as a
+`ProviderError` (`graph_errors`); a 401 is retried once with a token the provider is asked
+for again. `calls` counts HTTP requests sent, for the benchmark's "Graph calls per 1,000
+emails".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from mailferry.provider_errors import ErrorKind, ProviderError
+from worker.microsoft.graph_errors import PROVIDER, classify, error_from_exception, error_from_response
+from worker.microsoft.messages import SELECT_FIELDS, GraphMessage, parse_datetime, parse_message
+
+# Graph keeps a message's id across folder moves only when every call asks for it.
+IMMUTABLE_IDS = 'IdType="ImmutableId"'
+TEXT_BODY = 'outlook.body-content-type="text"'
+BATCH_LIMIT = 20  # Graph refuses a `$batch` of more
+# Connect quickly; allow a slow page. Subscription creation waits for Graph's validation
+# call to our webhook (up to 10 s), so it gets longer.
+TIMEOUT = (10, 60)
+CHANGE_TYPES = "created,updated,deleted"
+
+
+@dataclass(frozen=True)
+class DeltaPage:
+    """One page of a folder's delta round.
+
+    Exactly one of `next_link` (more pages in this round) and `delta_link` (round complete:
+    store it as the folder's cursor) is set.
+    """
+
+    messages: tuple[GraphMessage, ...]
+    removed_ids: tuple[str, ...]
+    next_link: str | None
+    delta_link: str | None
+
+
+@dataclass(frozen=True)
+class MasterCategory:
+    id: str
+    display_name: str
+    color: str
+
+
+@dataclass(frozen=True)
+class GraphSubscription:
+    id: str
+    resource: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class BatchPart:
+    """One request inside `$batch`: `url` is relative to the version root, e.g. `/users/x/messages/y`."""
+
+    method: str
+    url: str
+    body: dict | None = None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    status: int
+    body: Any
+    error: ProviderError | None  # set when this part failed; its neighbours may still succeed
+
+
+class GraphClient:
+    def __init__(self, session: requests.Session, graph_url: str, token_provider: Callable[[], str]):
+        self._session = session
+        self._graph_url = graph_url.rstrip("/")
+        self._origin = _origin(self._graph_url)
+        self._token_provider = token_provider
+        self._token: str | None = None
+        self.calls = 0
+
+    # -- folders and messages ------------------------------------------------------------------
+    def folder(self, user: str, well_known_name: str) -> dict:
+        """The mailFolder JSON (`id`, `displayName`, ...) of a well-known folder, e.g. `inbox`."""
+        return self._json("GET", f"{self._user(user)}/mailFolders/{quote(well_known_name, safe='')}")
+
+    def message(self, user: str, message_id: str) -> GraphMessage:
+        answer = self._json("GET", f"{self._user(user)}/messages/{_id(message_id)}",
+                            params={"$select": ",".join(SELECT_FIELDS)}, prefer=(TEXT_BODY,))
+        return parse_message(answer)
+
+    def delta(
+        self,
+        user: str,
+        folder_id: str,
+        link: str | None,
+        *,
+        received_since: datetime | None = None,
+        page_size: int = 100,
+    ) -> DeltaPage:
+        """One delta page of a folder.
+
+        `link` None starts a new round (the folder's current content, limited to mail
+        received since `received_since` for the backfill window); otherwise `link` is the
+        stored nextLink or deltaLink, followed exactly: it already encodes every option.
+        An expired link raises CURSOR: start again with `link=None`.
+        """
+        prefer = (f"odata.maxpagesize={page_size}", TEXT_BODY)
+        if link is None:
+            params = {"$select": ",".join(SELECT_FIELDS)}
+            if received_since is not None:
+                params["$filter"] = f"receivedDateTime ge {_graph_time(received_since)}"
+            url = f"{self._user(user)}/mailFolders/{_id(folder_id)}/messages/delta"
+            answer = self._json("GET", url, params=params, prefer=prefer)
+        else:
+            if _origin(link) != self._origin:
+                # Never send the bearer token elsewhere; a link we cannot trust is a lost cursor.
+                raise ProviderError(ErrorKind.CURSOR, PROVIDER, "stored delta link is not on the Graph host",
+                                    code="ForeignDeltaLink")
+            answer = self._json("GET", link, absolute=True, prefer=prefer)
+        return _delta_page(answer)
+
+    def set_categories(self, user: str, message_id: str, categories: Iterable[str]) -> None:
+        """Replace the message's categories (Graph has no add-one: send the whole list)."""
+        self._json("PATCH", f"{self._user(user)}/messages/{_id(message_id)}",
+                   body={"categories": list(categories)}, params={"$select": "categories"})
+
+    # -- master categories ---------------------------------------------------------------------
+    def master_categories(self, user: str) -> list[MasterCategory]:
+        answer = self._json("GET", f"{self._user(user)}/outlook/masterCategories")
+        return [_category(c) for c in answer.get("value", []) if isinstance(c, dict)]
+
+    def add_master_category(self, user: str, name: str, color: str = "preset0") -> MasterCategory:
+        """Create the category in the user's master list; if it exists already, return it."""
+        try:
+            answer = self._json("POST", f"{self._user(user)}/outlook/masterCategories",
+                                body={"displayName": name, "color": color})
+        except ProviderError as error:
+            if error.status != 409:
+                raise
+            existing = [c for c in self.master_categories(user) if c.display_name.lower() == name.lower()]
+            if not existing:
+                raise
+            return existing[0]
+        return _category(answer)
+
+    # -- subscriptions -------------------------------------------------------------------------
+    def create_subscription(
+        self,
+        user: str,
+        folder_id: str,
+        notification_url: str,
+        lifecycle_url: str | None,
+        client_state: str,
+        expires_at: datetime,
+    ) -> GraphSubscription:
+        """Subscribe to created/updated/deleted messages of one folder.
+
+        Graph calls `notification_url` (and `lifecycle_url`) with a validationToken before it
+        answers, so our webhook must be reachable over HTTPS at that moment.
+        """
+        body = {
+            "changeType": CHANGE_TYPES,
+            "notificationUrl": notification_url,
+            "resource": f"users/{quote(user, safe='@')}/mailFolders/{_id(folder_id)}/messages",
+            "expirationDateTime": _graph_time(expires_at),
+            "clientState": client_state,
+        }
+        if lifecycle_url:
+            body["lifecycleNotificationUrl"] = lifecycle_url
+        return _subscription(self._json("POST", "/subscriptions", body=body))
+
+    def renew_subscription(self, subscription_id: str, expires_at: datetime) -> GraphSubscription:
+        """Extend the expiry (this also answers a reauthorizationRequired lifecycle event)."""
+        return _subscription(self._json("PATCH", f"/subscriptions/{_id(subscription_id)}",
+                                        body={"expirationDateTime": _graph_time(expires_at)}))
+
+    def delete_subscription(self, subscription_id: str) -> bool:
+        """Delete it; False when Graph no longer knew it (expired or removed), which is fine."""
+        try:
+            self._json("DELETE", f"/subscriptions/{_id(subscription_id)}")
+        except ProviderError as error:
+            if error.kind is ErrorKind.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    # -- $batch --------------------------------------------------------------------------------
+    def batch(self, parts: list[BatchPart]) -> list[BatchResult]:
+        """Up to 20 requests in one call; results in the order of `parts`, each with its own error."""
+        if not 0 < len(parts) <= BATCH_LIMIT:
+            raise ValueError(f"a Graph $batch holds 1 to {BATCH_LIMIT} requests, not {len(parts)}")
+        requests_ = []
+        for number, part in enumerate(parts, 1):
+            entry: dict[str, Any] = {"id": str(number), "method": part.method, "url": part.url,
+                                     "headers": {"Prefer": IMMUTABLE_IDS}}
+            if part.body is not None:
+                entry["body"] = part.body
+                entry["headers"]["Content-Type"] = "application/json"
+            requests_.append(entry)
+        answer = self._json("POST", "/$batch", body={"requests": requests_})
+        by_id = {str(r.get("id")): r for r in answer.get("responses", []) if isinstance(r, dict)}
+        results = []
+        for number in range(1, len(parts) + 1):
+            reply = by_id.get(str(number), {"status": 500, "body": None})
+            status = int(reply.get("status", 500))
+            body = reply.get("body")
+            error = None
+            if status >= 400:
+                error_body = body.get("error", {}) if isinstance(body, dict) else {}
+                headers = {k.lower(): v for k, v in (reply.get("headers") or {}).items()}
+                error = classify(status, str(error_body.get("code", "")), str(error_body.get("message", "")),
+                                 headers.get("retry-after"))
+            results.append(BatchResult(status, body, error))
+        return results
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _user(self, user: str) -> str:
+        return f"/users/{quote(user, safe='@')}"
+
+    def _json(self, method: str, path: str, *, params=None, body=None, prefer=(), absolute=False) -> dict:
+        response = self._send(method, path if absolute else self._graph_url + path, params, body, prefer)
+        if response.status_code == 204 or not response.content:
+            return {}
+        try:
+            answer = response.json()
+        except ValueError:
+            raise ProviderError(ErrorKind.TEMPORARY, PROVIDER, "Graph answered with a body that is not JSON",
+                                status=response.status_code) from None
+        return answer if isinstance(answer, dict) else {}
+
+    def _send(self, method, url, params, body, prefer) -> requests.Response:
+        for attempt in (1, 2):
+            if self._token is None:
+                self._token = self._token_provider()
+            headers = {"Authorization": f"Bearer {self._token}", "Prefer": ", ".join((*prefer, IMMUTABLE_IDS))}
+            try:
+                self.calls += 1
+                response = self._session.request(method, url, params=params, json=body, headers=headers,
+                                                 timeout=TIMEOUT)
+            except requests.RequestException as error:
+                raise error_from_exception(error) from None
+            if response.status_code == 401 and attempt == 1:
+                # The token may have been revoked or expired early: ask for a fresh one once.
+                self._token = None
+                continue
+            if response.status_code >= 400:
+                raise error_from_response(response)
+            return response
+        raise AssertionError("unreachable")
+
+
+def _delta_page(answer: dict) -> DeltaPage:
+    messages, removed = [], []
+    for item in answer.get("value", []):
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            continue
+        if "@removed" in item:
+            removed.append(item["id"])
+        else:
+            messages.append(parse_message(item))
+    return DeltaPage(tuple(messages), tuple(removed),
+                     answer.get("@odata.nextLink"), answer.get("@odata.deltaLink"))
+
+
+def _category(item: dict) -> MasterCategory:
+    return MasterCategory(str(item.get("id", "")), str(item.get("displayName", "")), str(item.get("color", "none")))
+
+
+def _subscription(item: dict) -> GraphSubscription:
+    return GraphSubscription(str(item.get("id", "")), str(item.get("resource", "")),
+                             parse_datetime(item.get("expirationDateTime")))
+
+
+def _graph_time(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("Graph times must be aware datetimes")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _id(value: str) -> str:
+    # Graph ids are base64-like; keep `=` readable, escape `/` and `+`.
+    return quote(value, safe="=-_")
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
