@@ -1,0 +1,55 @@
+"""Open a user's connections for one sync run: a Graph client for their mailbox and a CRM
+adapter for their Salesforce user. Tokens come out of their sealed columns only here, and
+refreshed ones go straight back in sealed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailferry.microsoft_identity import RECONNECT_FIX, acquire_app_token, delegated_token_provider
+from mailferry.models import Connection, Mailbox, User
+from mailferry.provider_errors import ErrorKind, ProviderError
+from worker.microsoft.graph import GraphClient
+
+
+def connection_of(session: Session, user_id: int, provider: str) -> Connection | None:
+    return session.execute(
+        select(Connection).where(Connection.user_id == user_id, Connection.provider == provider)
+    ).scalar_one_or_none()
+
+
+def graph_for(rt, session: Session, mailbox: Mailbox) -> tuple[GraphClient, str]:
+    """A Graph client for the mailbox and how Graph names its user (`/users/{oid}`).
+
+    App-only access (the admin's tenant-wide option) needs no user token; otherwise the
+    user's delegated connection is used, and a missing or broken one is an auth error (the
+    mailbox then shows "needs reconnect").
+    """
+    user = mailbox.user
+    if user.tenant.app_only_enabled:
+        tid = user.tenant.tid
+        return GraphClient(rt.http, rt.config.microsoft_graph_url, lambda: acquire_app_token(rt.config, tid)), user.oid
+    connection = connection_of(session, user.id, "microsoft")
+    if connection is None or connection.status != "connected" or not connection.sealed_secrets:
+        raise ProviderError(ErrorKind.AUTH, "microsoft", RECONNECT_FIX, code="not_connected")
+
+    def store(new_sealed: bytes) -> None:
+        connection.sealed_secrets = new_sealed
+        session.commit()
+
+    provider = delegated_token_provider(rt.config, connection.sealed_secrets, rt.box, store)
+    return GraphClient(rt.http, rt.config.microsoft_graph_url, provider), user.oid
+
+
+def crm_for(rt, session: Session, user: User, now: datetime):
+    """The user's Salesforce adapter, or None while they have no working connection (their
+    emails then wait, and the connection shows the fix)."""
+    from worker.salesforce.crm import open_crm
+
+    connection = connection_of(session, user.id, "salesforce")
+    if connection is None or connection.status != "connected" or not connection.sealed_secrets:
+        return None
+    return open_crm(rt, session, user, connection, now)

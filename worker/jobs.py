@@ -1,0 +1,152 @@
+"""RQ job functions. They take ids, never objects, and may run twice or concurrently with
+nothing lost or doubled: the mailbox lock keeps one run per mailbox, and every stage
+re-reads the database.
+
+The server and the scheduler enqueue these by dotted name (`worker.jobs.sync_mailbox`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from mailferry.db import utcnow
+from mailferry.models import Mailbox, Message, Subscription
+from mailferry.user_context import decision_context
+from worker import mailbox_state, maintenance, subscriptions
+from worker.connections import graph_for, crm_for
+from mailferry.provider_errors import ProviderError
+from worker.fetch import FetchCounts, ensure_folders, fetch_folder
+from worker.locks import is_locked, mailbox_lock
+from worker.process import ProcessCounts, process_mailbox
+from worker.queues import enqueue_sync
+from worker.runtime import runtime
+
+log = logging.getLogger(__name__)
+
+
+def sync_mailbox(mailbox_id: int) -> dict:
+    """Fetch the mailbox's changes from Graph, then take every due email to its outcome."""
+    rt = runtime()
+    with mailbox_lock(rt.redis, mailbox_id) as held:
+        if not held:
+            return {"mailbox": mailbox_id, "skipped": "another worker is syncing it"}
+        return _run(rt, mailbox_id)
+
+
+def _run(rt, mailbox_id: int) -> dict:
+    now = utcnow()
+    with rt.session() as session:
+        if mailbox_state.claim(session, mailbox_id, now) is None:
+            return {"mailbox": mailbox_id, "skipped": "not runnable now"}
+    fetched, processed = FetchCounts(), ProcessCounts()
+    try:
+        with rt.sessions() as session:
+            mailbox = session.get(Mailbox, mailbox_id)
+            user = mailbox.user
+            context = decision_context(session, user)
+            graph, user_ref = graph_for(rt, session, mailbox)
+            tenant = user.tenant
+            folders = ensure_folders(session, mailbox, graph, user_ref, context.settings.folders)
+            session.commit()
+            for folder in folders:
+                fetch_folder(session, mailbox, folder, graph, user_ref, context.own_addresses, now,
+                             tenant.backfill_days, tenant.attempt_window_days, session.commit, fetched)
+            subscriptions.ensure(rt, session, mailbox, graph, user_ref, folders, now)
+            mailbox_state.advance(mailbox, mailbox_state.PROCESSING, utcnow())
+            session.commit()
+            crm = crm_for(rt, session, user, now)
+            process_mailbox(session, mailbox_id, user, context, crm, now, session.commit, processed)
+            mailbox_state.complete(mailbox, utcnow())
+            session.commit()
+    except ProviderError as error:
+        log.warning("mailbox %s: %r", mailbox_id, error)
+        with rt.session() as session:
+            mailbox_state.fail(session.get(Mailbox, mailbox_id), error, utcnow())
+        return {"mailbox": mailbox_id, "error": error.kind.value, "code": error.code}
+    except BaseException:
+        with rt.session() as session:
+            mailbox_state.release(session.get(Mailbox, mailbox_id))
+        raise
+    return {"mailbox": mailbox_id, "fetched": vars(fetched), "processed": vars(processed)}
+
+
+def enqueue_due_mailboxes() -> int:
+    """Periodic: every mailbox due for polling, or with due work, gets a sync job."""
+    rt = runtime()
+    now = utcnow()
+    with rt.session() as session:
+        ids = maintenance.due_mailboxes(session, now)
+    return sum(enqueue_sync(rt.redis, mailbox_id) for mailbox_id in ids)
+
+
+def recover_stale_mailboxes() -> int:
+    """Periodic: mailboxes a dead worker left mid-stage go back to idle and run again."""
+    rt = runtime()
+    with rt.session() as session:
+        ids = mailbox_state.recover_stale(session, utcnow(), lambda mailbox_id: is_locked(rt.redis, mailbox_id))
+    return sum(enqueue_sync(rt.redis, mailbox_id) for mailbox_id in ids)
+
+
+def expire_and_purge() -> dict:
+    """Periodic: end the attempt window of old Unresolved emails; purge old history."""
+    rt = runtime()
+    with rt.session() as session:
+        return maintenance.expire_and_purge(session, utcnow())
+
+
+def renew_subscriptions() -> int:
+    """Periodic: renew Graph subscriptions before they expire."""
+    rt = runtime()
+    with rt.session() as session:
+        ids = session.execute(
+            select(Subscription.mailbox_id).where(Subscription.expires_at < utcnow() + subscriptions.RENEW_BEFORE)
+        ).scalars().all()
+    return sum(enqueue_sync(rt.redis, mailbox_id) for mailbox_id in set(ids))
+
+
+def renew_subscription(subscription_id: int) -> int:
+    """A lifecycle notification asked for reauthorization: the mailbox's next run renews it."""
+    rt = runtime()
+    with rt.session() as session:
+        subscription = session.get(Subscription, subscription_id)
+        if subscription is None:
+            return 0
+        subscription.expires_at = utcnow()  # due for renewal in the run we enqueue now
+        mailbox_id = subscription.mailbox_id
+    return enqueue_sync(rt.redis, mailbox_id)
+
+
+def recreate_subscription(mailbox_id: int) -> int:
+    """Graph removed a subscription: forget ours; the next run creates a new one."""
+    rt = runtime()
+    with rt.session() as session:
+        for subscription in session.execute(
+            select(Subscription).where(Subscription.mailbox_id == mailbox_id)
+        ).scalars():
+            session.delete(subscription)
+    return enqueue_sync(rt.redis, mailbox_id)
+
+
+def retry_now(user_id: int, message_ids: list[int] | None = None) -> int:
+    """"Retry now": the user's Unresolved emails (or these ones) are due at once."""
+    rt = runtime()
+    now = utcnow()
+    with rt.session() as session:
+        query = select(Message).where(Message.user_id == user_id, Message.status == "unresolved")
+        if message_ids:
+            query = query.where(Message.id.in_(message_ids))
+        rows = session.execute(query).scalars().all()
+        for row in rows:
+            row.next_attempt_at = now
+        mailbox_ids = {row.mailbox_id for row in rows}
+    for mailbox_id in mailbox_ids:
+        enqueue_sync(rt.redis, mailbox_id)
+    return len(rows)
+
+
+__all__ = [
+    "sync_mailbox", "enqueue_due_mailboxes", "recover_stale_mailboxes", "expire_and_purge",
+    "renew_subscriptions", "renew_subscription", "recreate_subscription", "retry_now",
+]

@@ -1,0 +1,60 @@
+"""One sync run per mailbox at a time, across every worker on the shared Redis.
+
+The lock is a Redis key with a short expiry that a heartbeat thread renews while the run
+goes on: if the worker dies (even by SIGKILL), the key expires within LOCK_TTL and another
+worker may take the mailbox. Losing Redis loses the locks, never email: every stage is safe
+to run twice.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from contextlib import contextmanager
+from typing import Iterator
+
+import redis
+
+LOCK_TTL_MS = 30_000
+RENEW_EVERY_SECONDS = 10.0
+
+# Renew only if we still own it; delete only if we still own it.
+_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+
+def lock_key(mailbox_id: int) -> str:
+    return f"mailferry:mailbox:{mailbox_id}:lock"
+
+
+def is_locked(client: redis.Redis, mailbox_id: int) -> bool:
+    return bool(client.exists(lock_key(mailbox_id)))
+
+
+@contextmanager
+def mailbox_lock(client: redis.Redis, mailbox_id: int) -> Iterator[bool]:
+    """Yields True while this process holds the mailbox's lock, False if another does."""
+    key, token = lock_key(mailbox_id), uuid.uuid4().hex
+    if not client.set(key, token, nx=True, px=LOCK_TTL_MS):
+        yield False
+        return
+    stop = threading.Event()
+
+    def heartbeat() -> None:
+        while not stop.wait(RENEW_EVERY_SECONDS):
+            try:
+                client.eval(_RENEW, 1, key, token, LOCK_TTL_MS)
+            except redis.RedisError:
+                pass  # Redis away: the run goes on; its stages are safe to repeat
+
+    thread = threading.Thread(target=heartbeat, name=f"lock-{mailbox_id}", daemon=True)
+    thread.start()
+    try:
+        yield True
+    finally:
+        stop.set()
+        thread.join(timeout=1)
+        try:
+            client.eval(_RELEASE, 1, key, token)
+        except redis.RedisError:
+            pass

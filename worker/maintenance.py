@@ -1,0 +1,75 @@
+"""Periodic housekeeping: which mailboxes are due, attempt-window expiry, retention purge."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy.orm import Session
+
+from mailferry.models import (
+    ApiUsageSample, Mailbox, Message, OmittedDailyCount, Tenant, UnmatchedAddress,
+)
+from mailferry.settings_catalog import SyncMode
+from mailferry.user_context import user_settings
+
+USAGE_SAMPLES_KEPT = timedelta(days=90)
+
+
+def due_mailboxes(session: Session, now: datetime) -> list[int]:
+    """Mailboxes to sync now: runnable (not waiting for a reconnect, not inside a Retry-After
+    window, sync on) and either due for polling or holding due work."""
+    has_due_work = exists().where(
+        Message.mailbox_id == Mailbox.id,
+        or_(
+            Message.pending_operation.is_not(None),
+            and_(Message.status == "unresolved", Message.next_attempt_at <= now),
+        ),
+    )
+    rows = session.execute(
+        select(Mailbox, has_due_work.label("has_due_work"))
+        .where(Mailbox.status.in_(("active", "throttled")))
+        .where(or_(Mailbox.retry_after.is_(None), Mailbox.retry_after <= now))
+    ).all()
+    due = []
+    for mailbox, has_work in rows:
+        settings = user_settings(session, mailbox.user)
+        if not settings.enabled or settings.sync_mode == SyncMode.OFF:
+            continue
+        poll_every = timedelta(minutes=settings.sync_frequency_minutes)
+        if has_work or mailbox.last_run_at is None or mailbox.last_run_at + poll_every <= now:
+            due.append(mailbox.id)
+    return due
+
+
+def expire_and_purge(session: Session, now: datetime) -> dict:
+    """SPEC section 4: an email is attempted for its window (30 days from first seen), then
+    leaves the Unresolved tab; history and Unmatched rows are kept for the tenant's
+    retention (30 days), then purged."""
+    expired = session.execute(
+        update(Message)
+        .where(Message.status.in_(("unresolved", "pending")), Message.expires_at <= now)
+        .values(status="expired", pending_operation=None, next_attempt_at=None, body_text=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    purged = unmatched = 0
+    for tenant in session.execute(select(Tenant)).scalars():
+        cutoff = now - timedelta(days=tenant.retention_days)
+        purged += session.execute(
+            delete(Message).where(Message.tenant_id == tenant.id, Message.first_seen_at < cutoff)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        unmatched += session.execute(
+            delete(UnmatchedAddress)
+            .where(UnmatchedAddress.tenant_id == tenant.id, UnmatchedAddress.last_seen_at < cutoff)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        session.execute(
+            delete(OmittedDailyCount)
+            .where(OmittedDailyCount.tenant_id == tenant.id, OmittedDailyCount.day < cutoff.date())
+        )
+    session.execute(delete(ApiUsageSample).where(ApiUsageSample.sampled_at < now - USAGE_SAMPLES_KEPT))
+    return {"expired": expired, "purged": purged, "unmatched_purged": unmatched}
+
+
+__all__ = ["due_mailboxes", "expire_and_purge"]

@@ -1,0 +1,228 @@
+"""The process stage: decide → match → allowances → write → record, a batch at a time.
+
+The work of one mailbox run is every row with a pending operation, plus every Unresolved
+row whose next attempt is due. Each batch costs one lookup for all of its candidate
+addresses and one Composite write for all of its Tasks, which is what keeps Mailferry at a
+handful of Salesforce calls per thousand emails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from mailferry import decision as rules
+from mailferry.allowances import MatchedRecord, apply_allowances, task_fields, task_key
+from mailferry.decision import Decision, DecisionContext, EmailFacts, Outcome, Participant
+from mailferry.models import Message, User
+from mailferry.user_context import ignored_message_ids
+from worker import outcomes
+
+BATCH_SIZE = 500
+
+
+class Crm(Protocol):
+    """What the process stage needs from Salesforce (worker/salesforce/crm.py provides it)."""
+
+    shared_activities: bool
+    owner_id: str
+
+    def find_people(self, addresses: list[str]) -> dict[str, list]: ...
+
+    def write_tasks(self, writes: list) -> list: ...
+
+    def delete_tasks(self, task_ids: list[str]) -> list: ...
+
+
+@dataclass
+class ProcessCounts:
+    decided: int = 0
+    synced: int = 0
+    unresolved: int = 0
+    excluded: int = 0
+    other: int = 0
+    waiting: int = 0  # needed Salesforce, which is not connected or paused
+    by_status: dict[str, int] = field(default_factory=dict)
+
+
+def due_filter(mailbox_id: int, now: datetime):
+    return and_(
+        Message.mailbox_id == mailbox_id,
+        or_(
+            Message.pending_operation.is_not(None),
+            and_(Message.status == "unresolved", Message.next_attempt_at <= now),
+        ),
+    )
+
+
+def process_mailbox(session: Session, mailbox_id: int, user: User, context: DecisionContext,
+                    crm: Crm | None, now: datetime, checkpoint, counts: ProcessCounts) -> None:
+    """Every due row of the mailbox, once, in batches (committed by `checkpoint`)."""
+    last_id = 0
+    while True:
+        batch = session.execute(
+            select(Message).where(due_filter(mailbox_id, now), Message.id > last_id)
+            .order_by(Message.id).limit(BATCH_SIZE)
+        ).scalars().all()
+        if not batch:
+            return
+        last_id = batch[-1].id
+        process_batch(session, batch, user, context, crm, now, counts)
+        checkpoint()
+
+
+def process_batch(session: Session, batch: list[Message], user: User, context: DecisionContext,
+                  crm: Crm | None, now: datetime, counts: ProcessCounts) -> None:
+    ignored = ignored_message_ids(session, user.id, [row.internet_message_id for row in batch])
+    decisions = {
+        row.id: rules.decide(facts_of(row), replace(context, ignore_email_chosen=row.internet_message_id in ignored))
+        for row in batch
+    }
+    counts.decided += len(batch)
+    if crm is None:
+        # Salesforce is not connected (or paused): what needs it stays due, visibly.
+        waiting = [row for row in batch if _needs_crm(row, decisions[row.id])]
+        counts.waiting += len(waiting)
+        batch = [row for row in batch if row not in waiting]
+        people: dict[int, dict[str, list]] = {}
+    else:
+        lookups = [row for row in batch if decisions[row.id].outcome == Outcome.NEEDS_LOOKUP]
+        people = _look_up(crm, lookups, decisions, context)
+        withdrawals = [row for row in batch if _withdraws(row, decisions[row.id])]
+        not_withdrawn = _withdraw(crm, withdrawals) if withdrawals else set()
+        # A Task that could not be deleted keeps its row due, to try again.
+        counts.waiting += len(not_withdrawn)
+        batch = [row for row in batch if row.id not in not_withdrawn]
+    writes = [row for row in batch if decisions[row.id].outcome == Outcome.TO_RECORD]
+    time_zone = context.settings.time_zone
+    results = _write(crm, user, writes, decisions, people, time_zone) if writes else {}
+    for row in batch:
+        _record_outcome(session, row, decisions[row.id], results.get(row.id), now, counts)
+
+
+def facts_of(row: Message) -> EmailFacts:
+    # A due Unresolved row has no pending operation: it is still being created unless a
+    # Task exists (Prevent Operations must judge a retry as the operation it continues).
+    operation = row.pending_operation or ("update" if row.salesforce_task_id else "create")
+    return EmailFacts(
+        operation=rules.Operation(operation),
+        direction=rules.Direction(row.direction),
+        participants=tuple(
+            Participant(rules.Role(p["role"]), p.get("address") or "", p.get("name") or "")
+            for p in row.participants or []
+        ),
+        categories=tuple(row.categories or ()),
+        internet_message_id=row.internet_message_id,
+    )
+
+
+def _needs_crm(row: Message, decision: Decision) -> bool:
+    return decision.outcome == Outcome.NEEDS_LOOKUP or _withdraws(row, decision)
+
+
+def _withdraws(row: Message, decision: Decision) -> bool:
+    if not row.salesforce_task_id:
+        return False
+    return decision.outcome == Outcome.REMOVE_TASK or decision.withdraw_task
+
+
+def _look_up(crm: Crm, rows: list[Message], decisions: dict[int, Decision],
+             context: DecisionContext) -> dict[int, dict[str, list]]:
+    """One lookup for every candidate of the batch; rules 8 and 9 for each row. Returns the
+    people found per row and address, for the write."""
+    addresses = sorted({a for row in rows for a in decisions[row.id].candidates})
+    found = crm.find_people(addresses) if addresses else {}
+    people = {}
+    for row in rows:
+        matched = [a for a in decisions[row.id].candidates if found.get(a)]
+        decisions[row.id] = rules.resolve_after_lookup(decisions[row.id], matched, context.settings.sync_mode)
+        people[row.id] = {a: found[a] for a in matched}
+    return people
+
+
+def _withdraw(crm: Crm, rows: list[Message]) -> set[int]:
+    """Delete the Tasks of these rows; returns the ids of rows whose Task is still there."""
+    results = crm.delete_tasks([row.salesforce_task_id for row in rows])
+    failed = set()
+    for row, result in zip(rows, results):
+        if result.ok:
+            outcomes.task_removed(row)
+        else:
+            failed.add(row.id)
+    return failed
+
+
+def _write(crm: Crm, user: User, rows: list[Message], decisions: dict[int, Decision],
+           people: dict[int, dict[str, list]], time_zone: str) -> dict[int, object]:
+    from worker.salesforce.crm import TaskWrite
+
+    writes, allocations = [], {}
+    for row in rows:
+        decision = decisions[row.id]
+        records = [
+            MatchedRecord(person.sobject_type, person.id, person.name, address, person.created_date,
+                          _role_of(row, address), position)
+            for position, address in enumerate(decision.candidates)
+            for person in people[row.id].get(address, ())
+        ]
+        allocation = apply_allowances(records, row.direction, crm.shared_activities, decision.related_to)
+        allocations[row.id] = allocation
+        participants = facts_of(row).participants
+        fields = task_fields(subject=row.subject, participants=participants, message_date=row.sent_at,
+                             body=row.body_text, time_zone=time_zone, owner_id=crm.owner_id,
+                             allocation=allocation)
+        key = task_key(user.tenant.tid, user.oid, row.internet_message_id)
+        writes.append(TaskWrite(key=key, fields=fields, relation_ids=allocation.relation_ids,
+                                existing_task_id=row.salesforce_task_id))
+    results = crm.write_tasks(writes)
+    return {row.id: (result, allocations[row.id]) for row, result in zip(rows, results)}
+
+
+def _role_of(row: Message, address: str) -> str:
+    for p in row.participants or []:
+        if (p.get("address") or "").strip().lower() == address:
+            return p["role"]
+    return "to"
+
+
+def _record_outcome(session, row, decision: Decision, written, now, counts: ProcessCounts) -> None:
+    outcome = decision.outcome
+    first_attempt = row.attempts == 0
+    if outcome in (Outcome.DROPPED, Outcome.NOT_DESIGNATED):
+        outcomes.forget(session, row)
+        counts.other += 1
+    elif outcome == Outcome.OMITTED:
+        outcomes.omit(session, row, now)
+        counts.other += 1
+    elif outcome == Outcome.REMOVE_TASK:
+        session.delete(row)
+        counts.other += 1
+    elif outcome in (Outcome.IGNORED, Outcome.SKIPPED, Outcome.EXCLUDED):
+        status = {Outcome.IGNORED: "ignored", Outcome.SKIPPED: "skipped", Outcome.EXCLUDED: "excluded"}[outcome]
+        outcomes.settle(row, status, decision.reason.value, now)
+        if decision.reason == rules.Reason.NO_MATCH:
+            outcomes.note_unmatched(session, row, decision.unmatched, _names(row), first_attempt, now)
+        counts.excluded += outcome == Outcome.EXCLUDED
+        counts.other += outcome != Outcome.EXCLUDED
+    elif outcome == Outcome.UNRESOLVED:
+        outcomes.unresolved_no_match(row, now)
+        outcomes.note_unmatched(session, row, decision.unmatched, _names(row), first_attempt, now)
+        counts.unresolved += 1
+    elif outcome == Outcome.TO_RECORD:
+        result, allocation = written
+        if result.ok:
+            outcomes.synced(session, row, result.task_id, result.key, allocation, now)
+            counts.synced += 1
+        else:
+            outcomes.write_failed(row, result.error_code, result.error_message, now, result.retry_after)
+            counts.unresolved += 1
+        outcomes.note_unmatched(session, row, decision.unmatched, _names(row), first_attempt, now)
+    # NEEDS_LOOKUP left here means Salesforce was not available: the row stays due.
+
+
+def _names(row: Message) -> dict[str, str]:
+    return {(p.get("address") or "").strip().lower(): p.get("name") or "" for p in row.participants or []}

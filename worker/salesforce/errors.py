@@ -1,0 +1,71 @@
+"""Salesforce's error codes in the worker's neutral kinds (worker/errors.py), in one table.
+
+Used for whole calls (the session wrapper) and for the per-item results of Collections,
+where one record can fail while its neighbours succeed (reference 2.5, 2.8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from worker.errors import ErrorKind
+
+EXTERNAL_ID_FIELD = "Mailferry_Key__c"
+#: The Salesforce limit is a rolling 24 hours: usage frees up gradually, so an hour's pause
+#: is a fair first wait (the budget governor may know a better time).
+LIMIT_BACKOFF_SECONDS = 3600.0
+
+# Codes a later attempt can get past without anyone changing anything.
+_TEMPORARY = {
+    "UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION", "QUERY_TIMEOUT",
+    "REQUEST_RUNNING_TOO_LONG", "TXN_SECURITY_METERING_ERROR", "PROCESSING_HALTED",
+    "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+}
+# Codes an admin must fix in the org (permissions, missing objects or fields).
+_SETUP = {
+    "INSUFFICIENT_ACCESS", "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY", "INSUFFICIENT_ACCESS_OR_READONLY",
+    "API_DISABLED_FOR_ORG", "API_CURRENTLY_DISABLED", "FUNCTIONALITY_NOT_ENABLED",
+}
+
+
+@dataclass(frozen=True)
+class Classified:
+    kind: ErrorKind
+    retryable: bool
+
+
+def classify(code: str, message: str = "", fields: list | tuple = (), status: int | None = None) -> Classified:
+    """What a Salesforce error means for the pipeline.
+
+    `retryable` says whether the same write may succeed later unchanged (a lock, an outage,
+    the daily limit); a validation rule or a bad value will fail again until someone acts.
+    """
+    code = (code or "").upper()
+    text = f"{message} {' '.join(map(str, fields or ()))}"
+    if code == "REQUEST_LIMIT_EXCEEDED":
+        return Classified(ErrorKind.BUDGET, True)
+    if code in _TEMPORARY or (status is not None and (status >= 500 or status == 429)):
+        return Classified(ErrorKind.TEMPORARY, True)
+    if code == "INVALID_SESSION_ID":
+        return Classified(ErrorKind.AUTH, False)
+    if code in ("INVALID_FIELD", "NOT_FOUND", "INVALID_FIELD_FOR_INSERT_UPDATE") and EXTERNAL_ID_FIELD.lower() in text.lower():
+        return Classified(ErrorKind.SETUP, False)
+    if code == "NOT_FOUND" and "external id field" in message.lower():
+        return Classified(ErrorKind.SETUP, False)
+    if code in _SETUP:
+        return Classified(ErrorKind.SETUP, False)
+    if code in ("ENTITY_IS_DELETED",) or (code == "NOT_FOUND"):
+        return Classified(ErrorKind.NOT_FOUND, False)
+    return Classified(ErrorKind.UNKNOWN, False)
+
+
+def first_error(body) -> tuple[str, str, list]:
+    """(errorCode, message, fields) of a REST error array (reference 2.8) or a collection
+    item's `errors` (which says `statusCode` instead of `errorCode`, reference 2.5)."""
+    if isinstance(body, dict):
+        body = body.get("errors") or [body]
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        item = body[0]
+        return (str(item.get("errorCode") or item.get("statusCode") or ""), str(item.get("message") or ""),
+                list(item.get("fields") or []))
+    return "", str(body)[:500] if body else "", []

@@ -1,0 +1,60 @@
+"""The scheduler: periodic work declared as data, enqueued on time, never run here.
+
+Several schedulers may run (one per machine) without doubling anything: each tick takes a
+lease in Redis per job (SET NX with the job's interval as expiry), so only one of them
+enqueues it, and `enqueue_maintenance` keeps one job of a name queued at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+
+import redis
+
+from worker.queues import enqueue_maintenance
+
+log = logging.getLogger(__name__)
+TICK_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str  # worker.jobs.<name>
+    every_seconds: int
+    why: str
+
+
+SCHEDULE = (
+    Periodic("enqueue_due_mailboxes", 30,
+             "poll mailboxes (default every 5 minutes), re-match Unresolved every 15, retry failed writes"),
+    Periodic("recover_stale_mailboxes", 60, "a worker that died mid-run leaves its mailbox to another"),
+    Periodic("renew_subscriptions", 10 * 60, "Graph subscriptions expire within days; renew before"),
+    Periodic("expire_and_purge", 60 * 60, "30-day attempt window and retention"),
+)
+
+
+def tick(connection: redis.Redis, schedule: tuple[Periodic, ...] = SCHEDULE) -> list[str]:
+    """Enqueue every periodic job whose lease is free; returns the names enqueued."""
+    enqueued = []
+    for job in schedule:
+        if connection.set(f"mailferry:schedule:{job.name}", "1", nx=True, ex=job.every_seconds):
+            enqueue_maintenance(connection, job.name)
+            enqueued.append(job.name)
+    return enqueued
+
+
+def run_forever(connection: redis.Redis) -> None:
+    """`mailferry scheduler`: tick until SIGTERM or SIGINT."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    while not stop.is_set():
+        try:
+            for name in tick(connection):
+                log.info("enqueued %s", name)
+        except redis.RedisError as error:
+            log.warning("Redis unavailable (%s); trying again", error)
+        stop.wait(TICK_SECONDS)
