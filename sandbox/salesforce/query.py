@@ -10,14 +10,13 @@ same few query shapes many times a second.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
 from . import ids
 from .schema import Field, SObject
-from .soql import Compare, Count, Literal, Logic, Path, Query, SoqlError, parse
+from .soql import ANY_ONE, ANY_RUN, Compare, Count, Literal, Logic, Path, Query, SoqlError, parse
 from .store import Org, format_datetime
 
 MAX_OFFSET = 2000
@@ -338,8 +337,8 @@ class _Compiler:
         if op == "LIKE":
             if kind != "text" or f.type in ("id", "reference"):
                 raise self.error("INVALID_FIELD", node.path.pos, f"invalid operator on field '{f.name}': LIKE")
-            pattern = re.compile(node.values[0].like, re.IGNORECASE | re.DOTALL)
-            return lambda row: isinstance(v := get(row), str) and pattern.fullmatch(v) is not None
+            pattern = tuple(p.lower() if isinstance(p, str) else p for p in node.values[0].like)
+            return lambda row: isinstance(v := get(row), str) and like_match(pattern, v)
         if kind == "date":
             return _date_test(get, op, values, f.type)
         norm = (lambda v: v.lower() if isinstance(v, str) else v) if kind == "text" else (lambda v: v)
@@ -390,6 +389,29 @@ class _Compiler:
         if lit.kind == "datetime":
             return format_datetime(dt.datetime.fromisoformat(_iso(lit.value)))
         return lit.value
+
+
+def like_match(pattern: tuple, text: str) -> bool:
+    """Case-insensitive LIKE without regexes: greedy matching that backtracks only to the last
+    `%`, so hostile patterns cost at most len(pattern) × len(text) steps."""
+    p = t = 0
+    star, mark = -1, 0
+    while t < len(text):
+        if p < len(pattern) and (pattern[p] == ANY_ONE or pattern[p] == text[t].lower()):
+            p += 1
+            t += 1
+        elif p < len(pattern) and pattern[p] == ANY_RUN:
+            star, mark = p, t
+            p += 1
+        elif star >= 0:
+            p = star + 1
+            mark += 1
+            t = mark
+        else:
+            return False
+    while p < len(pattern) and pattern[p] == ANY_RUN:
+        p += 1
+    return p == len(pattern)
 
 
 def _kind(f: Field) -> str:

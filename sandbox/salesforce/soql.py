@@ -28,6 +28,10 @@ KEYWORDS = frozenset(
 DATE_LITERALS = frozenset({"TODAY", "YESTERDAY", "TOMORROW"})
 DATE_N_LITERALS = frozenset({"LAST_N_DAYS", "NEXT_N_DAYS", "N_DAYS_AGO"})
 COMPARISONS = frozenset({"=", "!=", "<>", "<", ">", "<=", ">="})
+# LIKE wildcards inside a pattern tuple (everything else there is a one-character string).
+ANY_RUN, ANY_ONE = 0, 1
+# Deeper nesting of parentheses or NOT is refused rather than recursed into.
+MAX_NESTING = 40
 
 # Backslash escapes allowed inside a string literal (reference 2.3); \uXXXX and the LIKE-only
 # \_ and \% are handled separately.
@@ -61,8 +65,9 @@ class Token:
     value: object
     pos: int
     raw: str
-    # Strings only: a regex for LIKE, and whether the literal used the LIKE-only \_ or \%.
-    like: str = ""
+    # Strings only: the LIKE pattern (characters, ANY_RUN for %, ANY_ONE for _), and whether
+    # the literal used the LIKE-only \_ or \%.
+    like: tuple = ()
     like_escape: bool = False
 
 
@@ -82,7 +87,7 @@ class Literal:
     value: object
     pos: int
     raw: str
-    like: str = ""
+    like: tuple = ()
     like_escape: bool = False
 
 
@@ -178,24 +183,24 @@ def _string(text: str, start: int) -> tuple[Token, int]:
         char = text[i]
         if char == "'":
             raw = text[start:i + 1]
-            return Token("string", "".join(value), start, raw, "".join(like), like_escape), i + 1
+            return Token("string", "".join(value), start, raw, tuple(like), like_escape), i + 1
         if char == "\\":
             nxt = text[i + 1] if i + 1 < n else ""
             if nxt.lower() in _ESCAPES or nxt in _ESCAPES:
                 decoded = _ESCAPES.get(nxt, _ESCAPES.get(nxt.lower()))
                 value.append(decoded)
-                like.append(re.escape(decoded))
+                like.append(decoded)
                 i += 2
                 continue
             if nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[i + 2:i + 6] or ""):
                 decoded = chr(int(text[i + 2:i + 6], 16))
                 value.append(decoded)
-                like.append(re.escape(decoded))
+                like.append(decoded)
                 i += 6
                 continue
             if nxt and nxt in "_%":
                 value.append(nxt)
-                like.append(re.escape(nxt))
+                like.append(nxt)
                 like_escape = True
                 i += 2
                 continue
@@ -205,7 +210,11 @@ def _string(text: str, start: int) -> tuple[Token, int]:
                 f"'\\{nxt}' in string literal.",
             )
         value.append(char)
-        like.append(".*" if char == "%" else "." if char == "_" else re.escape(char))
+        if char == "%":
+            if not like or like[-1] is not ANY_RUN:  # %% is %: keeps matching linear
+                like.append(ANY_RUN)
+        else:
+            like.append(ANY_ONE if char == "_" else char)
         i += 1
     raise SoqlError("MALFORMED_QUERY", text, start, "unexpected token: <EOF> (unterminated string literal)")
 
@@ -224,6 +233,7 @@ class _Parser:
         self.text = text
         self.tokens = tokens
         self.i = 0
+        self.depth = 0
 
     # --- token helpers
     def peek(self, ahead: int = 0) -> Token:
@@ -353,14 +363,19 @@ class _Parser:
         return parts[0] if joiner is None else Logic(joiner, tuple(parts))
 
     def term(self):
-        if self.is_word("NOT"):
-            self.take()
-            return Logic("NOT", (self.term(),))
-        if self.is_punct("("):
-            self.take()
-            inner = self.condition()
-            self.punct(")")
-            return inner
+        if self.is_word("NOT") or self.is_punct("("):
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise SoqlError("QUERY_TOO_COMPLICATED", self.text, self.peek().pos,
+                                "Query is either selecting too many fields or the filter conditions are too complicated.")
+            try:
+                if self.take().value.upper() == "NOT":
+                    return Logic("NOT", (self.term(),))
+                inner = self.condition()
+                self.punct(")")
+                return inner
+            finally:
+                self.depth -= 1
         path = self.path()
         token = self.peek()
         if token.kind == "op":

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from simple_salesforce.format import format_soql
 
-from sandbox.salesforce.soql import Compare, Logic, SoqlError, parse, tokenize
+from sandbox.salesforce.query import like_match
+from sandbox.salesforce.soql import ANY_RUN, Compare, Logic, SoqlError, parse, tokenize
 
 
 def literal_of(soql_literal: str):
@@ -35,7 +39,7 @@ def test_other_escapes_and_unterminated_literals_are_malformed(bad):
 def test_like_escapes_are_literal_inside_like_patterns_only():
     [token, _] = tokenize(r"'50\%\_off%'")
     assert token.value == "50%_off%" and token.like_escape
-    assert token.like == "50%_off.*"  # escaped wildcards literal, the last % a wildcard
+    assert token.like == ("5", "0", "%", "_", "o", "f", "f", ANY_RUN)  # escaped ones are literal
 
 
 def test_parser_builds_and_or_not_trees_and_rejects_mixing_without_parentheses():
@@ -66,7 +70,7 @@ def test_arbitrary_text_only_ever_fails_as_a_soql_error(text):
     try:
         parse("SELECT Id FROM Contact WHERE " + text)
     except SoqlError as error:
-        assert error.status == 400 and error.code == "MALFORMED_QUERY"
+        assert error.status == 400 and error.code in ("MALFORMED_QUERY", "QUERY_TOO_COMPLICATED")
 
 
 @settings(max_examples=200, deadline=None)
@@ -74,3 +78,29 @@ def test_arbitrary_text_only_ever_fails_as_a_soql_error(text):
 def test_in_lists_of_hostile_strings_parse_to_the_same_values(values):
     query = parse(format_soql("SELECT Id FROM Contact WHERE Email IN {}", values))
     assert [v.value for v in query.where.values] == values
+
+
+def test_deep_nesting_is_refused_not_recursed():
+    nested = "SELECT Id FROM Contact WHERE " + "(" * 5000 + "Email = 'a'" + ")" * 5000
+    with pytest.raises(SoqlError) as raised:
+        parse(nested)
+    assert raised.value.code == "QUERY_TOO_COMPLICATED"
+    with pytest.raises(SoqlError):
+        parse("SELECT Id FROM Contact WHERE " + "NOT " * 5000 + "Email = 'a'")
+    assert parse("SELECT Id FROM Contact WHERE " + "(" * 30 + "Email = 'a'" + ")" * 30).where.op == "="
+
+
+def test_hostile_like_patterns_stay_fast():
+    pattern = tokenize("'" + "%a" * 40 + "%b'")[0].like
+    started = time.perf_counter()
+    assert not like_match(pattern, "a" * 255)
+    assert time.perf_counter() - started < 0.5
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="aA%_b", max_size=8), st.text(alphabet="aAbB", max_size=10))
+def test_like_matching_agrees_with_a_regex_model(pattern_text, text):
+    pattern = tokenize("'" + pattern_text + "'")[0].like
+    model = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern_text)
+    expected = re.fullmatch(model, text, re.IGNORECASE | re.DOTALL) is not None
+    assert like_match(tuple(p.lower() if isinstance(p, str) else p for p in pattern), text) == expected
