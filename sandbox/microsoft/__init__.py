@@ -53,7 +53,7 @@ class MicrosoftSandbox:
         self.apps.reset()
         self.tunables.__init__()
         self.control.reset()
-        self.notifier.log.clear()
+        self.notifier.reset()
 
 
 # Graph accepts `mailFolders('inbox')` and any casing of segment names; routes use one spelling.

@@ -28,6 +28,7 @@ class Notifier:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._pending = 0
+        self._generation = 0  # bumped by reset: queued or retrying deliveries of a past world stop
         self._idle = threading.Condition()
         self.log: collections.deque = collections.deque(maxlen=1000)
         # Called with (url, payload) when a change notification could not be delivered at all.
@@ -65,7 +66,15 @@ class Notifier:
         self._ensure_thread()
         with self._idle:
             self._pending += 1
-        self._queue.put((url, payload, kind))
+        self._queue.put((url, payload, kind, self._generation))
+
+    def reset(self) -> None:
+        """Drop what is queued for the previous world and wait for a delivery in flight."""
+        with self._idle:
+            self._generation += 1
+        self.log.clear()
+        self.wait_idle(timeout=5.0)
+        self.log.clear()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until every queued notification was delivered or given up (for tests/control)."""
@@ -87,18 +96,21 @@ class Notifier:
 
     def _run(self) -> None:
         while True:
-            url, payload, kind = self._queue.get()
+            url, payload, kind, generation = self._queue.get()
             try:
-                self._post(url, payload, kind)
+                if generation == self._generation:
+                    self._post(url, payload, kind, generation)
             finally:
                 with self._idle:
                     self._pending -= 1
                     self._idle.notify_all()
 
-    def _post(self, url: str, payload: dict, kind: str) -> None:
+    def _post(self, url: str, payload: dict, kind: str, generation: int) -> None:
         attempts = max(1, self._tunables.notification_attempts)
         status: int | str = "not sent"
         for attempt in range(1, attempts + 1):
+            if generation != self._generation:
+                return
             try:
                 answer = self.session().post(url, json=payload, timeout=self._tunables.notification_timeout_s)
                 status = answer.status_code
