@@ -94,7 +94,10 @@ def _view(api: RestApi, endpoint: str, args_cache: _SmallCache, json_cache: _Sma
         if args is None:
             args = args_cache.put(raw_query, request.args.to_dict())
         call = Call(request.method, version, dict(args), body, g.get("salesforce_user"), request.headers)
-        reply = api.dispatch(endpoint, call, url_args)
+        try:
+            reply = api.dispatch(endpoint, call, url_args)
+        except RecursionError:  # a pathological body that json accepted but is too deep to walk
+            return _error(ApiError(400, "JSON_PARSER_ERROR", "The request body is nested too deeply"))
         if reply.status == 204:
             response = Response(status=204)
             for name, value in reply.headers.items():

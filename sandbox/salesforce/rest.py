@@ -349,6 +349,8 @@ def parse_json_body(raw: bytes):
         return None
     try:
         return json.loads(raw)
+    except RecursionError:
+        raise ApiError(400, "JSON_PARSER_ERROR", "The request body is nested too deeply") from None
     except ValueError as problem:
         raise ApiError(400, "JSON_PARSER_ERROR", f"Unexpected character in the request body: {problem}") from None
 

@@ -165,3 +165,17 @@ def test_invalid_json_body_is_a_json_parser_error(api):
 def test_wrong_method_is_405_in_salesforce_shape(api):
     answer = api.call("PUT", f"/sobjects/Contact/{Org.ann}", json={})
     assert answer.status_code == 405 and answer.json()[0]["errorCode"] == "METHOD_NOT_ALLOWED"
+
+
+def test_pathologically_nested_json_is_a_parser_error_not_a_crash(api):
+    deep = "[" * 100000 + "]" * 100000
+    answer = api.call("POST", "/composite", data=deep, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400 and answer.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
+    nested = {"LastName": "x"}
+    for _ in range(900):
+        nested = {"a": nested}
+    answer = api.call("POST", "/composite", json={"compositeRequest": [
+        {"method": "POST", "url": "/services/data/v59.0/sobjects/Contact", "referenceId": "r", "body": nested}]})
+    assert answer.status_code == 200
+    [result] = answer.json()["compositeResponse"]
+    assert result["httpStatusCode"] == 400 and result["body"][0]["errorCode"] == "INVALID_FIELD"
