@@ -59,7 +59,7 @@ class MicrosoftSandbox:
 # Graph accepts `mailFolders('inbox')` and any casing of segment names; routes use one spelling.
 _KEY_SEGMENT = re.compile(r"/(mailFolders|messages|users|masterCategories)\('([^']*)'\)", re.I)
 _SEGMENTS = {s.lower(): s for s in ("me", "users", "mailFolders", "messages", "delta", "outlook",
-                                    "masterCategories", "subscriptions", "reauthorize", "$batch")}
+                                    "masterCategories", "subscriptions", "reauthorize", "$batch", "mailboxSettings")}
 
 
 def _canonical_path(path: str) -> str:

@@ -97,6 +97,15 @@ def list_users():
     return as_json({"@odata.context": f"{base()}/$metadata#users", "value": users})
 
 
+@mailbox_route("/mailboxSettings")
+def mailbox_settings(user_ref=None):
+    require("settings.read")
+    user = g.mailbox.user
+    return as_json({"@odata.context": context(g.mailbox, "mailboxSettings"), "timeZone": user.time_zone,
+                    "language": {"locale": "en-GB", "displayName": "English (United Kingdom)"},
+                    "dateFormat": "dd/MM/yyyy", "timeFormat": "HH:mm"})
+
+
 # -- folders --------------------------------------------------------------------------------
 @mailbox_route("/mailFolders")
 def list_folders(user_ref=None):

@@ -270,3 +270,9 @@ def test_browser_preflight_needs_no_token_and_answers_allow_origin(ms, client_se
     assert preflight.headers["Access-Control-Allow-Headers"] == "authorization"
     answer = client_session.get(f"{ms}/v1.0/me", headers={**origin, "Authorization": f"Bearer {alice_token}"})
     assert answer.status_code == 200 and answer.headers["Access-Control-Allow-Origin"] == "https://localhost:3000"
+
+
+def test_mailbox_settings_show_the_users_time_zone(graph):
+    session, base = graph
+    settings = session.get(f"{base}/users/{ALICE.upn}/mailboxSettings").json()
+    assert settings["timeZone"] == ALICE.time_zone and settings["language"]["locale"]
