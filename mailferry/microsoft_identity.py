@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 import msal
+import msal.exceptions
 import requests
 
 from mailferry.config import Config
@@ -86,9 +87,17 @@ def authority_url(config: Config, tenant: str) -> str:
 
 def build_app(config: Config, tenant: str, cache: msal.TokenCache | None = None) -> msal.ConfidentialClientApplication:
     """An msal confidential client for `tenant`, talking HTTPS only through our verified session."""
+    return _connect(config, tenant, cache)[0]
+
+
+def _connect(config: Config, tenant: str, cache: msal.TokenCache | None = None):
+    """The msal app and the wire under it (which remembers Entra's last error status)."""
     host = urlsplit(config.microsoft_authority_host).hostname or ""
+    # Our session (REQUESTS_CA_BUNDLE cannot replace its CA) behind a discovery cache, so
+    # building an app per connection does not re-fetch the OpenID configuration.
+    wire = _Wire(_session(config))
     try:
-        return msal.ConfidentialClientApplication(
+        app = msal.ConfidentialClientApplication(
             config.microsoft_client_id,
             client_credential=config.microsoft_client_secret,
             authority=authority_url(config, tenant),
@@ -97,14 +106,13 @@ def build_app(config: Config, tenant: str, cache: msal.TokenCache | None = None)
             # False, not None: MSAL_FORCE_REGION in the environment would otherwise rewrite
             # the token host to `<region>.<host>`.
             azure_region=False,
-            # Our session (REQUESTS_CA_BUNDLE cannot replace its CA) behind a discovery cache,
-            # so building an app per connection does not re-fetch the OpenID configuration.
-            http_client=_DiscoveryCachingClient(_session(config)),
+            http_client=wire,
             token_cache=cache,
         )
-    except (requests.RequestException, ValueError, OSError) as error:
+    except (requests.RequestException, msal.exceptions.MsalServiceError, ValueError, OSError) as error:
         # Discovery happens in the constructor: the authority is down, unreachable or wrong.
-        raise _network_error(error, "reading the Entra ID OpenID configuration") from None
+        raise _network_error(error, wire, "reading the Entra ID OpenID configuration") from None
+    return app, wire
 
 
 # -- delegated: sign-in ----------------------------------------------------------------------
@@ -135,15 +143,15 @@ def finish_sign_in(config: Config, flow: dict, auth_response: Mapping[str, str])
     """
     tenant = _flow_tenant(flow, config)
     cache = msal.SerializableTokenCache()
-    app = build_app(config, tenant, cache)
+    app, wire = _connect(config, tenant, cache)
     try:
         result = app.acquire_token_by_auth_code_flow(flow, dict(auth_response))
     except ValueError as error:  # state mismatch or missing: a replayed or forged callback
         raise ProviderError(ErrorKind.AUTH, PROVIDER, f"sign-in callback rejected: {error}",
                             code="state_mismatch") from None
-    except requests.RequestException as error:
-        raise _network_error(error, "redeeming the sign-in code") from None
-    _raise_for_result(result, RECONNECT_FIX)
+    except (requests.RequestException, msal.exceptions.MsalServiceError) as error:
+        raise _network_error(error, wire, "redeeming the sign-in code") from None
+    _raise_for_result(result, wire, RECONNECT_FIX)
     claims = result.get("id_token_claims") or {}
     accounts = app.get_accounts()
     if not accounts:
@@ -183,17 +191,17 @@ def acquire_delegated_token(
     state = box.open(sealed_state)
     cache = msal.SerializableTokenCache()
     cache.deserialize(state["msal_cache"])
-    app = build_app(config, state["authority_tenant"], cache)
+    app, wire = _connect(config, state["authority_tenant"], cache)
     account = next((a for a in app.get_accounts() if a["home_account_id"] == state["home_account_id"]), None)
     if account is None:
         raise ProviderError(ErrorKind.AUTH, PROVIDER, RECONNECT_FIX, code="no_account")
     try:
         result = app.acquire_token_silent_with_error(list(scopes), account, force_refresh=force_refresh)
-    except requests.RequestException as error:
-        raise _network_error(error, "refreshing the Microsoft token") from None
+    except (requests.RequestException, msal.exceptions.MsalServiceError) as error:
+        raise _network_error(error, wire, "refreshing the Microsoft token") from None
     if result is None:  # msal found no usable refresh token in the cache
         raise ProviderError(ErrorKind.AUTH, PROVIDER, RECONNECT_FIX, code="no_refresh_token")
-    _raise_for_result(result, RECONNECT_FIX)
+    _raise_for_result(result, wire, RECONNECT_FIX)
     new_state = None
     if cache.has_state_changed:
         new_state = box.seal({**state, "msal_cache": cache.serialize()})
@@ -225,7 +233,7 @@ def delegated_token_provider(
 
 
 # -- app-only ----------------------------------------------------------------------------------
-_app_clients: dict[tuple, msal.ConfidentialClientApplication] = {}
+_app_clients: dict[tuple, tuple[msal.ConfidentialClientApplication, "_Wire"]] = {}
 _app_clients_lock = threading.Lock()
 
 
@@ -237,14 +245,15 @@ def acquire_app_token(config: Config, tenant_id: str) -> str:
     """
     key = (config.microsoft_authority_host, config.microsoft_client_id, str(config.tls_ca_file), tenant_id)
     with _app_clients_lock:
-        app = _app_clients.get(key)
-        if app is None:
-            app = _app_clients[key] = build_app(config, tenant_id)
+        client = _app_clients.get(key)
+        if client is None:
+            client = _app_clients[key] = _connect(config, tenant_id)
+    app, wire = client
     try:
         result = app.acquire_token_for_client(list(APP_SCOPES))
-    except requests.RequestException as error:
-        raise _network_error(error, "getting an app-only Microsoft token") from None
-    _raise_for_result(result, APP_ONLY_FIX)
+    except (requests.RequestException, msal.exceptions.MsalServiceError) as error:
+        raise _network_error(error, wire, "getting an app-only Microsoft token") from None
+    _raise_for_result(result, wire, APP_ONLY_FIX)
     return result["access_token"]
 
 
@@ -255,45 +264,37 @@ def forget_app_tokens() -> None:
 
 
 # -- errors ------------------------------------------------------------------------------------
-def _raise_for_result(result: dict, auth_fix: str) -> None:
+def _raise_for_result(result: dict, wire: "_Wire", auth_fix: str) -> None:
     """Turn msal's error dict (msal returns Entra's JSON rather than raising) into ProviderError."""
     if "access_token" in result:
         return
-    error = str(result.get("error", "unknown_error"))
+    status, retry_after = wire.last_failure
+    error = result.get("error")
+    error = error if isinstance(error, str) else "unknown_error"
     codes = result.get("error_codes") or []
     # Entra's description starts with "AADSTS<n>: <text>" and then trace ids: keep the first line.
-    description = str(result.get("error_description", "")).splitlines()[0:1]
+    description = str(result.get("error_description", "")).splitlines()[:1]
     detail = f"{error}: {description[0]}" if description else error
     code = f"{error} (AADSTS{codes[0]})" if codes else error
+    if status == 429 or (status or 0) >= 500 or error in ("temporarily_unavailable", "server_error"):
+        # Throttled or down (msal hands 429 bodies back as results): try again later.
+        raise ProviderError(ErrorKind.TEMPORARY, PROVIDER, f"Entra ID is throttling or unavailable ({detail})",
+                            code=code, status=status, retry_after=retry_after)
     if error in _NEEDS_SIGN_IN:
-        raise ProviderError(ErrorKind.AUTH, PROVIDER, auth_fix, code=code, status=400)
+        raise ProviderError(ErrorKind.AUTH, PROVIDER, auth_fix, code=code, status=status)
     if error in _APP_MISCONFIGURED:
-        raise ProviderError(ErrorKind.AUTH, PROVIDER, f"{APP_ONLY_FIX} ({detail})", code=code)
-    if error in ("temporarily_unavailable", "server_error"):
-        raise ProviderError(ErrorKind.TEMPORARY, PROVIDER, detail, code=code,
-                            retry_after=_retry_after_of(result))
-    raise ProviderError(ErrorKind.UNKNOWN, PROVIDER, detail, code=code)
+        raise ProviderError(ErrorKind.AUTH, PROVIDER, f"{APP_ONLY_FIX} ({detail})", code=code, status=status)
+    raise ProviderError(ErrorKind.UNKNOWN, PROVIDER, detail, code=code, status=status)
 
 
-def _retry_after_of(result: dict) -> float | None:
-    value = result.get("retry_after") or result.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _network_error(error: Exception, doing: str) -> ProviderError:
-    """Entra answered 5xx/429 (msal raises for those), timed out, or could not be reached."""
-    response = getattr(error, "response", None)
-    status = getattr(response, "status_code", None)
-    if status is not None and status not in (429,) and status < 500:
+def _network_error(error: Exception, wire: "_Wire", doing: str) -> ProviderError:
+    """Entra answered 5xx (msal raises for those), timed out, or could not be reached."""
+    status, retry_after = wire.last_failure
+    if status is not None and status != 429 and status < 500:
         return ProviderError(ErrorKind.UNKNOWN, PROVIDER, f"{doing}: HTTP {status}", status=status)
-    retry_after = None
-    if response is not None:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    return ProviderError(ErrorKind.TEMPORARY, PROVIDER, f"{doing}: {type(error).__name__}"
-                         + (f" (HTTP {status})" if status else ""), status=status, retry_after=retry_after)
+    suffix = f" (HTTP {status})" if status else f" ({type(error).__name__})"
+    return ProviderError(ErrorKind.TEMPORARY, PROVIDER, f"{doing} failed{suffix}", status=status,
+                         retry_after=retry_after)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -341,32 +342,44 @@ _discovery: dict[str, tuple[float, Any]] = {}
 _discovery_lock = threading.Lock()
 
 
-class _DiscoveryCachingClient:
-    """The http_client msal calls: POSTs go straight through; successful GETs of OpenID
-    configuration documents are remembered for an hour, process-wide (msal's own cache
-    lives and dies with each application object)."""
+class _Wire:
+    """The http_client msal calls, over our verified session.
+
+    Successful GETs of OpenID configuration documents are remembered for an hour,
+    process-wide (msal's own cache lives and dies with each application object). The
+    status and Retry-After of the last failed answer are kept, because msal raises a bare
+    MsalServiceError for a 5xx and returns a 429's body without its headers.
+    """
 
     def __init__(self, session: requests.Session):
         self._session = session
+        self.last_failure: tuple[int | None, float | None] = (None, None)
 
     def post(self, url, params=None, data=None, headers=None, **kwargs):
         kwargs.setdefault("timeout", 30)
-        return self._session.post(url, params=params, data=data, headers=headers, **kwargs)
+        return self._note(self._session.post(url, params=params, data=data, headers=headers, **kwargs))
 
     def get(self, url, params=None, headers=None, **kwargs):
         kwargs.setdefault("timeout", 30)
         if "openid-configuration" not in url:
-            return self._session.get(url, params=params, headers=headers, **kwargs)
+            return self._note(self._session.get(url, params=params, headers=headers, **kwargs))
         key = f"{url}?{sorted((params or {}).items())}"
         now = time.monotonic()
         with _discovery_lock:
             hit = _discovery.get(key)
         if hit and now - hit[0] < _DISCOVERY_TTL_S:
             return hit[1]
-        response = self._session.get(url, params=params, headers=headers, **kwargs)
+        response = self._note(self._session.get(url, params=params, headers=headers, **kwargs))
         if response.status_code == 200:
             with _discovery_lock:
                 _discovery[key] = (now, response)
+        return response
+
+    def _note(self, response: requests.Response) -> requests.Response:
+        if response.status_code >= 400:
+            self.last_failure = (response.status_code, parse_retry_after(response.headers.get("Retry-After")))
+        else:
+            self.last_failure = (None, None)
         return response
 
     def close(self):  # msal may close its client; the shared session stays open
