@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
 
     command("run", _run, "start everything (Redis unless REDIS_URL is set, sandbox, web) until Ctrl-C")
     command("web", _web, "serve the web app over HTTPS")
+    command("worker", _worker, "run sync jobs from Redis (start as many as you like, on any machine)")
+    command("scheduler", _scheduler, "enqueue periodic work (polling, re-match, renewals, purge) on time")
     sandbox = command("sandbox", _sandbox, "serve the emulated Microsoft 365 and Salesforce over HTTPS")
     sandbox.add_argument("--only", choices=("microsoft", "salesforce"), help="serve one of the two")
     command("certs", _certs, "create (or reuse) the development CA and localhost certificate")
@@ -93,6 +95,39 @@ def _web(config: Config, args) -> int:
         processes=2,
         log_level=config.log_level,
     )
+    return 0
+
+
+def _worker(config: Config, args) -> int:
+    import logging
+    import os
+    import socket
+
+    from rq import SimpleWorker
+
+    from worker.queues import QUEUES
+    from worker.runtime import Runtime, use_runtime
+
+    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    runtime = Runtime(config)
+    use_runtime(runtime)
+    # SimpleWorker runs jobs in this process: HTTPS keep-alive and database connections
+    # survive from one job to the next, which a fork per job would throw away.
+    worker = SimpleWorker(list(QUEUES), connection=runtime.redis,
+                          name=f"mailferry-{socket.gethostname()}-{os.getpid()}")
+    worker.work(logging_level=config.log_level.upper())
+    return 0
+
+
+def _scheduler(config: Config, args) -> int:
+    import logging
+
+    import redis
+
+    from worker.scheduler import run_forever
+
+    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    run_forever(redis.Redis.from_url(config.redis_url))
     return 0
 
 

@@ -52,6 +52,11 @@ def web_spec(config: Config) -> ProcessSpec:
     )
 
 
+def worker_specs(config: Config) -> list[ProcessSpec]:
+    specs = [ProcessSpec(f"worker-{n}", python_command("worker")) for n in range(1, config.worker_count + 1)]
+    return specs + [ProcessSpec("scheduler", python_command("scheduler"))]
+
+
 def serve_sandbox(config: Config, service: str) -> None:
     """Serve one sandbox server in the foreground (one process: its state is in memory)."""
     from cli.serve import serve_https
@@ -94,11 +99,11 @@ def run_all(config: Config) -> int:
     ensure_certificates(config.certs_dir)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(config.database_url)
-    specs = ([redis_spec(config)] if config.redis_embedded else []) + [web_spec(config)]
+    specs = [redis_spec(config)] if config.redis_embedded else []
     if config.is_demo:
-        specs[-1:-1] = sandbox_specs(config)
-    code = supervise(config, specs, started=started)
-    return code
+        specs += sandbox_specs(config)
+    specs += [web_spec(config), *worker_specs(config)]
+    return supervise(config, specs, started=started)
 
 
 def supervise(config: Config, specs: list[ProcessSpec], started: float | None = None) -> int:

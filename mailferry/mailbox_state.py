@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from mailferry.models import Mailbox
-from worker.backoff import next_mailbox_attempt
+from mailferry.backoff import next_mailbox_attempt
 from mailferry.provider_errors import ErrorKind, ProviderError
 
 IDLE, FETCHING, PROCESSING = "idle", "fetching", "processing"

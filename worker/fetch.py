@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from mailferry.models import Mailbox, MailboxFolder, Message
 from mailferry.provider_errors import ErrorKind, ProviderError
+from worker.microsoft.messages import GraphMessage
 
 PAGE_SIZE = 100
 SENT_FOLDER = "sentitems"
@@ -127,21 +128,21 @@ def message_key(message) -> str:
     return (message.internet_message_id or "").strip() or f"<graph-{message.id}@mailferry.invalid>"
 
 
-def participants_of(message) -> list[dict]:
+def participants_of(message: GraphMessage) -> list[dict]:
     people = []
-    if message.sender is not None:
-        people.append({"role": "from", "address": message.sender[1] or "", "name": message.sender[0] or ""})
+    if message.originator is not None:
+        people.append({"role": "from", "address": message.originator.address, "name": message.originator.name})
     for role, group in (("to", message.to), ("cc", message.cc), ("bcc", message.bcc)):
-        people += [{"role": role, "address": address or "", "name": name or ""} for name, address in group]
+        people += [{"role": role, "address": p.address, "name": p.name} for p in group]
     return people
 
 
-def direction_of(folder: MailboxFolder, message, own_addresses: frozenset[str]) -> str:
+def direction_of(folder: MailboxFolder, message: GraphMessage, own_addresses: frozenset[str]) -> str:
     if folder.well_known_name == SENT_FOLDER:
         return "outgoing"
     if folder.well_known_name == "inbox":
         return "incoming"
-    sender = (message.sender[1] if message.sender else "") or ""
+    sender = message.originator.address if message.originator else ""
     return "outgoing" if sender.strip().lower() in own_addresses else "incoming"
 
 
@@ -156,7 +157,7 @@ def _rows_by_key(session: Session, mailbox_id: int, keys: list[str]) -> dict[str
 
 def _new_row(mailbox, folder, message, key, own_addresses, now, window_days) -> Message:
     participants = participants_of(message)
-    sender = message.sender or (None, None)
+    sender = message.originator
     return Message(
         tenant_id=mailbox.tenant_id,
         user_id=mailbox.user_id,
@@ -167,8 +168,8 @@ def _new_row(mailbox, folder, message, key, own_addresses, now, window_days) -> 
         folder=folder.well_known_name,
         direction=direction_of(folder, message, own_addresses),
         subject=message.subject or "",
-        from_address=sender[1],
-        from_name=sender[0],
+        from_address=sender.address if sender else None,
+        from_name=sender.name if sender else None,
         to_cc=_to_cc(participants),
         participants=participants,
         sent_at=message.sent_at or message.received_at,

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from mailferry.db import utcnow
 from mailferry.models import Mailbox, Message, Subscription
 from mailferry.user_context import decision_context
-from worker import mailbox_state, maintenance, subscriptions
+from mailferry import mailbox_state
+from worker import maintenance, subscriptions
 from worker.connections import graph_for, crm_for
 from mailferry.provider_errors import ProviderError
 from worker.fetch import FetchCounts, ensure_folders, fetch_folder

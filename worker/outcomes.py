@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from mailferry.addresses import domain_of
 from mailferry.allowances import Allocation
 from mailferry.models import Message, MessageRecord, OmittedDailyCount, UnmatchedAddress
-from worker.backoff import next_rematch, next_system_error_attempt
+from mailferry.backoff import next_rematch, next_system_error_attempt
 
 
 def forget(session: Session, row: Message) -> None:

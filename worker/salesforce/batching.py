@@ -42,7 +42,7 @@ def in_list_queries(sf: SalesforceSession, template: str, values: Sequence[str])
     budget = MAX_REQUEST_BYTES - header_bytes(sf) - SAFETY_BYTES
     # The URI grows by exactly each value's encoded literal plus an encoded comma, because
     # URL encoding works character by character; the result is checked again below.
-    base = sf.query_uri_bytes(format_soql(template, [])) 
+    base = sf.query_uri_bytes(format_soql(template, []))
     comma = len(quote_plus(","))
     chunks: list[list[str]] = []
     current: list[str] = []
