@@ -275,7 +275,12 @@ class Org:
                     if lenient:
                         continue
                     raise DmlError("INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}", [key])
-                record[f.name] = self._clean_value(obj, f.name, value, check_refs=False)
+                try:
+                    record[f.name] = self._clean_value(obj, f.name, value, check_refs=False)
+                except DmlError:
+                    if not lenient:
+                        raise
+                    record[f.name] = value  # a world may hold what the API would refuse; keep it
             record_id = ids.normalize(record.get("Id") or "") or self._ids.make(obj.key_prefix)
             stamp = now_stamp()
             record.update(Id=record_id, IsDeleted=False)
