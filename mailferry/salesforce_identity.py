@@ -1,0 +1,309 @@
+"""Salesforce sign-in: the OAuth 2.0 web server flow with PKCE, refresh, revoke and the
+identity URL (reference 1), with plain `requests` over `mailferry.tls.https_session`.
+
+simple-salesforce has no authorization-code or refresh support (reference 4.2), so this
+module does those steps itself and hands back plain dicts the caller seals with `SecretBox`
+(`Connection.sealed_secrets`). It lives in the shared core because both the web app's
+"Connect Salesforce" and the worker's transparent refresh use it.
+
+Every failure is an `OAuthError` whose `kind` is one of the worker's neutral kinds
+(`auth`, `setup`, `temporary`, `unknown`; see `worker/errors.py`). The core may not import
+`worker` (dependency rule), so the worker turns an `OAuthError` into its `ProviderError` with
+`worker.salesforce.session.provider_error_from_oauth`; the web app shows `message` as is.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import urlencode, urlsplit
+
+import requests
+
+
+class ErrorKind:
+    """The kinds an OAuthError can have: the same words as worker.errors.ErrorKind."""
+
+    AUTH = "auth"
+    SETUP = "setup"
+    TEMPORARY = "temporary"
+    UNKNOWN = "unknown"
+
+
+class OAuthError(Exception):
+    """A failed sign-in, refresh, revoke or identity call, with the fix in `message`.
+
+    Same attributes as `worker.errors.ProviderError` so the worker converts it one-to-one.
+    """
+
+    def __init__(self, kind: str, provider: str, message: str, *, code: str = "", status: int | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.provider = provider
+        self.message = message
+        self.code = code
+        self.status = status
+        self.retry_after: float | None = None
+
+    def __repr__(self) -> str:
+        return f"OAuthError({self.kind}, {self.code or self.status}, {self.message!r})"
+
+
+PRODUCTION_LOGIN_URL = "https://login.salesforce.com"
+SANDBOX_LOGIN_URL = "https://test.salesforce.com"
+#: `api` for REST calls, `refresh_token` for the worker to keep going while nobody is signed
+#: in, `id` for the identity URL that tells us the user and the org.
+DEFAULT_SCOPE = "api refresh_token id"
+#: Seconds before a call to the login host gives up (a stuck sign-in must not hang a worker).
+TIMEOUT_SECONDS = 30
+
+RECONNECT_FIX = (
+    "Reconnect Salesforce: My Settings → Connections → Salesforce → Connect, and sign in again. "
+    "If this keeps happening, ask your Salesforce admin to check that your user is active and that "
+    "the connected app's refresh token policy is 'Refresh token is valid until revoked'."
+)
+
+
+def login_url_for(kind: str, my_domain: str | None = None) -> str:
+    """The authorization host for a login kind: `production`, `sandbox` or `my_domain`.
+
+    `my_domain` is the My Domain name (`acme`, `acme--uat.sandbox`) or a full https host;
+    orgs that block login.salesforce.com need it (reference 1.1).
+    """
+    if kind == "production":
+        return PRODUCTION_LOGIN_URL
+    if kind == "sandbox":
+        return SANDBOX_LOGIN_URL
+    if kind != "my_domain" or not my_domain or not my_domain.strip():
+        raise ValueError("login kind is production, sandbox or my_domain (with the My Domain name)")
+    value = my_domain.strip().rstrip("/")
+    if "://" in value:
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/"):
+            raise ValueError(f"a My Domain login URL must be https://<host>, not {my_domain!r}")
+        return f"https://{parts.netloc}"
+    if not all(part.replace("-", "").isalnum() for part in value.split(".")):
+        raise ValueError(f"{my_domain!r} is not a My Domain name (letters, digits and hyphens)")
+    return f"https://{value}.my.salesforce.com"
+
+
+@dataclass(frozen=True)
+class Pkce:
+    """A PKCE pair (RFC 7636): keep `verifier` server-side, send `challenge` to authorize."""
+
+    verifier: str
+    challenge: str
+
+    @classmethod
+    def new(cls) -> Pkce:
+        # 64 random bytes → 86 characters of [A-Za-z0-9-_], inside the 43–128 RFC range.
+        verifier = secrets.token_urlsafe(64)
+        digest = hashlib.sha256(verifier.encode("ascii")).digest()
+        return cls(verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii"))
+
+
+def authorize_url(
+    login_url: str,
+    client_id: str,
+    redirect_uri: str,
+    state: str,
+    code_challenge: str,
+    *,
+    scope: str = DEFAULT_SCOPE,
+    login_hint: str | None = None,
+    prompt: str | None = None,
+) -> str:
+    """Where to send the browser to start the web server flow (reference 1.2)."""
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": scope,
+        "state": state,
+        "code_challenge": code_challenge,
+        "code_challenge_method": "S256",
+    }
+    if login_hint:
+        params["login_hint"] = login_hint
+    if prompt:
+        params["prompt"] = prompt
+    return f"{login_url.rstrip('/')}/services/oauth2/authorize?{urlencode(params)}"
+
+
+class SalesforceOAuth:
+    """The token, revoke and identity calls for one connected app on one login host."""
+
+    def __init__(self, login_url: str, client_id: str, client_secret: str, redirect_uri: str,
+                 session: requests.Session):
+        self.login_url = login_url.rstrip("/")
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.redirect_uri = redirect_uri
+        self.session = session
+
+    def exchange_code(self, code: str, code_verifier: str) -> dict:
+        """The callback's `code` → tokens (reference 1.3, 1.4), as `token_set` shapes them."""
+        answer = self._token_call({
+            "grant_type": "authorization_code",
+            "code": code,
+            "code_verifier": code_verifier,
+            "redirect_uri": self.redirect_uri,
+        })
+        return token_set(answer, self.client_secret)
+
+    def refresh(self, tokens: dict) -> dict:
+        """New access token for `tokens` (a `token_set`); the refresh token is kept unless
+        the app rotates it (reference 1.5). invalid_grant → AUTH with the fix."""
+        refresh_token = tokens.get("refresh_token")
+        if not refresh_token:
+            raise OAuthError(ErrorKind.AUTH, "salesforce",
+                                "The Salesforce connection has no refresh token (the `refresh_token` scope "
+                                "was not granted). " + RECONNECT_FIX, code="no_refresh_token")
+        answer = self._token_call({"grant_type": "refresh_token", "refresh_token": refresh_token})
+        return token_set(answer, self.client_secret, previous=tokens)
+
+    def revoke(self, token: str) -> bool:
+        """Revoke a refresh or access token (reference 1.6). True when revoked, False when
+        Salesforce no longer knew it (already revoked or expired): both end the connection."""
+        response = self._post(f"{self.login_url}/services/oauth2/revoke", {"token": token})
+        if response.status_code == 200:
+            return True
+        if response.status_code == 400:
+            return False
+        raise _http_failure(response, "revoke")
+
+    def identity(self, tokens: dict) -> dict:
+        """Who signed in, from the identity URL (reference 1.7): user, org, username…"""
+        try:
+            response = self.session.get(
+                tokens["id"], params={"version": "latest"},
+                headers={"Authorization": f"Bearer {tokens['access_token']}"}, timeout=TIMEOUT_SECONDS,
+            )
+        except requests.RequestException as error:
+            raise OAuthError(ErrorKind.TEMPORARY, "salesforce", f"identity URL unreachable: {error}",
+                                code="network") from error
+        if response.status_code in (401, 403):
+            raise OAuthError(ErrorKind.AUTH, "salesforce",
+                                f"Salesforce refused the identity call ({response.text[:80]}). " + RECONNECT_FIX,
+                                code="Bad_OAuth_Token", status=response.status_code)
+        if response.status_code != 200:
+            raise _http_failure(response, "identity")
+        body = response.json()
+        return {
+            "user_id": body["user_id"],
+            "org_id": body["organization_id"],
+            "username": body.get("username"),
+            "email": body.get("email"),
+            "display_name": body.get("display_name"),
+            "active": body.get("active", True),
+        }
+
+    def _token_call(self, form: dict) -> dict:
+        form = {**form, "client_id": self.client_id, "client_secret": self.client_secret}
+        response = self._post(f"{self.login_url}/services/oauth2/token", form)
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code == 200 and isinstance(body, dict) and body.get("access_token"):
+            return body
+        if response.status_code >= 500 or response.status_code == 429:
+            raise _http_failure(response, "token")
+        error = str(body.get("error") or response.status_code) if isinstance(body, dict) else str(response.status_code)
+        description = str(body.get("error_description") or "") if isinstance(body, dict) else ""
+        raise OAuthError(_token_error_kind(error), "salesforce", _token_error_message(error, description),
+                            code=error, status=response.status_code)
+
+    def _post(self, url: str, form: dict) -> requests.Response:
+        try:
+            return self.session.post(url, data=form, headers={"Accept": "application/json"},
+                                     timeout=TIMEOUT_SECONDS)
+        except requests.RequestException as error:
+            raise OAuthError(ErrorKind.TEMPORARY, "salesforce", f"Salesforce login host unreachable: {error}",
+                                code="network") from error
+
+
+def token_set(answer: dict, client_secret: str | None = None, previous: dict | None = None) -> dict:
+    """The fields of a token response worth sealing (reference 1.4), as a plain dict.
+
+    There is no `expires_in`: an access token lives until a call answers 401. `issued_at` is
+    a string of milliseconds; it is kept, and also given as an ISO time for people. A refresh
+    answer has no `refresh_token` (unless the app rotates it), so the previous one is kept.
+    The signature (HMAC-SHA256 of id + issued_at keyed by the client secret) is checked when
+    both are there, so a token response from anyone else is refused.
+    """
+    signature = answer.get("signature")
+    if client_secret and signature:
+        expected = base64.b64encode(hmac.new(client_secret.encode(), (answer.get("id", "") + str(
+            answer.get("issued_at", ""))).encode(), hashlib.sha256).digest()).decode()
+        if not hmac.compare_digest(expected, signature):
+            raise OAuthError(ErrorKind.AUTH, "salesforce",
+                                "The Salesforce token response failed its signature check: the consumer secret "
+                                "(SALESFORCE_CLIENT_SECRET) does not match the connected app. " + RECONNECT_FIX,
+                                code="bad_signature")
+    issued_ms = str(answer.get("issued_at") or "")
+    issued_iso = None
+    if issued_ms.isdigit():
+        issued_iso = datetime.fromtimestamp(int(issued_ms) / 1000, timezone.utc).isoformat()
+    refresh_token = answer.get("refresh_token") or (previous or {}).get("refresh_token")
+    identity_url = answer.get("id") or (previous or {}).get("id")
+    org_id, user_id = _ids_from_identity_url(identity_url)
+    return {
+        "access_token": answer["access_token"],
+        "refresh_token": refresh_token,
+        "instance_url": answer.get("instance_url") or (previous or {}).get("instance_url"),
+        "id": identity_url,
+        "org_id": org_id,
+        "user_id": user_id,
+        "issued_at": issued_ms,
+        "issued_at_iso": issued_iso,
+        "scope": answer.get("scope") or (previous or {}).get("scope"),
+        "token_type": answer.get("token_type", "Bearer"),
+    }
+
+
+def _ids_from_identity_url(url: str | None) -> tuple[str | None, str | None]:
+    """`https://host/id/<orgId>/<userId>` → (orgId, userId); the path is documented (ref 1.4)."""
+    if not url:
+        return None, None
+    parts = [p for p in urlsplit(url).path.split("/") if p]
+    if len(parts) >= 3 and parts[-3] == "id":
+        return parts[-2], parts[-1]
+    return None, None
+
+
+_AUTH_ERRORS = {"invalid_grant", "inactive_user", "inactive_org", "invalid_client_id", "invalid_client",
+                "redirect_uri_mismatch", "invalid_request", "access_denied", "invalid_scope"}
+
+
+def _token_error_kind(error: str) -> str:
+    if error in ("invalid_client_id", "invalid_client", "redirect_uri_mismatch", "unsupported_grant_type"):
+        return ErrorKind.SETUP
+    if error in _AUTH_ERRORS:
+        return ErrorKind.AUTH
+    return ErrorKind.UNKNOWN
+
+
+def _token_error_message(error: str, description: str) -> str:
+    said = f"Salesforce refused the sign-in ({error}: {description or 'no description'})."
+    if error == "invalid_grant":
+        return f"{said} The saved Salesforce sign-in was revoked or has expired. {RECONNECT_FIX}"
+    if error in ("inactive_user", "inactive_org"):
+        return f"{said} The Salesforce user or org is inactive: ask your Salesforce admin to reactivate it, then {RECONNECT_FIX[0].lower()}{RECONNECT_FIX[1:]}"
+    if error in ("invalid_client_id", "invalid_client"):
+        return (f"{said} Mailferry's SALESFORCE_CLIENT_ID / SALESFORCE_CLIENT_SECRET do not match a connected app "
+                "in this org: see docs/salesforce-setup.md.")
+    if error == "redirect_uri_mismatch":
+        return (f"{said} The connected app's callback URL must be MAILFERRY_BASE_URL + /auth/salesforce/callback: "
+                "see docs/salesforce-setup.md.")
+    return f"{said} {RECONNECT_FIX}"
+
+
+def _http_failure(response: requests.Response, what: str) -> OAuthError:
+    kind = ErrorKind.TEMPORARY if response.status_code >= 500 or response.status_code == 429 else ErrorKind.UNKNOWN
+    return OAuthError(kind, "salesforce", f"Salesforce {what} call answered {response.status_code}: "
+                         f"{response.text[:200]}", code=str(response.status_code), status=response.status_code)
