@@ -6,7 +6,7 @@ import socket
 import sys
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 import requests
 
@@ -15,6 +15,8 @@ from mailferry.config import Config
 from mailferry.tls import https_session
 
 SANDBOX_SERVICES = ("microsoft", "salesforce")
+# A process to start, or a set-up step to run between two of them.
+Step = ProcessSpec | Callable[[], None]
 
 
 def redis_spec(config: Config) -> ProcessSpec:
@@ -99,23 +101,43 @@ def run_all(config: Config) -> int:
     ensure_certificates(config.certs_dir)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(config.database_url)
-    specs = [redis_spec(config)] if config.redis_embedded else []
+    steps: list[Step] = [redis_spec(config)] if config.redis_embedded else []
     if config.is_demo:
-        specs += sandbox_specs(config)
-    specs += [web_spec(config), *worker_specs(config)]
-    return supervise(config, specs, started=started)
+        steps += [*sandbox_specs(config), lambda: _connect_demo(config)]
+    steps += [web_spec(config), *worker_specs(config)]
+    return supervise(config, steps, started=started)
 
 
-def supervise(config: Config, specs: list[ProcessSpec], started: float | None = None) -> int:
+def _connect_demo(config: Config) -> None:
+    """Connect the demo users and queue a first sync of every mailbox."""
+    import redis
+
+    from cli.demo import connect_demo_users
+    from worker.queues import enqueue_sync
+
+    mailbox_ids = connect_demo_users(config)
+    connection = redis.Redis.from_url(config.redis_url)
+    for mailbox_id in mailbox_ids:
+        enqueue_sync(connection, mailbox_id)
+    _say(f"demo: {len(mailbox_ids)} mailboxes connected and queued for their first sync")
+
+
+def supervise(config: Config, steps: list[Step], started: float | None = None) -> int:
+    """Start each process (or run each set-up step) in order, then wait for Ctrl-C."""
     supervisor = Supervisor(log=_say)
     supervisor.install_signal_handlers()
     started = started or time.monotonic()
+    names = []
     try:
-        for spec in specs:
-            supervisor.start(spec)
-            _say(f"{spec.name} is up")
+        for step in steps:
+            if callable(step):
+                step()
+                continue
+            supervisor.start(step)
+            names.append(step.name)
+            _say(f"{step.name} is up")
         _say(f"ready in {time.monotonic() - started:.1f}s")
-        _print_summary(config, [spec.name for spec in specs])
+        _print_summary(config, names)
         return supervisor.wait()
     except ChildExited as error:
         _say(str(error))
@@ -151,6 +173,9 @@ def _print_summary(config: Config, names: list[str]) -> None:
     if "sandbox-microsoft" in names:
         lines.append(f"  Microsoft 365    {config.sandbox_microsoft_url}  (sandbox: Entra ID and Graph)")
         lines.append(f"  Salesforce       {config.sandbox_salesforce_url}  (sandbox org)")
+    workers = [name for name in names if name.startswith("worker-")]
+    if workers:
+        lines.append(f"  Sync             {len(workers)} worker(s) and the scheduler")
     redis_where = f"embedded, {config.redis_socket}" if config.redis_embedded else config.redis_url
     lines.append(f"  Redis            {redis_where}")
     lines.append(f"  Database         {_without_password(config.database_url)}")

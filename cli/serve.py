@@ -56,5 +56,9 @@ def serve_https(
         # Several gunicorn instances run side by side (web, sandbox); the runtime control
         # socket would make them share one default path, and we drive them by signals.
         "control_socket_disable": True,
+        # No gunicorn cap on the request line or header size: Salesforce allows 16,384-byte
+        # URIs (chunked SOQL lookups use them), and the apps enforce their own limits.
+        "limit_request_line": 0,
+        "limit_request_field_size": 0,
     }
     _HttpsApplication(load_app, options).run()
