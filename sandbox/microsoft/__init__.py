@@ -51,7 +51,7 @@ class MicrosoftSandbox:
         self.subscriptions.reset()
         self.grants.reset()
         self.apps.reset()
-        self.tunables.__init__()
+        self.tunables.reset()
         self.control.reset()
         self.notifier.reset()
 

@@ -22,6 +22,10 @@ class Tunables:
     notification_timeout_s: float = 3.0
     notification_attempts: int = 3
 
+    def reset(self) -> None:
+        """Back to the defaults (in place: other objects hold this instance)."""
+        self.__init__()
+
     def update(self, values: dict) -> list[str]:
         """Apply known keys; returns the unknown ones."""
         unknown = []
