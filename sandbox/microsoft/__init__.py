@@ -42,7 +42,12 @@ class MicrosoftSandbox:
         self.limiter = gate.ConcurrencyLimiter()
         self.notifier = Notifier(settings.ca_file, self.tunables)
         self.subscriptions = SubscriptionStore(self.store, self.notifier)
-        self.control = SandboxControl(error_response)
+        self.control = SandboxControl(error_response, self.extra_stats)
+
+    def extra_stats(self) -> dict:
+        """What `/_sandbox/stats` adds for this server: live subscriptions and deliveries."""
+        return {"subscriptions": len(self.subscriptions.all()),
+                "notifications": dict(sorted(self.notifier.counts.items()))}
 
     def load(self, world: World) -> None:
         """Replace the world and forget everything issued against the previous one (the

@@ -33,6 +33,7 @@ class Notifier:
         self.log: collections.deque = collections.deque(maxlen=1000)
         # Called with (url, payload) when a change notification could not be delivered at all.
         self.on_undelivered = None
+        self.counts = collections.Counter()  # delivered / failed, per kind
 
     def session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
@@ -73,8 +74,10 @@ class Notifier:
         with self._idle:
             self._generation += 1
         self.log.clear()
+        self.counts.clear()
         self.wait_idle(timeout=5.0)
         self.log.clear()
+        self.counts.clear()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until every queued notification was delivered or given up (for tests/control)."""
@@ -123,5 +126,6 @@ class Notifier:
         self.log.append({"url": url, "kind": kind, "status": status, "payload": payload,
                          "at": time.time()})
         delivered = isinstance(status, int) and 200 <= status < 300
+        self.counts[f"{kind}.{'delivered' if delivered else 'failed'}"] += 1
         if not delivered and kind == "change" and self.on_undelivered is not None:
             self.on_undelivered(url, payload)

@@ -62,6 +62,9 @@ def test_notifications_carry_client_state_for_created_updated_and_deleted_mail(g
         assert note["tenantId"] and note["subscriptionExpirationDateTime"] == sub["expirationDateTime"]
     assert posts[0]["args"] == {"tenant": "1"}
     assert posts[0]["headers"]["Content-Type"] == "application/json"
+    client_session.get(f"{ms}/_sandbox/notifications?wait=1")
+    stats = client_session.get(f"{ms}/_sandbox/stats").json()
+    assert stats["subscriptions"] == 1 and stats["notifications"] == {"change.delivered": 3}
 
 
 def test_folder_subscription_ignores_other_folders_and_mailboxes(graph, receiver, ms, client_session):
