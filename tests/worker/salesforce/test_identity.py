@@ -1,0 +1,114 @@
+"""Salesforce sign-in (mailferry.salesforce_identity): web server flow with PKCE, refresh,
+revoke and the identity URL, against the sandbox's real OAuth endpoints."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from mailferry.salesforce_identity import (
+    OAuthError,
+    Pkce,
+    SalesforceOAuth,
+    authorize_url,
+    login_url_for,
+    token_set,
+)
+
+from .conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, sign_in
+
+
+def test_pkce_pair_is_rfc7636_s256():
+    import base64
+    import hashlib
+
+    pair = Pkce.new()
+    assert 43 <= len(pair.verifier) <= 128 and re.fullmatch(r"[A-Za-z0-9\-._~]+", pair.verifier)
+    expected = base64.urlsafe_b64encode(hashlib.sha256(pair.verifier.encode()).digest()).rstrip(b"=").decode()
+    assert pair.challenge == expected and Pkce.new().verifier != pair.verifier
+
+
+def test_authorize_url_carries_the_flow_parameters():
+    url = authorize_url("https://acme.my.salesforce.com", "cid", REDIRECT_URI, "st", "chal", login_hint="a@b.c")
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    assert parts.netloc == "acme.my.salesforce.com" and parts.path == "/services/oauth2/authorize"
+    assert query == {"response_type": "code", "client_id": "cid", "redirect_uri": REDIRECT_URI,
+                     "scope": "api refresh_token id", "state": "st", "code_challenge": "chal",
+                     "code_challenge_method": "S256", "login_hint": "a@b.c"}
+
+
+@pytest.mark.parametrize("kind, domain, expected", [
+    ("production", None, "https://login.salesforce.com"),
+    ("sandbox", None, "https://test.salesforce.com"),
+    ("my_domain", "acme", "https://acme.my.salesforce.com"),
+    ("my_domain", "acme--uat.sandbox", "https://acme--uat.sandbox.my.salesforce.com"),
+    ("my_domain", "https://login.acme.example/", "https://login.acme.example"),
+])
+def test_login_hosts_for_production_sandbox_and_my_domain(kind, domain, expected):
+    assert login_url_for(kind, domain) == expected
+
+
+@pytest.mark.parametrize("domain", ["", "acme/../x", "http://acme.my.salesforce.com", "ac me"])
+def test_bad_my_domain_is_refused(domain):
+    with pytest.raises(ValueError):
+        login_url_for("my_domain", domain)
+
+
+def test_code_flow_with_pkce_gives_tokens_and_identity(sandbox, oauth, client_session):
+    tokens = sign_in(client_session, sandbox.url, oauth)
+    assert tokens["access_token"] and tokens["refresh_token"]
+    assert tokens["instance_url"] == sandbox.url
+    assert tokens["issued_at"].isdigit() and tokens["issued_at_iso"].endswith("+00:00")
+    assert tokens["org_id"].startswith("00D") and tokens["user_id"].startswith("005")
+    assert tokens["scope"] == "api refresh_token id"
+    who = oauth.identity(tokens)
+    assert who["user_id"] == tokens["user_id"] and who["org_id"] == tokens["org_id"]
+    assert who["username"] and "@" in who["username"]
+
+
+def test_wrong_verifier_is_refused_as_auth(sandbox, oauth, client_session):
+    pkce = Pkce.new()
+    page = client_session.get(authorize_url(sandbox.url, CLIENT_ID, REDIRECT_URI, "s", pkce.challenge))
+    user = re.search(r'name="user_id" value="(005\w+)"', page.text).group(1)
+    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+    import html
+
+    form = {k: html.unescape(v) for k, v in form.items()}
+    code = parse_qs(urlsplit(client_session.post(f"{sandbox.url}/services/oauth2/authorize",
+                                                 data={**form, "user_id": user},
+                                                 allow_redirects=False).headers["Location"]).query)["code"][0]
+    with pytest.raises(OAuthError) as refused:
+        oauth.exchange_code(code, Pkce.new().verifier)
+    assert refused.value.kind == "auth" and refused.value.code == "invalid_request"
+
+
+def test_refresh_keeps_the_refresh_token_and_gives_a_new_access_token(signed_in, oauth):
+    fresh = oauth.refresh(signed_in)
+    assert fresh["access_token"] != signed_in["access_token"]
+    assert fresh["refresh_token"] == signed_in["refresh_token"]  # no rotation: the response has none
+    assert fresh["org_id"] == signed_in["org_id"]
+
+
+def test_revoked_refresh_token_is_auth_with_the_reconnect_fix(signed_in, oauth):
+    assert oauth.revoke(signed_in["refresh_token"]) is True
+    assert oauth.revoke(signed_in["refresh_token"]) is False  # already gone
+    with pytest.raises(OAuthError) as refused:
+        oauth.refresh(signed_in)
+    assert refused.value.kind == "auth" and refused.value.code == "invalid_grant"
+    assert "Reconnect Salesforce: My Settings → Connections → Salesforce → Connect" in refused.value.message
+
+
+def test_a_token_response_signed_with_another_secret_is_refused(control_answer):
+    with pytest.raises(OAuthError) as refused:
+        token_set(control_answer, "a-secret-the-sandbox-did-not-sign-with")
+    assert refused.value.code == "bad_signature" and refused.value.kind == "auth"
+
+
+@pytest.fixture
+def control_answer(sandbox):
+    """A raw token response from the control API (signed with an empty secret)."""
+    answer = sandbox.http.post(f"{sandbox.url}/_sandbox/sessions", json={})
+    return answer.json()

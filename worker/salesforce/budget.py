@@ -1,0 +1,174 @@
+"""The Salesforce API budget governor: Mailferry keeps a tenant's calls under its share of
+the org's daily allowance (Tenant.api_budget_percent, default 20%; SPEC section 3).
+
+The allowance comes from the latest `Sforce-Limit-Info: api-usage=used/allowance` the
+session saw (`observe`); our own calls are counted in Redis, one counter per tenant per UTC
+day, reserved before a batch is sent (`reserve`) and corrected after (`settle`). When a
+batch would go over, `reserve` raises ProviderError(BUDGET) with `retry_after` (the next UTC
+midnight), which the pipeline shows as "paused: API budget until …".
+
+Redis holds only counters (losing them forgets today's count, nothing else); the hourly
+`ApiUsageSample` rows for the admin chart go to the database (`record_sample`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailferry.models import ApiUsageSample
+from worker.errors import ErrorKind, ProviderError
+from worker.salesforce.errors import LIMIT_BACKOFF_SECONDS
+
+DEFAULT_PERCENT = 20
+#: Until the first response tells us the org's allowance, assume the smallest one an org
+#: with API access has (Developer Edition, reference 2.9), so a new tenant starts careful.
+DEFAULT_ALLOWANCE = 15_000
+_PREFIX = "mailferry:sfbudget"
+
+# Check-and-add in one step, so two workers can't both take the last calls of the share.
+_RESERVE = """
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local calls = tonumber(ARGV[1])
+if used + calls > tonumber(ARGV[2]) then return -1 - used end
+redis.call('INCRBY', KEYS[1], calls)
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+redis.call('INCRBY', KEYS[2], calls)
+return used + calls
+"""
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    """Today's numbers for the admin page and the pipeline's "paused until" state."""
+
+    day: str
+    our_calls: int
+    share: int
+    percent: int
+    org_used: int | None
+    allowance: int | None
+    paused_until: datetime | None
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.share - self.our_calls)
+
+
+class BudgetGovernor:
+    def __init__(self, redis, clock: Callable[[], datetime] | None = None):
+        self.redis = redis
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._reserve = redis.register_script(_RESERVE)
+
+    # ----- before and after calls -----------------------------------------------------------
+
+    def reserve(self, tenant_id: int, calls: int, percent: int = DEFAULT_PERCENT) -> None:
+        """Take `calls` from today's share, or raise ProviderError(BUDGET, retry_after=…)."""
+        now = self._clock()
+        paused = self._paused_until(tenant_id, now)
+        if paused:
+            raise ProviderError(ErrorKind.BUDGET, "salesforce",
+                                f"Salesforce API paused until {paused:%Y-%m-%d %H:%M} UTC: the org reached its "
+                                "daily API limit.", code="REQUEST_LIMIT_EXCEEDED",
+                                retry_after=(paused - now).total_seconds())
+        org_used, allowance = self._org(tenant_id)
+        total = allowance or DEFAULT_ALLOWANCE
+        share = total * percent // 100
+        midnight = _next_midnight(now)
+        wait = max(1.0, (midnight - now).total_seconds())
+        if org_used is not None and org_used + calls > total:
+            raise ProviderError(ErrorKind.BUDGET, "salesforce",
+                                f"The Salesforce org has used {org_used} of its {total} daily API calls.",
+                                code="ORG_LIMIT", retry_after=min(wait, LIMIT_BACKOFF_SECONDS))
+        result = int(self._reserve(keys=[self._day_key(tenant_id, now), self._unsampled_key(tenant_id)],
+                                   args=[calls, share, 2 * 24 * 3600]))
+        if result < 0:
+            used = -1 - result
+            raise ProviderError(ErrorKind.BUDGET, "salesforce",
+                                f"Mailferry's share of the Salesforce API is used up for today: {used} of "
+                                f"{share} calls ({percent}% of {total}); paused until "
+                                f"{midnight:%Y-%m-%d %H:%M} UTC.", code="MAILFERRY_BUDGET", retry_after=wait)
+
+    def settle(self, tenant_id: int, reserved: int, actual: int) -> None:
+        """Correct today's count once the real number of calls is known (a refresh, a
+        second page, a retried TaskSubtype all cost calls nobody could foresee)."""
+        difference = actual - reserved
+        if difference:
+            self.redis.incrby(self._day_key(tenant_id, self._clock()), difference)
+            self.redis.incrby(self._unsampled_key(tenant_id), difference)
+
+    def observe(self, tenant_id: int, used: int, allowance: int) -> None:
+        """The org's usage from a Sforce-Limit-Info header (SalesforceSession.on_limit_info)."""
+        self.redis.hset(self._org_key(tenant_id), mapping={
+            "used": used, "allowance": allowance, "at": self._clock().isoformat()})
+
+    def pause(self, tenant_id: int, seconds: float) -> datetime:
+        """Stop every call for the tenant for `seconds` (after REQUEST_LIMIT_EXCEEDED)."""
+        until = self._clock() + timedelta(seconds=seconds)
+        self.redis.set(self._pause_key(tenant_id), until.isoformat(), ex=max(1, int(seconds + 0.999)))
+        return until
+
+    # ----- reading --------------------------------------------------------------------------
+
+    def status(self, tenant_id: int, percent: int = DEFAULT_PERCENT) -> BudgetStatus:
+        now = self._clock()
+        org_used, allowance = self._org(tenant_id)
+        share = (allowance or DEFAULT_ALLOWANCE) * percent // 100
+        our = int(self.redis.get(self._day_key(tenant_id, now)) or 0)
+        paused = self._paused_until(tenant_id, now)
+        if paused is None and our >= share:
+            paused = _next_midnight(now)
+        return BudgetStatus(day=now.strftime("%Y-%m-%d"), our_calls=our, share=share, percent=percent,
+                            org_used=org_used, allowance=allowance, paused_until=paused)
+
+    def record_sample(self, db: Session, tenant_id: int) -> ApiUsageSample | None:
+        """Add an ApiUsageSample row unless the tenant already has one this UTC hour (the
+        chart is hourly; a row per call would be noise). The caller commits."""
+        org_used, allowance = self._org(tenant_id)
+        if org_used is None or allowance is None:
+            return None
+        now = self._clock()
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        latest = db.scalar(select(ApiUsageSample.sampled_at).where(
+            ApiUsageSample.tenant_id == tenant_id, ApiUsageSample.sampled_at >= hour).limit(1))
+        if latest is not None:
+            return None
+        our_calls = int(self.redis.getset(self._unsampled_key(tenant_id), 0) or 0)
+        sample = ApiUsageSample(tenant_id=tenant_id, sampled_at=now, used=org_used, allowance=allowance,
+                                our_calls=max(0, our_calls))
+        db.add(sample)
+        return sample
+
+    # ----- inside ---------------------------------------------------------------------------
+
+    def _org(self, tenant_id: int) -> tuple[int | None, int | None]:
+        values = self.redis.hmget(self._org_key(tenant_id), "used", "allowance")
+        return tuple(int(v) if v is not None else None for v in values)  # type: ignore[return-value]
+
+    def _paused_until(self, tenant_id: int, now: datetime) -> datetime | None:
+        raw = self.redis.get(self._pause_key(tenant_id))
+        if not raw:
+            return None
+        until = datetime.fromisoformat(raw.decode() if isinstance(raw, bytes) else raw)
+        return until if until > now else None
+
+    def _day_key(self, tenant_id: int, now: datetime) -> str:
+        return f"{_PREFIX}:{tenant_id}:day:{now:%Y%m%d}"
+
+    def _unsampled_key(self, tenant_id: int) -> str:
+        return f"{_PREFIX}:{tenant_id}:unsampled"
+
+    def _org_key(self, tenant_id: int) -> str:
+        return f"{_PREFIX}:{tenant_id}:org"
+
+    def _pause_key(self, tenant_id: int) -> str:
+        return f"{_PREFIX}:{tenant_id}:pause"
+
+
+def _next_midnight(now: datetime) -> datetime:
+    return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
