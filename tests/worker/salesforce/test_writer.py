@@ -1,0 +1,173 @@
+"""write_tasks / delete_tasks / check_setup against the sandbox: upserts on Mailferry_Key__c
+through Collections inside Composite, TaskRelations, per-item results, and the setup check."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from mailferry.allowances import MatchedRecord, apply_allowances, task_fields, task_key
+from mailferry.decision import Participant
+from worker.errors import ErrorKind, ProviderError
+from worker.salesforce.setup import CREATE_FIELD, KEY_LENGTH
+from worker.salesforce.writer import TaskWrite, check_setup, delete_tasks, write_tasks
+
+SENT = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
+
+
+def email_write(n: int, owner_id: str, contact_ids: list[str], subject: str | None = None,
+                shared: bool = True, body: str = "Hello") -> TaskWrite:
+    """A TaskWrite made the way the pipeline makes it: allowances, task_fields, task_key."""
+    records = [MatchedRecord("Contact", cid, f"C{i}", f"c{i}@w.example", None, "to", i)
+               for i, cid in enumerate(contact_ids)]
+    allocation = apply_allowances(records, "outgoing", shared)
+    fields = task_fields(subject=subject or f"Proposal {n}",
+                         participants=[Participant("from", "rep@mailferry.example", "Rep")]
+                         + [Participant("to", r.address) for r in records],
+                         message_date=SENT, body=body, time_zone="Europe/Paris", owner_id=owner_id,
+                         allocation=allocation)
+    return TaskWrite(key=task_key(1, 1, f"<m{n}@mail.example>"), fields=fields, relation_ids=allocation.relation_ids)
+
+
+@pytest.fixture
+def contacts(sandbox) -> list[str]:
+    return sandbox.plant("Contact", [{"LastName": f"W{n}", "Email": f"w{n}@writer.example"} for n in range(60)])
+
+
+def tasks_with_key(sandbox, key: str) -> list[dict]:
+    return sandbox.records("Task", Mailferry_Key__c=key)
+
+
+def who_relations(sandbox, task_id: str) -> set[str]:
+    return {r["RelationId"] for r in sandbox.records("TaskRelation", TaskId=task_id) if not r["IsWhat"]}
+
+
+def test_create_then_upsert_the_same_key_keeps_one_task_and_its_subtype(sandbox, sf, owner_id, contacts):
+    first = write_tasks(sf, [email_write(1, owner_id, contacts[:1])])
+    assert first[0].ok and first[0].created is True and first[0].task_id.startswith("00T")
+    again = write_tasks(sf, [email_write(1, owner_id, contacts[:1], subject="Proposal 1 (edited)")])
+    assert again[0].ok and again[0].created is False and again[0].task_id == first[0].task_id
+    rows = tasks_with_key(sandbox, email_write(1, owner_id, []).key)
+    assert len(rows) == 1
+    assert rows[0]["TaskSubtype"] == "Email" and rows[0]["Subject"] == "Email: Proposal 1 (edited)"
+    assert rows[0]["Status"] == "Completed" and rows[0]["OwnerId"] == owner_id
+
+
+def test_further_contacts_become_task_relations_and_a_retry_adds_none(sandbox, sf, owner_id, contacts):
+    write = email_write(2, owner_id, contacts[:50])
+    assert len(write.relation_ids) == 49
+    result = write_tasks(sf, [write])[0]
+    assert result.ok and result.relations_added == 49
+    assert who_relations(sandbox, result.task_id) == set(contacts[:50])
+    retry = write_tasks(sf, [write])[0]
+    assert retry.ok and retry.relations_added == 0 and retry.relations_removed == 0
+    assert len(sandbox.records("TaskRelation", TaskId=result.task_id)) == 50
+
+
+def test_an_update_drops_relations_the_email_no_longer_has(sandbox, sf, owner_id, contacts):
+    task_id = write_tasks(sf, [email_write(3, owner_id, contacts[:5])])[0].task_id
+    fewer = write_tasks(sf, [email_write(3, owner_id, contacts[:2] + contacts[7:8])])[0]
+    assert fewer.ok and fewer.relations_added == 1 and fewer.relations_removed == 3
+    assert who_relations(sandbox, task_id) == set(contacts[:2] + contacts[7:8])
+
+
+def test_a_validation_rule_fails_one_email_and_its_neighbours_are_written(sandbox, sf, owner_id, contacts):
+    sandbox.org(validation_rule={"sobject": "Task", "field": "Subject", "contains": "blocked",
+                                 "message": "Subjects may not say blocked."})
+    writes = [email_write(10, owner_id, contacts[:2]), email_write(11, owner_id, contacts[2:3], subject="blocked deal"),
+              email_write(12, owner_id, contacts[3:6])]
+    results = write_tasks(sf, writes)
+    assert [r.ok for r in results] == [True, False, True]
+    bad = results[1]
+    assert bad.error_code == "FIELD_CUSTOM_VALIDATION_EXCEPTION" and bad.error_message == "Subjects may not say blocked."
+    assert bad.retryable is False and bad.task_id is None
+    assert [len(tasks_with_key(sandbox, w.key)) for w in writes] == [1, 0, 1]
+    assert results[2].relations_added == 2
+
+
+def test_a_locked_row_is_temporary_and_retryable(sandbox, sf, owner_id, contacts):
+    sandbox.org(lock_row={"sobject": "Task", "count": 1})
+    results = write_tasks(sf, [email_write(20, owner_id, contacts[:1]), email_write(21, owner_id, contacts[1:2])])
+    assert results[0].ok is False and results[0].error_code == "UNABLE_TO_LOCK_ROW"
+    assert results[0].kind == ErrorKind.TEMPORARY and results[0].retryable is True
+    assert results[1].ok
+    assert write_tasks(sf, [email_write(20, owner_id, contacts[:1])])[0].ok  # the retry goes through
+
+
+def test_the_org_daily_limit_raises_budget(sandbox, sf, owner_id, contacts):
+    sandbox.org(daily_api_limit=10, api_used=10)
+    with pytest.raises(ProviderError) as failure:
+        write_tasks(sf, [email_write(30, owner_id, contacts[:1])])
+    assert failure.value.kind == ErrorKind.BUDGET and failure.value.retry_after > 0
+
+
+def test_missing_key_field_raises_setup_with_the_instructions(sandbox, sf, owner_id, contacts):
+    sandbox.org(external_id_field=False)
+    with pytest.raises(ProviderError) as failure:
+        write_tasks(sf, [email_write(40, owner_id, contacts[:1])])
+    assert failure.value.kind == ErrorKind.SETUP and CREATE_FIELD in failure.value.message
+    assert sandbox.records("Task", Subject="Email: Proposal 40") == []
+
+
+def test_setup_check_reports_the_key_field_and_shared_activities(sandbox, sf):
+    before = sf.calls
+    check = check_setup(sf)
+    assert sf.calls == before + 1
+    assert check.ok and check.external_id_field_ok and check.shared_activities
+    assert check.key_field["externalId"] and check.key_field["unique"] and check.key_field["length"] >= KEY_LENGTH
+
+
+def test_setup_check_without_the_field_gives_the_exact_fix(sandbox, sf):
+    sandbox.org(external_id_field=False)
+    check = check_setup(sf)
+    assert not check.ok and not check.external_id_field_ok
+    assert "Mailferry_Key__c is missing" in check.problems[0] and CREATE_FIELD in check.problems[0]
+    with pytest.raises(ProviderError) as failure:
+        check.raise_if_unusable()
+    assert failure.value.kind == ErrorKind.SETUP
+
+
+def test_org_without_shared_activities_is_detected_and_single_who_writes_work(sandbox, sf, owner_id, contacts):
+    sandbox.org(shared_activities=False)
+    check = check_setup(sf)
+    assert check.ok and check.shared_activities is False and "Shared Activities is off" in check.notes[0]
+    write = email_write(50, owner_id, contacts[:3], shared=False)
+    assert write.relation_ids == ()
+    result = write_tasks(sf, [write], shared_activities=False)[0]
+    assert result.ok and tasks_with_key(sandbox, write.key)[0]["WhoId"] == contacts[0]
+
+
+def test_delete_by_key_and_id_and_already_deleted_is_ok(sandbox, sf, owner_id, contacts):
+    a, b = write_tasks(sf, [email_write(60, owner_id, contacts[:2]), email_write(61, owner_id, contacts[2:3])])
+    never = task_key(1, 1, "<never-written@mail.example>")
+    results = delete_tasks(sf, [a.key, b.task_id, never])
+    assert [r.ok for r in results] == [True, True, True]
+    assert results[0].task_id == a.task_id and not results[0].already_gone
+    assert results[2].already_gone and results[2].task_id is None
+    assert tasks_with_key(sandbox, a.key) == [] and sandbox.records("TaskRelation", TaskId=a.task_id) == []
+    again = delete_tasks(sf, [a.key, b.task_id])
+    assert all(r.ok and r.already_gone for r in again)
+
+
+def test_duplicate_keys_in_one_batch_are_a_caller_error(sf, owner_id):
+    with pytest.raises(ValueError):
+        write_tasks(sf, [email_write(70, owner_id, []), email_write(70, owner_id, [])])
+
+
+def test_calls_per_thousand_tasks_written(sandbox, sf, owner_id, contacts):
+    # A realistic mix: most emails have one contact, some several.
+    writes = [email_write(1000 + n, owner_id, contacts[n % 50:n % 50 + (1 if n % 4 else 3)]) for n in range(1000)]
+    sandbox.reset_stats()
+    before = sf.calls
+    results = write_tasks(sf, writes)
+    created = sf.calls - before
+    assert all(r.ok and r.created for r in results)
+    updates = write_tasks(sf, writes)
+    updated = sf.calls - before - created
+    assert all(r.ok and r.created is False for r in updates)
+    print(f"\nwrite_tasks: 1,000 new Tasks ({sum(len(w.relation_ids) for w in writes)} TaskRelations) in "
+          f"{created} API calls; re-upserting the same 1,000 in {updated} calls")
+    assert created <= 2 and updated <= 4
+    assert sandbox.data_calls() == created + updated
+    assert len(sandbox.records("Task")) >= 1000
