@@ -153,8 +153,8 @@ def load_config(environ: Mapping[str, str] | None = None, *, read_dotenv: bool =
             "MICROSOFT_GRAPH_URL",
             f"https://localhost:{sandbox_microsoft_port}/v1.0" if demo else "https://graph.microsoft.com/v1.0",
         ),
-        microsoft_client_id=demo_default("MICROSOFT_CLIENT_ID", "mailferry-demo-app"),
-        microsoft_client_secret=demo_default("MICROSOFT_CLIENT_SECRET", "mailferry-demo-secret"),
+        microsoft_client_id=demo_default("MICROSOFT_CLIENT_ID", "5d1c2f7e-8a3b-4c6d-9e0f-a1b2c3d4e5f6"),
+        microsoft_client_secret=demo_default("MICROSOFT_CLIENT_SECRET", "mailferry-sandbox-secret"),
         salesforce_login_url=env.https_url(
             "SALESFORCE_LOGIN_URL",
             f"https://localhost:{sandbox_salesforce_port}" if demo else "https://login.salesforce.com",

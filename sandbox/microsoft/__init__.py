@@ -1,5 +1,5 @@
 """The Microsoft 365 half of the sandbox: Entra ID v2.0 sign-in and tokens, and Graph v1.0
-mail, over HTTPS (docs/sandbox-microsoft.md).
+mail, over HTTPS (docs/sandbox.md, Microsoft 365).
 
 `create_app(settings)` builds the Flask app; `load_world(app, world)` loads a World in-process
 (tests use it to start from a hand-made world; `POST /_sandbox/reset` does the same with

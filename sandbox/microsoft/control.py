@@ -1,5 +1,5 @@
 """The Microsoft side of the sandbox control API (`/_sandbox/...`, documented in
-docs/sandbox-microsoft.md): reset to a seeded world, list users, deliver/change/delete mail,
+docs/sandbox.md, Microsoft 365): reset to a seeded world, list users, deliver/change/delete mail,
 expire delta tokens, revoke sign-ins, fire lifecycle events, tune limits, register apps.
 
 Statistics and fault rules (`/_sandbox/stats`, `/_sandbox/faults`) come from the shared

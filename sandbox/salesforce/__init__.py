@@ -1,7 +1,7 @@
 """Emulated Salesforce: OAuth, the REST API (query, rows, upsert, Collections, Composite,
 describe, limits), minimal Lightning pages and a control API, over one Flask app.
 
-`create_app(settings)` serves it under `settings.salesforce_url`. See docs/sandbox-salesforce.md.
+`create_app(settings)` serves it under `settings.salesforce_url`. See docs/sandbox.md, Salesforce.
 """
 
 from __future__ import annotations

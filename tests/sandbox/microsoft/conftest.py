@@ -68,7 +68,7 @@ def sandbox_state(microsoft_app):
 
 
 def msal_app(url: str, session, client_id: str = DEMO_CLIENT_ID, secret: str = DEMO_CLIENT_SECRET):
-    """A real msal ConfidentialClientApplication pointed at the sandbox (docs/sandbox-microsoft.md)."""
+    """A real msal ConfidentialClientApplication pointed at the sandbox (docs/sandbox.md, Microsoft 365)."""
     return msal.ConfidentialClientApplication(
         client_id, client_credential=secret, authority=f"{url}/{TENANT}",
         instance_discovery=False, azure_region=False, http_client=session)

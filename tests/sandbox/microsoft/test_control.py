@@ -1,4 +1,4 @@
-"""The Microsoft control API (docs/sandbox-microsoft.md): users, delivering, changing and
+"""The Microsoft control API (docs/sandbox.md, Microsoft 365): users, delivering, changing and
 deleting mail, settings, apps, reset."""
 
 from __future__ import annotations
