@@ -11,8 +11,9 @@ emails".
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 from urllib.parse import quote, urlsplit
 
@@ -30,6 +31,18 @@ BATCH_LIMIT = 20  # Graph refuses a `$batch` of more
 # call to our webhook (up to 10 s), so it gets longer.
 TIMEOUT = (10, 60)
 CHANGE_TYPES = "created,updated,deleted"
+# Graph's documented maximum for message subscriptions is 4,230 minutes in older pages and
+# 10,080 in newer ones; staying under the shorter one works everywhere. Renew at half-life.
+SUBSCRIPTION_LIFETIME = timedelta(minutes=4200)
+
+
+def new_client_state() -> str:
+    """A fresh secret for a subscription's `clientState` (Graph allows 128 characters).
+
+    Store it sealed (`SecretBox.seal(state)`, a JSON string) in `Subscription.sealed_client_state`:
+    the webhook opens it and compares.
+    """
+    return secrets.token_urlsafe(48)
 
 
 @dataclass(frozen=True)
