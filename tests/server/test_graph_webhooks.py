@@ -17,6 +17,7 @@ from mailferry.crypto import SecretBox
 from mailferry.job_queue import enqueue_once
 from mailferry.microsoft_identity import acquire_app_token, forget_app_tokens
 from mailferry.models import Mailbox, Subscription, Tenant, User
+from mailferry.provider_errors import ProviderError
 from mailferry.tls import https_session
 from sandbox.microsoft import load_world
 from sandbox.microsoft.apps import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
@@ -167,8 +168,6 @@ def test_subscription_create_renew_delete_with_the_handshake_reaching_our_https_
 
 
 def test_subscription_refused_when_our_endpoint_cannot_answer_the_handshake(graph):
-    from mailferry.provider_errors import ErrorKind, ProviderError
-
     inbox = graph.folder(ALICE.upn, "inbox")["id"]
     with pytest.raises(ProviderError) as caught:
         graph.create_subscription(ALICE.upn, inbox, "https://localhost:1/webhooks/graph/notifications", None,

@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
+from mailferry.microsoft_identity import acquire_app_token, delegated_token_provider
 from mailferry.provider_errors import ErrorKind, ProviderError
-from mailferry.microsoft_identity import acquire_app_token
 from mailferry.tls import https_session
 from tests.sandbox.microsoft.conftest import ALICE, BOB, INBOX_COUNT, START, TENANT
 from worker.microsoft.graph import BatchPart, GraphClient
@@ -188,8 +188,6 @@ def test_rejected_token_succeeds_when_the_fresh_token_is_good(config, certs):
 
 
 def test_delegated_token_reads_only_its_own_mailbox(sign_in, box, config, certs):
-    from mailferry.microsoft_identity import delegated_token_provider
-
     provider = delegated_token_provider(config, sign_in(ALICE.upn).sealed(box), box, lambda _: None)
     with https_session(certs.ca_cert) as session:
         graph = GraphClient(session, config.microsoft_graph_url, provider)

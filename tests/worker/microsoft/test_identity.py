@@ -3,6 +3,9 @@ against the Microsoft sandbox over HTTPS."""
 
 from __future__ import annotations
 
+import json
+from urllib.parse import parse_qs, urlsplit
+
 import jwt
 import pytest
 
@@ -12,7 +15,8 @@ from mailferry.microsoft_identity import (
 )
 from mailferry.provider_errors import ErrorKind, ProviderError
 from mailferry.tls import https_session
-from tests.sandbox.microsoft.conftest import ALICE, BOB, REDIRECT_URI, TENANT, pick_user
+from sandbox.microsoft import load_world
+from tests.sandbox.microsoft.conftest import ALICE, BOB, REDIRECT_URI, TENANT, make_world, pick_user
 from worker.microsoft.graph import GraphClient
 
 
@@ -36,7 +40,7 @@ def test_sign_in_with_pkce_returns_the_users_claims_and_a_sealable_token_state(s
     state = box.open(sealed)
     assert state["home_account_id"] == f"{ALICE.oid}.{TENANT}"
     assert state["authority_tenant"] == "organizations"
-    refresh_tokens = [rt["secret"] for rt in __import__("json").loads(state["msal_cache"])["RefreshToken"].values()]
+    refresh_tokens = [rt["secret"] for rt in json.loads(state["msal_cache"])["RefreshToken"].values()]
     assert refresh_tokens
     for secret in refresh_tokens + ["RefreshToken", "access_token", ALICE.upn]:
         assert secret.encode() not in sealed  # ciphertext, not plaintext
@@ -44,8 +48,6 @@ def test_sign_in_with_pkce_returns_the_users_claims_and_a_sealable_token_state(s
 
 def test_sign_in_flow_asks_for_mail_readwrite_offline_access_and_user_read_with_pkce(config):
     flow = microsoft_identity.start_sign_in(config, REDIRECT_URI)
-    from urllib.parse import parse_qs, urlsplit
-
     query = parse_qs(urlsplit(flow["auth_uri"]).query)
     assert set(query["scope"][0].split()) == {"Mail.ReadWrite", "User.Read", "offline_access", "openid", "profile"}
     assert query["code_challenge_method"] == ["S256"] and query["code_challenge"][0]
@@ -101,15 +103,14 @@ def test_revoked_refresh_token_is_auth_with_the_reconnect_fix(sign_in, box, conf
     assert error.code == "invalid_grant (AADSTS50173)"
 
 
-def test_expired_refresh_token_is_auth(sign_in, box, config, ms, client_session):
-    # A refresh token the server no longer knows (a new world forgets every grant) behaves like
-    # one that expired: invalid_grant.
-    client_session.post(f"{ms}/_sandbox/settings", json={"access_token_lifetime_s": 60}).raise_for_status()
+def test_refresh_token_the_server_no_longer_knows_is_auth(sign_in, box, config, microsoft_app):
+    # Loading a new world forgets every grant, as an expired refresh token is forgotten.
     sealed = sign_in(ALICE.upn).sealed(box)
-    client_session.post(f"{ms}/_sandbox/users/{ALICE.upn}/revoke").raise_for_status()
+    load_world(microsoft_app, make_world())
     with pytest.raises(ProviderError) as caught:
-        acquire_delegated_token(config, sealed, box)  # the access token is "expiring": refresh needed
-    assert caught.value.kind is ErrorKind.AUTH and caught.value.code.startswith("invalid_grant")
+        acquire_delegated_token(config, sealed, box, force_refresh=True)
+    assert caught.value.kind is ErrorKind.AUTH and caught.value.message == RECONNECT_FIX
+    assert caught.value.code == "invalid_grant (AADSTS9002313)"
 
 
 def test_token_endpoint_outage_is_temporary_with_retry_after(sign_in, box, config, ms, client_session):
