@@ -11,8 +11,9 @@ from typing import Iterator, Sequence
 from urllib.parse import quote_plus
 
 from simple_salesforce import format_soql
+from simple_salesforce.exceptions import SalesforceGeneralError
 
-from worker.salesforce.session import MAX_REQUEST_BYTES, SalesforceSession
+from worker.salesforce.session import MAX_REQUEST_BYTES, SalesforceSession, provider_error
 
 MAX_SUBREQUESTS = 25
 MAX_HEAVY_SUBREQUESTS = 5  # queries and collections per Composite
@@ -100,10 +101,6 @@ def raise_for_subresponse(answer: dict) -> None:
     status = int(answer.get("httpStatusCode") or 0)
     if status < 300:
         return
-    from simple_salesforce.exceptions import SalesforceGeneralError
-
-    from worker.salesforce.session import provider_error
-
     raise provider_error(SalesforceGeneralError(answer.get("referenceId", ""), status, "composite",
                                                 answer.get("body")))
 

@@ -11,9 +11,20 @@ from dataclasses import dataclass
 from worker.errors import ErrorKind
 
 EXTERNAL_ID_FIELD = "Mailferry_Key__c"
+#: The field is created as Text(80): the key is 68 characters, and a later key version has room.
+FIELD_LENGTH = 80
 #: The Salesforce limit is a rolling 24 hours: usage frees up gradually, so an hour's pause
 #: is a fair first wait (the budget governor may know a better time).
 LIMIT_BACKOFF_SECONDS = 3600.0
+
+#: What the admin does when the key field is missing (also in docs/salesforce-setup.md).
+CREATE_FIELD = (
+    f"In Salesforce Setup → Object Manager → Activity → Fields & Relationships → New: Data Type "
+    f"Text, Field Label 'Mailferry Key', Length {FIELD_LENGTH}, Field Name '{EXTERNAL_ID_FIELD[:-3]}' "
+    f"(API name {EXTERNAL_ID_FIELD}); tick 'Unique' (case insensitive) and 'External ID'; make it "
+    "visible and editable for the profiles of every user who syncs email; no page layout needed. "
+    "Then press 'Check again' in Mailferry's admin page. See docs/salesforce-setup.md."
+)
 
 # Codes a later attempt can get past without anyone changing anything.
 _TEMPORARY = {
@@ -69,3 +80,14 @@ def first_error(body) -> tuple[str, str, list]:
         return (str(item.get("errorCode") or item.get("statusCode") or ""), str(item.get("message") or ""),
                 list(item.get("fields") or []))
     return "", str(body)[:500] if body else "", []
+
+
+def setup_fix(code: str, message: str) -> str:
+    """The fix for an error that means the org is not set up (the session's mapping uses it)."""
+    text = f"{code} {message}".lower()
+    if EXTERNAL_ID_FIELD.lower() in text or "external id" in text:
+        return CREATE_FIELD
+    if "api_disabled" in text:
+        return "API access is off for this org or user: the user needs the 'API Enabled' permission."
+    return ("The connected Salesforce user lacks a permission Mailferry needs: see 'Permissions' in "
+            "docs/salesforce-setup.md.")

@@ -25,7 +25,7 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSessi
 from mailferry.salesforce_identity import OAuthError, SalesforceOAuth
 from mailferry.tls import https_session
 from worker.errors import ErrorKind, ProviderError
-from worker.salesforce.errors import LIMIT_BACKOFF_SECONDS, classify, first_error
+from worker.salesforce.errors import LIMIT_BACKOFF_SECONDS, classify, first_error, setup_fix
 
 #: The REST version we speak: 59.0 is simple-salesforce's default and has everything we use
 #: (Collections upsert ≥ 46.0, created flags on upsert ≥ 46.0).
@@ -216,8 +216,6 @@ def provider_error(error: SalesforceError, retry_after: float | None = None) -> 
     if verdict.kind == ErrorKind.BUDGET and retry_after is None:
         retry_after = LIMIT_BACKOFF_SECONDS
     if verdict.kind == ErrorKind.SETUP:
-        from worker.salesforce.setup import setup_fix  # the instructions live with the check
-
         message = f"{message} {setup_fix(code, message)}".strip()
     return ProviderError(verdict.kind, "salesforce", message or f"Salesforce answered {status}",
                          code=code or str(status), status=status, retry_after=retry_after)

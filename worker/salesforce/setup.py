@@ -13,21 +13,13 @@ from datetime import datetime, timezone
 
 from mailferry.allowances import task_key
 from worker.errors import ErrorKind, ProviderError
-from worker.salesforce.errors import EXTERNAL_ID_FIELD
+from worker.salesforce.batching import raise_for_subresponse
+from worker.salesforce.errors import CREATE_FIELD, EXTERNAL_ID_FIELD, FIELD_LENGTH
 from worker.salesforce.session import SalesforceSession
 
-#: The key's length (`task_key` is always "mf1-" + 64 hex characters); the field is created
-#: as Text(80) so a later key version has room.
+#: The key's length (`task_key` is always "mf1-" + 64 hex characters).
 KEY_LENGTH = len(task_key(1, 1, "length-probe@mailferry"))
-FIELD_LENGTH = 80
 
-CREATE_FIELD = (
-    f"In Salesforce Setup → Object Manager → Activity → Fields & Relationships → New: Data Type "
-    f"Text, Field Label 'Mailferry Key', Length {FIELD_LENGTH}, Field Name '{EXTERNAL_ID_FIELD[:-3]}' "
-    f"(API name {EXTERNAL_ID_FIELD}); tick 'Unique' (case insensitive) and 'External ID'; make it "
-    "visible and editable for the profiles of every user who syncs email; no page layout needed. "
-    "Then press 'Check again' in Mailferry's admin page. See docs/salesforce-setup.md."
-)
 SHARED_ACTIVITIES_OFF = (
     "Shared Activities is off: each email is recorded on its first matched contact only "
     "(the others show 'single_who_org'). To relate an email to up to 50 contacts, turn it on in "
@@ -65,10 +57,7 @@ def check_setup(sf: SalesforceSession) -> SetupCheck:
     ])
     by_ref = {a.get("referenceId"): a for a in answers}
     task = by_ref.get("task") or {}
-    if int(task.get("httpStatusCode") or 0) != 200:
-        from worker.salesforce.batching import raise_for_subresponse
-
-        raise_for_subresponse(task)
+    raise_for_subresponse(task)
     shared = int((by_ref.get("relation") or {}).get("httpStatusCode") or 0) == 200
     fields = {f.get("name", "").lower(): f for f in (task.get("body") or {}).get("fields") or []}
     key_field = fields.get(EXTERNAL_ID_FIELD.lower())
@@ -96,14 +85,3 @@ def _key_field_problems(described: dict | None) -> list[str]:
         problems.append(f"The connected user cannot edit {EXTERNAL_ID_FIELD}: give their profile or a permission "
                         "set Edit access to it (field-level security).")
     return problems
-
-
-def setup_fix(code: str, message: str) -> str:
-    """The fix for an error that means the org is not set up (the session's mapping uses it)."""
-    text = f"{code} {message}".lower()
-    if EXTERNAL_ID_FIELD.lower() in text or "external id" in text:
-        return CREATE_FIELD
-    if "api_disabled" in text:
-        return "API access is off for this org or user: the user needs the 'API Enabled' permission."
-    return ("The connected Salesforce user lacks a permission Mailferry needs: see 'Permissions' in "
-            "docs/salesforce-setup.md.")

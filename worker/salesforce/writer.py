@@ -26,10 +26,9 @@ from worker.salesforce.batching import (
     packed,
     run_queries,
 )
-from worker.salesforce.errors import EXTERNAL_ID_FIELD, classify, first_error
+from worker.salesforce.errors import EXTERNAL_ID_FIELD, classify, first_error, setup_fix
 from worker.salesforce.session import SalesforceSession
 from worker.salesforce.setup import SetupCheck, check_setup  # noqa: F401  (part of this module's interface)
-from worker.salesforce.setup import setup_fix
 
 _TASK_ID = re.compile(r"^00T[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
 # Whole-batch problems: raised, because every item would fail the same way.
