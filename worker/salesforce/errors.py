@@ -32,6 +32,10 @@ _TEMPORARY = {
     "REQUEST_RUNNING_TOO_LONG", "TXN_SECURITY_METERING_ERROR", "PROCESSING_HALTED",
     "ALL_OR_NONE_OPERATION_ROLLED_BACK",
 }
+# A matched record changed between the lookup and the write (a lead converted, a contact
+# deleted or merged): the same email succeeds once it is looked up again, so these are
+# retryable; the pipeline should drop the email's addresses from the match cache first.
+STALE_MATCH = {"CANNOT_UPDATE_CONVERTED_LEAD", "INVALID_CROSS_REFERENCE_KEY", "ENTITY_IS_DELETED"}
 # Codes an admin must fix in the org (permissions, missing objects or fields).
 _SETUP = {
     "INSUFFICIENT_ACCESS", "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY", "INSUFFICIENT_ACCESS_OR_READONLY",
@@ -57,6 +61,8 @@ def classify(code: str, message: str = "", fields: list | tuple = (), status: in
         return Classified(ErrorKind.BUDGET, True)
     if code in _TEMPORARY or (status is not None and (status >= 500 or status == 429)):
         return Classified(ErrorKind.TEMPORARY, True)
+    if code in STALE_MATCH:
+        return Classified(ErrorKind.TEMPORARY, True)
     if code == "INVALID_SESSION_ID":
         return Classified(ErrorKind.AUTH, False)
     if code in ("INVALID_FIELD", "NOT_FOUND", "INVALID_FIELD_FOR_INSERT_UPDATE") and EXTERNAL_ID_FIELD.lower() in text.lower():
@@ -65,7 +71,7 @@ def classify(code: str, message: str = "", fields: list | tuple = (), status: in
         return Classified(ErrorKind.SETUP, False)
     if code in _SETUP:
         return Classified(ErrorKind.SETUP, False)
-    if code in ("ENTITY_IS_DELETED",) or (code == "NOT_FOUND"):
+    if code == "NOT_FOUND":
         return Classified(ErrorKind.NOT_FOUND, False)
     return Classified(ErrorKind.UNKNOWN, False)
 

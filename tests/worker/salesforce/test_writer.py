@@ -171,3 +171,15 @@ def test_calls_per_thousand_tasks_written(sandbox, sf, owner_id, contacts):
     assert created <= 2 and updated <= 4
     assert sandbox.data_calls() == created + updated
     assert len(sandbox.records("Task")) >= 1000
+
+
+def test_a_lead_converted_after_the_lookup_is_a_retryable_stale_match(sandbox, sf, owner_id):
+    lead = sandbox.plant("Lead", {"LastName": "Soon", "Company": "Converted Co", "Email": "soon@convert.example"})[0]
+    record = MatchedRecord("Lead", lead, "Soon", "soon@convert.example", None, "to", 0)
+    allocation = apply_allowances([record], "outgoing", True)
+    fields = task_fields(subject="Hi", participants=[Participant("to", "soon@convert.example")], message_date=SENT,
+                         body="", time_zone="UTC", owner_id=owner_id, allocation=allocation)
+    sandbox.http.post(f"{sandbox.url}/_sandbox/leads/{lead}/convert", json={}).raise_for_status()
+    result = write_tasks(sf, [TaskWrite(task_key(1, 1, "<stale@mail.example>"), fields)])[0]
+    assert not result.ok and result.error_code == "CANNOT_UPDATE_CONVERTED_LEAD"
+    assert result.retryable and result.kind == ErrorKind.TEMPORARY
