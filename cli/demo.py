@@ -22,11 +22,6 @@ from mailferry.provisioning import Person, provision_user, save_connection
 from mailferry.salesforce_identity import Pkce, SalesforceOAuth, authorize_url
 from mailferry.tls import https_session
 
-# Where the web app will receive Salesforce's OAuth callback (the demo never opens it: it
-# reads the code from the redirect).
-SALESFORCE_CALLBACK_PATH = "/connections/salesforce/callback"
-
-
 def connect_demo_users(config: Config) -> list[int]:
     """Provision every sandbox user and connect their Salesforce; returns their mailbox ids."""
     http = https_session(config.tls_ca_file)
@@ -36,7 +31,7 @@ def connect_demo_users(config: Config) -> list[int]:
     engine = make_engine(config.database_url)
     sessions = make_session_factory(engine)
     oauth = SalesforceOAuth(config.salesforce_login_url, config.salesforce_client_id,
-                            config.salesforce_client_secret, config.base_url + SALESFORCE_CALLBACK_PATH, http)
+                            config.salesforce_client_secret, config.salesforce_redirect_uri, http)
     try:
         with sessions.begin() as session:
             for entry in directory["users"]:

@@ -105,7 +105,7 @@ def _worker(config: Config, args) -> int:
 
     from rq import SimpleWorker
 
-    from worker.queues import QUEUES
+    from mailferry.job_queue import QUEUES
     from worker.runtime import Runtime, use_runtime
 
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")

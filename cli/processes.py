@@ -113,7 +113,7 @@ def _connect_demo(config: Config) -> None:
     import redis
 
     from cli.demo import connect_demo_users
-    from worker.queues import enqueue_sync
+    from mailferry.job_queue import enqueue_sync
 
     mailbox_ids = connect_demo_users(config)
     connection = redis.Redis.from_url(config.redis_url)

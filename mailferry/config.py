@@ -51,6 +51,7 @@ class Config:
     tls_cert_file: Path
     tls_key_file: Path
     tls_ca_file: Path
+    outbound_ca_file: Path | None
     microsoft_authority_host: str
     microsoft_graph_url: str
     microsoft_client_id: str
@@ -66,6 +67,18 @@ class Config:
     @property
     def is_demo(self) -> bool:
         return self.environment == "demo"
+
+    @property
+    def client_ca_file(self) -> Path | None:
+        """The CA bundle our HTTPS clients verify Microsoft and Salesforce against: the
+        development CA in the demo (the sandbox serves our certificate), else the bundle in
+        MAILFERRY_CLIENT_CA_FILE, else None (the public CAs shipped with `certifi`)."""
+        return self.tls_ca_file if self.is_demo else self.outbound_ca_file
+
+    @property
+    def salesforce_redirect_uri(self) -> str:
+        """Where Salesforce sends the browser back after "Connect Salesforce"."""
+        return f"{self.base_url}/connections/salesforce/callback"
 
     @property
     def redis_socket(self) -> Path:
@@ -145,6 +158,7 @@ def load_config(environ: Mapping[str, str] | None = None, *, read_dotenv: bool =
         tls_cert_file=env.path("MAILFERRY_TLS_CERT_FILE", certs_dir / "localhost.pem"),
         tls_key_file=env.path("MAILFERRY_TLS_KEY_FILE", certs_dir / "localhost-key.pem"),
         tls_ca_file=env.path("MAILFERRY_TLS_CA_FILE", certs_dir / "ca.pem"),
+        outbound_ca_file=env.path("MAILFERRY_CLIENT_CA_FILE", None),
         microsoft_authority_host=env.https_url(
             "MICROSOFT_AUTHORITY_HOST",
             f"https://localhost:{sandbox_microsoft_port}" if demo else "https://login.microsoftonline.com",
@@ -215,7 +229,7 @@ class _Reader:
     def port(self, name: str, default: int) -> int:
         return self.integer(name, default, 1, 65535)
 
-    def path(self, name: str, default: Path) -> Path:
+    def path(self, name: str, default: Path | None) -> Path | None:
         raw = self.get(name)
         return Path(raw).expanduser().resolve() if raw else default
 

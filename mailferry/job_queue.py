@@ -48,3 +48,24 @@ def enqueue_once(redis: Redis, queue_name: str, function: str, *args, job_id: st
             return enqueue_once(redis, queue_name, function, *args, job_id=job_id + FOLLOW_UP_SUFFIX)
         job.delete()  # finished, failed, stopped or canceled: make room for a new run
     return False
+
+
+# The queues, by concern: mailbox syncs (and the subscription work that leads to one), and
+# periodic housekeeping. Workers listen to both; the scheduler only fills `maintenance`.
+SYNC_QUEUE = "mailboxes"
+MAINTENANCE_QUEUE = "maintenance"
+QUEUES = (SYNC_QUEUE, MAINTENANCE_QUEUE)
+
+
+def sync_job_id(mailbox_id: int) -> str:
+    return f"sync-mailbox-{mailbox_id}"
+
+
+def enqueue_sync(redis: Redis, mailbox_id: int) -> bool:
+    """Queue a sync of the mailbox (`worker.jobs.sync_mailbox`) unless one already waits."""
+    return enqueue_once(redis, SYNC_QUEUE, "worker.jobs.sync_mailbox", mailbox_id, job_id=sync_job_id(mailbox_id))
+
+
+def enqueue_maintenance(redis: Redis, name: str) -> bool:
+    """Queue a periodic job (`worker.jobs.<name>`) unless one already waits or runs."""
+    return enqueue_once(redis, MAINTENANCE_QUEUE, f"worker.jobs.{name}", job_id=f"periodic-{name}")

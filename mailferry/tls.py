@@ -72,15 +72,16 @@ def ensure_certificates(folder: Path, now: dt.datetime | None = None) -> tuple[C
     return paths, True
 
 
-def https_session(ca_file: Path | str) -> requests.Session:
-    """A `requests.Session` that verifies servers against `ca_file` only.
+def https_session(ca_file: Path | str | None) -> requests.Session:
+    """A `requests.Session` that verifies servers against `ca_file` only (None: the public
+    CAs of `certifi`).
 
     `trust_env` is off because `requests` replaces `session.verify` with `REQUESTS_CA_BUNDLE`
     or `CURL_CA_BUNDLE` from the environment when it is on; verification stays on.
     """
     session = requests.Session()
     session.trust_env = False
-    session.verify = str(ca_file)
+    session.verify = str(ca_file) if ca_file else True
     return session
 
 

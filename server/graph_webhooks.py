@@ -18,21 +18,16 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 
 from mailferry.crypto import SecretBox, SecretUnreadable
-from mailferry.job_queue import enqueue_once
+from mailferry.job_queue import SYNC_QUEUE, enqueue_once, enqueue_sync
 from mailferry.models import Subscription
 from server.extensions import db_session, redis_client
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("graph_webhooks", __name__, url_prefix="/webhooks/graph")
 
-QUEUE = "graph"
 COUNTER_KEY = "mailferry:webhooks:graph"  # Redis hash: outcome → count (for operators)
 MAX_VALIDATION_TOKEN = 4096
 MAX_NOTIFICATIONS = 1000  # Graph batches at most a few hundred per POST
-
-
-def sync_job_id(mailbox_id: int) -> str:
-    return f"sync-mailbox-{mailbox_id}"
 
 
 @blueprint.post("/notifications")
@@ -42,8 +37,7 @@ def notifications() -> Response:
         return handshake
     mailbox_ids = {row.mailbox_id for row, _ in _genuine(_notification_list())}
     for mailbox_id in sorted(mailbox_ids):
-        enqueue_once(redis_client(), QUEUE, "worker.jobs.sync_mailbox", mailbox_id,
-                     job_id=sync_job_id(mailbox_id))
+        enqueue_sync(redis_client(), mailbox_id)
     return Response(status=202)
 
 
@@ -56,15 +50,14 @@ def lifecycle() -> Response:
         event = note.get("lifecycleEvent")
         if event == "reauthorizationRequired":
             # Renewing (PATCH of the expiry) also reauthorizes the subscription.
-            enqueue_once(redis_client(), QUEUE, "worker.jobs.renew_subscription", row.id,
+            enqueue_once(redis_client(), SYNC_QUEUE, "worker.jobs.renew_subscription", row.id,
                          job_id=f"renew-subscription-{row.id}")
         elif event == "subscriptionRemoved":
-            enqueue_once(redis_client(), QUEUE, "worker.jobs.recreate_subscription", row.mailbox_id,
+            enqueue_once(redis_client(), SYNC_QUEUE, "worker.jobs.recreate_subscription", row.mailbox_id,
                          job_id=f"recreate-subscription-{row.mailbox_id}")
         elif event == "missed":
             # Some notifications were lost: delta catches up on everything.
-            enqueue_once(redis_client(), QUEUE, "worker.jobs.sync_mailbox", row.mailbox_id,
-                         job_id=sync_job_id(row.mailbox_id))
+            enqueue_sync(redis_client(), row.mailbox_id)
         else:
             _count("unknown_lifecycle_event")
     return Response(status=202)

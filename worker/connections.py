@@ -46,10 +46,49 @@ def graph_for(rt, session: Session, mailbox: Mailbox) -> tuple[GraphClient, str]
 
 def crm_for(rt, session: Session, user: User, now: datetime):
     """The user's Salesforce adapter, or None while they have no working connection (their
-    emails then wait, and the connection shows the fix)."""
+    emails then wait, and the connection shows the fix).
+
+    When the org cannot be written to right now (key field missing, API budget used up),
+    the adapter refuses every call with that error, so each email that needed Salesforce
+    shows it as its Unresolved reason with the next retry time.
+    """
     from worker.salesforce.crm import open_crm
 
     connection = connection_of(session, user.id, "salesforce")
     if connection is None or connection.status != "connected" or not connection.sealed_secrets:
         return None
-    return open_crm(rt, session, user, connection, now)
+    try:
+        return open_crm(rt, session, user, connection, now)
+    except ProviderError as error:
+        if error.kind == ErrorKind.AUTH:
+            salesforce_lost(session, user, error)
+            return None
+        return RefusingCrm(error)
+
+
+def salesforce_lost(session: Session, user: User, error: ProviderError) -> None:
+    """The user's Salesforce tokens no longer work: show "reconnect" with the fix; no more calls."""
+    connection = connection_of(session, user.id, "salesforce")
+    if connection is not None:
+        connection.status = "needs_reconnect"
+        connection.status_detail = error.message
+    session.commit()
+
+
+class RefusingCrm:
+    """A Salesforce that answers every call with one error (see `crm_for`)."""
+
+    shared_activities = False
+    owner_id = ""
+
+    def __init__(self, error: ProviderError):
+        self.error = error
+
+    def find_people(self, addresses):
+        raise self.error
+
+    def write_tasks(self, writes):
+        raise self.error
+
+    def delete_tasks(self, task_ids):
+        raise self.error

@@ -16,12 +16,12 @@ from mailferry.models import Mailbox, Message, Subscription
 from mailferry.user_context import decision_context
 from mailferry import mailbox_state
 from worker import maintenance, subscriptions
-from worker.connections import graph_for, crm_for
-from mailferry.provider_errors import ProviderError
+from worker.connections import crm_for, graph_for, salesforce_lost
+from mailferry.provider_errors import ErrorKind, ProviderError
 from worker.fetch import FetchCounts, ensure_folders, fetch_folder
 from worker.locks import is_locked, mailbox_lock
 from worker.process import ProcessCounts, process_mailbox
-from worker.queues import enqueue_sync
+from mailferry.job_queue import enqueue_sync
 from worker.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,13 @@ def _run(rt, mailbox_id: int) -> dict:
             mailbox_state.advance(mailbox, mailbox_state.PROCESSING, utcnow())
             session.commit()
             crm = crm_for(rt, session, user, now)
-            process_mailbox(session, mailbox_id, user, context, crm, now, session.commit, processed)
+            try:
+                process_mailbox(session, mailbox_id, user, context, crm, now, session.commit, processed)
+            except ProviderError as error:
+                if not (error.provider == "salesforce" and error.kind == ErrorKind.AUTH):
+                    raise
+                session.rollback()
+                salesforce_lost(session, user, error)
             mailbox_state.complete(mailbox, utcnow())
             session.commit()
     except ProviderError as error:

@@ -8,7 +8,7 @@ from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from mailferry.models import (
-    ApiUsageSample, Mailbox, Message, OmittedDailyCount, Tenant, UnmatchedAddress,
+    ApiUsageSample, Connection, Mailbox, Message, OmittedDailyCount, Tenant, UnmatchedAddress,
 )
 from mailferry.settings_catalog import SyncMode
 from mailferry.user_context import user_settings
@@ -19,13 +19,19 @@ USAGE_SAMPLES_KEPT = timedelta(days=90)
 def due_mailboxes(session: Session, now: datetime) -> list[int]:
     """Mailboxes to sync now: runnable (not waiting for a reconnect, not inside a Retry-After
     window, sync on) and either due for polling or holding due work."""
+    # Due work counts only while the user's Salesforce is connected: otherwise it waits for
+    # the reconnect, and the mailbox is just polled on its schedule.
+    salesforce_connected = exists().where(
+        Connection.user_id == Mailbox.user_id, Connection.provider == "salesforce",
+        Connection.status == "connected",
+    )
     has_due_work = exists().where(
         Message.mailbox_id == Mailbox.id,
         or_(
             Message.pending_operation.is_not(None),
             and_(Message.status == "unresolved", Message.next_attempt_at <= now),
         ),
-    )
+    ) & salesforce_connected
     rows = session.execute(
         select(Mailbox, has_due_work.label("has_due_work"))
         .where(Mailbox.status.in_(("active", "throttled")))

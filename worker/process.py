@@ -19,6 +19,7 @@ from mailferry import decision as rules
 from mailferry.allowances import MatchedRecord, apply_allowances, task_fields, task_key
 from mailferry.decision import Decision, DecisionContext, EmailFacts, Outcome, Participant
 from mailferry.models import Message, User
+from mailferry.provider_errors import ErrorKind, ProviderError
 from mailferry.user_context import ignored_message_ids
 from worker import outcomes
 
@@ -83,24 +84,35 @@ def process_batch(session: Session, batch: list[Message], user: User, context: D
         for row in batch
     }
     counts.decided += len(batch)
+    needing_crm = [row for row in batch if _needs_crm(row, decisions[row.id])]
     if crm is None:
-        # Salesforce is not connected (or paused): what needs it stays due, visibly.
-        waiting = [row for row in batch if _needs_crm(row, decisions[row.id])]
-        counts.waiting += len(waiting)
-        batch = [row for row in batch if row not in waiting]
-        people: dict[int, dict[str, list]] = {}
-    else:
-        lookups = [row for row in batch if decisions[row.id].outcome == Outcome.NEEDS_LOOKUP]
-        people = _look_up(crm, lookups, decisions, context)
-        withdrawals = [row for row in batch if _withdraws(row, decisions[row.id])]
-        not_withdrawn = _withdraw(crm, withdrawals) if withdrawals else set()
-        # A Task that could not be deleted keeps its row due, to try again.
-        counts.waiting += len(not_withdrawn)
-        batch = [row for row in batch if row.id not in not_withdrawn]
-    writes = [row for row in batch if decisions[row.id].outcome == Outcome.TO_RECORD]
-    time_zone = context.settings.time_zone
-    results = _write(crm, user, writes, decisions, people, time_zone) if writes else {}
-    for row in batch:
+        # Salesforce is not connected: what needs it stays due, and the connection shows why.
+        counts.waiting += len(needing_crm)
+        _record_all(session, [r for r in batch if r not in needing_crm], decisions, {}, now, counts)
+        return
+    try:
+        people = _look_up(crm, [r for r in needing_crm if decisions[r.id].outcome == Outcome.NEEDS_LOOKUP],
+                          decisions, context)
+        not_withdrawn = _withdraw(crm, [row for row in batch if _withdraws(row, decisions[row.id])])
+        writes = [row for row in batch if decisions[row.id].outcome == Outcome.TO_RECORD]
+        results = _write(crm, user, writes, decisions, people, context.settings.time_zone) if writes else {}
+    except ProviderError as error:
+        if error.kind == ErrorKind.AUTH:
+            raise  # the caller marks the connection; the rows stay due
+        # An outage, the API budget or a setup problem stopped the whole batch's Salesforce
+        # work: every email that needed it is Unresolved `system_error`, retried with backoff.
+        for row in needing_crm:
+            outcomes.write_failed(row, error.code or error.kind.value, error.message, now, error.retry_after)
+        counts.unresolved += len(needing_crm)
+        _record_all(session, [r for r in batch if r not in needing_crm], decisions, {}, now, counts)
+        return
+    # A Task that could not be deleted keeps its row due, to try again.
+    counts.waiting += len(not_withdrawn)
+    _record_all(session, [r for r in batch if r.id not in not_withdrawn], decisions, results, now, counts)
+
+
+def _record_all(session, rows, decisions, results, now, counts) -> None:
+    for row in rows:
         _record_outcome(session, row, decisions[row.id], results.get(row.id), now, counts)
 
 
@@ -146,6 +158,8 @@ def _look_up(crm: Crm, rows: list[Message], decisions: dict[int, Decision],
 
 def _withdraw(crm: Crm, rows: list[Message]) -> set[int]:
     """Delete the Tasks of these rows; returns the ids of rows whose Task is still there."""
+    if not rows:
+        return set()
     results = crm.delete_tasks([row.salesforce_task_id for row in rows])
     failed = set()
     for row, result in zip(rows, results):
@@ -176,8 +190,7 @@ def _write(crm: Crm, user: User, rows: list[Message], decisions: dict[int, Decis
                              body=row.body_text, time_zone=time_zone, owner_id=crm.owner_id,
                              allocation=allocation)
         key = task_key(user.tenant.tid, user.oid, row.internet_message_id)
-        writes.append(TaskWrite(key=key, fields=fields, relation_ids=allocation.relation_ids,
-                                existing_task_id=row.salesforce_task_id))
+        writes.append(TaskWrite(key=key, fields=fields, relation_ids=allocation.relation_ids))
     results = crm.write_tasks(writes)
     return {row.id: (result, allocations[row.id]) for row, result in zip(rows, results)}
 
@@ -218,7 +231,7 @@ def _record_outcome(session, row, decision: Decision, written, now, counts: Proc
             outcomes.synced(session, row, result.task_id, result.key, allocation, now)
             counts.synced += 1
         else:
-            outcomes.write_failed(row, result.error_code, result.error_message, now, result.retry_after)
+            outcomes.write_failed(row, result.error_code, result.error_message, now, None)
             counts.unresolved += 1
         outcomes.note_unmatched(session, row, decision.unmatched, _names(row), first_attempt, now)
     # NEEDS_LOOKUP left here means Salesforce was not available: the row stays due.

@@ -43,9 +43,8 @@ class Runtime:
 
     @cached_property
     def http(self) -> requests.Session:
-        """One keep-alive HTTPS session for Graph and Salesforce calls (trusting our CA when
-        the endpoints are local, the system's otherwise)."""
-        return https_session(self.config.tls_ca_file) if self.config.is_demo else _system_session()
+        """One keep-alive HTTPS session for Graph and Salesforce calls."""
+        return https_session(self.config.client_ca_file)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -57,12 +56,6 @@ class Runtime:
             except BaseException:
                 session.rollback()
                 raise
-
-
-def _system_session() -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False  # no proxy or CA bundle surprises from the environment
-    return session
 
 
 _runtime: Runtime | None = None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import redis
 
-from worker.queues import enqueue_maintenance
+from mailferry.job_queue import enqueue_maintenance
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 5.0

@@ -47,6 +47,7 @@ class Mailbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    user: Mapped["User"] = relationship()  # noqa: F821  (mailferry.models.tenancy)
     folders: Mapped[list[MailboxFolder]] = relationship(
         back_populates="mailbox", cascade="all, delete-orphan", passive_deletes=True
     )

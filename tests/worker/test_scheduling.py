@@ -10,7 +10,7 @@ import redis
 from rq import Queue
 
 from worker import locks
-from worker.queues import MAINTENANCE_QUEUE, SYNC_QUEUE, enqueue_sync, sync_job_id
+from mailferry.job_queue import MAINTENANCE_QUEUE, SYNC_QUEUE, enqueue_sync, sync_job_id
 from worker.scheduler import Periodic, tick
 
 

@@ -1,0 +1,78 @@
+"""The sync engine end to end against both sandbox servers over HTTPS, a real Redis and the
+test database: the demo tenant's mail goes through every rule, lands as Tasks exactly once,
+and a second run changes nothing."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from sqlalchemy import func, select
+
+from cli.demo import connect_demo_users
+from mailferry.config import load_config
+from mailferry.models import Mailbox, Message, MessageRecord
+from tests.sandbox.conftest import (  # noqa: F401  (shared fixtures)
+    microsoft, microsoft_app, salesforce, salesforce_app, sandbox_settings,
+)
+from worker import jobs
+from worker.runtime import Runtime, use_runtime
+
+FINAL = {"synced", "unresolved", "excluded", "skipped", "ignored"}
+
+
+@pytest.fixture
+def pipeline(tmp_path, empty_database_url, redis_url, certs, sandbox_settings, microsoft, salesforce):
+    from mailferry import migrate
+
+    migrate.upgrade(empty_database_url)
+    config = load_config({
+        "MAILFERRY_DATA_DIR": str(tmp_path / "data"),
+        "MAILFERRY_CERTS_DIR": str(certs.folder),
+        "DATABASE_URL": empty_database_url,
+        "REDIS_URL": redis_url,
+        "MAILFERRY_SANDBOX_MICROSOFT_PORT": sandbox_settings.microsoft_url.rsplit(":", 1)[1],
+        "MAILFERRY_SANDBOX_SALESFORCE_PORT": sandbox_settings.salesforce_url.rsplit(":", 1)[1],
+    }, read_dotenv=False)
+    runtime = Runtime(config)
+    use_runtime(runtime)
+    mailbox_ids = connect_demo_users(config)
+    yield runtime, mailbox_ids
+    use_runtime(None)
+    runtime.engine.dispose()
+
+
+def _tasks(client_session, salesforce) -> list[dict]:
+    answer = client_session.get(f"{salesforce}/_sandbox/records/Task")
+    return answer.json()["records"]
+
+
+def test_demo_mail_reaches_an_outcome_and_each_synced_email_is_one_task(pipeline, client_session, salesforce):
+    runtime, mailbox_ids = pipeline
+    results = [jobs.sync_mailbox(mailbox_id) for mailbox_id in mailbox_ids]
+    assert all("error" not in r and "skipped" not in r for r in results), results
+
+    with runtime.sessions() as session:
+        statuses = Counter(session.execute(select(Message.status)).scalars())
+        assert set(statuses) <= FINAL, statuses
+        assert statuses["synced"] > 0 and statuses["unresolved"] > 0 and statuses["skipped"] > 0
+        synced_keys = set(session.execute(select(Message.task_key).where(Message.status == "synced")).scalars())
+        recorded = session.execute(select(func.count()).select_from(MessageRecord).where(MessageRecord.recorded)).scalar()
+        assert recorded >= statuses["synced"]
+        assert all(m.stage == "idle" and m.last_success_at for m in session.execute(select(Mailbox)).scalars())
+
+    tasks = _tasks(client_session, salesforce)
+    keys = Counter(t.get("Mailferry_Key__c") for t in tasks if t.get("Mailferry_Key__c"))
+    assert keys and max(keys.values()) == 1  # never a second Task for one key
+    assert synced_keys <= set(keys)
+
+
+def test_a_second_run_writes_nothing_new(pipeline, client_session, salesforce):
+    runtime, mailbox_ids = pipeline
+    for mailbox_id in mailbox_ids:
+        jobs.sync_mailbox(mailbox_id)
+    before = len(_tasks(client_session, salesforce))
+    client_session.post(f"{salesforce}/_sandbox/stats/reset")
+    again = [jobs.sync_mailbox(mailbox_id) for mailbox_id in mailbox_ids]
+    assert all(r["processed"]["synced"] == 0 for r in again), again
+    assert len(_tasks(client_session, salesforce)) == before
