@@ -215,8 +215,9 @@ class SalesforceOAuth:
             raise _http_failure(response, "token")
         error = str(body.get("error") or response.status_code) if isinstance(body, dict) else str(response.status_code)
         description = str(body.get("error_description") or "") if isinstance(body, dict) else ""
-        raise OAuthError(_token_error_kind(error), "salesforce", _token_error_message(error, description),
-                            code=error, status=response.status_code)
+        raise OAuthError(_token_error_kind(error), "salesforce",
+                         _token_error_message(error, description, self.redirect_uri),
+                         code=error, status=response.status_code)
 
     def _post(self, url: str, form: dict) -> requests.Response:
         try:
@@ -288,7 +289,7 @@ def _token_error_kind(error: str) -> str:
     return ErrorKind.UNKNOWN
 
 
-def _token_error_message(error: str, description: str) -> str:
+def _token_error_message(error: str, description: str, redirect_uri: str) -> str:
     said = f"Salesforce refused the sign-in ({error}: {description or 'no description'})."
     if error == "invalid_grant":
         return f"{said} The saved Salesforce sign-in was revoked or has expired. {RECONNECT_FIX}"
@@ -298,8 +299,8 @@ def _token_error_message(error: str, description: str) -> str:
         return (f"{said} Mailferry's SALESFORCE_CLIENT_ID / SALESFORCE_CLIENT_SECRET do not match a connected app "
                 "in this org: see docs/salesforce-setup.md.")
     if error == "redirect_uri_mismatch":
-        return (f"{said} The connected app's callback URL must be MAILFERRY_BASE_URL + /auth/salesforce/callback: "
-                "see docs/salesforce-setup.md.")
+        return (f"{said} The connected app's callback URL must be exactly {redirect_uri} "
+                "(MAILFERRY_BASE_URL + /connections/salesforce/callback): see docs/salesforce-setup.md.")
     return f"{said} {RECONNECT_FIX}"
 
 

@@ -17,7 +17,7 @@ from worker.salesforce.session import SalesforceSession
 
 CLIENT_ID = "mailferry-test-app"
 CLIENT_SECRET = "mailferry-test-secret"
-REDIRECT_URI = "https://localhost:3000/auth/salesforce/callback"
+REDIRECT_URI = "https://localhost:3000/connections/salesforce/callback"
 
 
 class Sandbox:
@@ -72,8 +72,9 @@ def oauth(salesforce, client_session) -> SalesforceOAuth:  # noqa: F811
     return SalesforceOAuth(salesforce, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, client_session)
 
 
-def sign_in(http, login_url: str, oauth: SalesforceOAuth, *, user_index: int = 0) -> dict:
-    """The whole web server flow with PKCE, a person's clicks played by requests."""
+def authorization_code(http, login_url: str, oauth: SalesforceOAuth, *, user_index: int = 0) -> tuple[str, Pkce]:
+    """Open the authorize page with a PKCE challenge, click a user, read the code from the
+    redirect (a person's clicks played by requests)."""
     pkce = Pkce.new()
     state = uuid.uuid4().hex
     page = http.get(authorize_url(login_url, oauth.client_id, oauth.redirect_uri, state, pkce.challenge))
@@ -88,7 +89,13 @@ def sign_in(http, login_url: str, oauth: SalesforceOAuth, *, user_index: int = 0
     assert location.startswith(oauth.redirect_uri)
     query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
     assert query["state"] == state
-    return oauth.exchange_code(query["code"], pkce.verifier)
+    return query["code"], pkce
+
+
+def sign_in(http, login_url: str, oauth: SalesforceOAuth, *, user_index: int = 0) -> dict:
+    """The whole web server flow with PKCE: authorize, then exchange the code."""
+    code, pkce = authorization_code(http, login_url, oauth, user_index=user_index)
+    return oauth.exchange_code(code, pkce.verifier)
 
 
 @pytest.fixture

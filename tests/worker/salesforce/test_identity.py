@@ -17,7 +17,7 @@ from mailferry.salesforce_identity import (
     token_set,
 )
 
-from .conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, sign_in
+from .conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, authorization_code, sign_in
 
 
 def test_pkce_pair_is_rfc7636_s256():
@@ -70,19 +70,18 @@ def test_code_flow_with_pkce_gives_tokens_and_identity(sandbox, oauth, client_se
 
 
 def test_wrong_verifier_is_refused_as_auth(sandbox, oauth, client_session):
-    pkce = Pkce.new()
-    page = client_session.get(authorize_url(sandbox.url, CLIENT_ID, REDIRECT_URI, "s", pkce.challenge))
-    user = re.search(r'name="user_id" value="(005\w+)"', page.text).group(1)
-    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
-    import html
-
-    form = {k: html.unescape(v) for k, v in form.items()}
-    code = parse_qs(urlsplit(client_session.post(f"{sandbox.url}/services/oauth2/authorize",
-                                                 data={**form, "user_id": user},
-                                                 allow_redirects=False).headers["Location"]).query)["code"][0]
+    code, _ = authorization_code(client_session, sandbox.url, oauth)
     with pytest.raises(OAuthError) as refused:
         oauth.exchange_code(code, Pkce.new().verifier)
     assert refused.value.kind == "auth" and refused.value.code == "invalid_request"
+
+
+def test_a_used_code_is_refused_as_auth(sandbox, oauth, client_session):
+    code, pkce = authorization_code(client_session, sandbox.url, oauth)
+    oauth.exchange_code(code, pkce.verifier)
+    with pytest.raises(OAuthError) as refused:
+        oauth.exchange_code(code, pkce.verifier)
+    assert refused.value.kind == "auth" and refused.value.code == "invalid_grant"
 
 
 def test_refresh_keeps_the_refresh_token_and_gives_a_new_access_token(signed_in, oauth):
@@ -112,3 +111,12 @@ def control_answer(sandbox):
     """A raw token response from the control API (signed with an empty secret)."""
     answer = sandbox.http.post(f"{sandbox.url}/_sandbox/sessions", json={})
     return answer.json()
+
+
+def test_a_callback_url_mismatch_is_setup_and_names_the_url(sandbox, oauth, client_session):
+    code, pkce = authorization_code(client_session, sandbox.url, oauth)
+    elsewhere = SalesforceOAuth(sandbox.url, CLIENT_ID, CLIENT_SECRET, "https://other.example/cb", client_session)
+    with pytest.raises(OAuthError) as refused:
+        elsewhere.exchange_code(code, pkce.verifier)
+    assert refused.value.kind == "setup" and refused.value.code == "redirect_uri_mismatch"
+    assert "https://other.example/cb" in refused.value.message
