@@ -100,8 +100,9 @@ def write_tasks(sf: SalesforceSession, writes: Sequence[TaskWrite], *, shared_ac
     items = [_Item(w) for w in writes]
     _upsert(sf, items, with_create_only=True)
     # TaskSubtype is create-only (reference 3.1): an upsert that turned out to be an update
-    # is refused for it, so those items go again without it. Creates keep it.
-    again = [i for i in items if i.error and _refused_create_only(i.error)]
+    # is refused for it, so those items go again without it. Creates keep it. A key another
+    # worker created a moment ago (DUPLICATE_VALUE on the key) is now an update as well.
+    again = [i for i in items if i.error and (_refused_create_only(i.error) or _lost_create_race(i.error))]
     if again:
         for item in again:
             item.error = None
@@ -195,6 +196,11 @@ def _whole_collection_failed(collection: Sequence[_Item], status: int, body) -> 
         raise ProviderError(verdict.kind, "salesforce", message, code=code, status=status)
     for item in collection:
         item.error, item.status = (code or str(status), message, fields), status
+
+
+def _lost_create_race(error: tuple[str, str, list]) -> bool:
+    code, message, fields = error
+    return code == "DUPLICATE_VALUE" and (EXTERNAL_ID_FIELD in fields or EXTERNAL_ID_FIELD in message)
 
 
 def _refused_create_only(error: tuple[str, str, list]) -> bool:
