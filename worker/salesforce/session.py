@@ -13,6 +13,7 @@ instance_url, …). Nothing here knows whether it talks to Salesforce or the san
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, Callable
 from urllib.parse import quote_plus, urlsplit
@@ -65,7 +66,7 @@ class SalesforceSession:
         self,
         tokens: dict,
         *,
-        ca_file,
+        ca_file: str | os.PathLike | None,
         oauth: SalesforceOAuth | None = None,
         on_tokens: TokensCallback | None = None,
         on_limit_info: LimitCallback | None = None,

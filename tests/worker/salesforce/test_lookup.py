@@ -146,3 +146,11 @@ def test_any_quoting_hostile_address_matches_itself_and_nothing_else(sandbox, sf
     sandbox.plant("Contact", [{"LastName": "Prop", "Email": address}, {"LastName": "Decoy", "Email": decoy}])
     found = find_people(sf, [address, address.upper()])
     assert [p.email for p in found[address]] == [address]
+
+
+def test_more_matches_than_one_page_are_all_returned(sandbox, sf):
+    sandbox.plant("Contact", [contact("popular@pages.example", last=f"P{n}") for n in range(2_100)])
+    before = sf.calls
+    people = find_people(sf, ["popular@pages.example"])["popular@pages.example"]
+    assert len(people) == 2_100 and len({p.id for p in people}) == 2_100
+    assert sf.calls - before == 2  # the Composite call, then one query_more page
