@@ -42,6 +42,9 @@ class TaskWrite:
     key: str  # Mailferry_Key__c, from allowances.task_key
     fields: Mapping[str, Any]  # allowances.task_fields (TaskSubtype included; dropped on update)
     relation_ids: tuple[str, ...] = ()  # allocation.relation_ids: one TaskRelation each
+    # The Task id recorded when this email synced before (Message.salesforce_task_id): the
+    # write is then sent as an update straight away, saving the refused first attempt.
+    existing_task_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,7 @@ def write_tasks(sf: SalesforceSession, writes: Sequence[TaskWrite], *, shared_ac
     if len(set(k.lower() for k in keys)) != len(keys):
         raise ValueError("two writes share a Mailferry_Key__c; one email is one Task")
     items = [_Item(w) for w in writes]
-    _upsert(sf, items, with_create_only=True)
+    _upsert(sf, items, first_attempt=True)
     # TaskSubtype is create-only (reference 3.1): an upsert that turned out to be an update
     # is refused for it, so those items go again without it. Creates keep it. A key another
     # worker created a moment ago (DUPLICATE_VALUE on the key) is now an update as well.
@@ -106,7 +109,16 @@ def write_tasks(sf: SalesforceSession, writes: Sequence[TaskWrite], *, shared_ac
     if again:
         for item in again:
             item.error = None
-        _upsert(sf, again, with_create_only=False)
+        _upsert(sf, again, first_attempt=False)
+    # Sent as an update but created: someone deleted the Task in Salesforce since. The new
+    # one lacks TaskSubtype = Email, which can only be set on create: make it again.
+    remade = [i for i in items if i.write.existing_task_id and i.created and not i.error]
+    if remade:
+        gone = _delete_ids(sf, [i.task_id for i in remade])
+        remade = [i for i in remade if gone[i.task_id][0]]
+        for item in remade:
+            item.task_id = item.created = None
+        _upsert(sf, remade, first_attempt=False, with_create_only=True)
     if shared_activities:
         _relate(sf, [i for i in items if i.task_id and not i.error])
     return [_result(i) for i in items]
@@ -151,13 +163,17 @@ def delete_tasks(sf: SalesforceSession, keys_or_ids: Iterable[str]) -> list[Dele
 # ----- upserts ------------------------------------------------------------------------------
 
 
-def _upsert(sf: SalesforceSession, items: list[_Item], with_create_only: bool) -> None:
+def _upsert(sf: SalesforceSession, items: list[_Item], first_attempt: bool, with_create_only: bool = False) -> None:
+    """Upsert the items' Tasks. A first attempt carries the create-only fields unless the
+    write names an existing Task; later attempts carry them only when told to."""
     url = f"{sf.data_path}composite/sobjects/Task/{EXTERNAL_ID_FIELD}"
     collections = list(packed(items, COLLECTION_SIZE))
     for group in packed(collections, MAX_HEAVY_SUBREQUESTS):
         subrequests = [
             {"method": "PATCH", "url": url, "referenceId": f"tasks{n}",
-             "body": {"allOrNone": False, "records": [_task_record(i.write, with_create_only) for i in collection]}}
+             "body": {"allOrNone": False, "records": [
+                 _task_record(i.write, with_create_only or (first_attempt and not i.write.existing_task_id))
+                 for i in collection]}}
             for n, collection in enumerate(group)
         ]
         answers = sf.composite(subrequests)

@@ -3,6 +3,7 @@ through Collections inside Composite, TaskRelations, per-item results, and the s
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
@@ -183,3 +184,25 @@ def test_a_lead_converted_after_the_lookup_is_a_retryable_stale_match(sandbox, s
     result = write_tasks(sf, [TaskWrite(task_key(1, 1, "<stale@mail.example>"), fields)])[0]
     assert not result.ok and result.error_code == "CANNOT_UPDATE_CONVERTED_LEAD"
     assert result.retryable and result.kind == ErrorKind.TEMPORARY
+
+
+def test_an_update_of_a_known_task_is_sent_as_an_update_at_once(sandbox, sf, owner_id, contacts):
+    first = write_tasks(sf, [email_write(80, owner_id, contacts[:1])])[0]
+    update = email_write(80, owner_id, contacts[:1], subject="Re-categorised")
+    before = sf.calls
+    again = write_tasks(sf, [replace(update, existing_task_id=first.task_id)])[0]
+    assert sf.calls - before == 2  # the upsert (no refused first attempt), then the relations check
+    assert again.ok and again.created is False and again.task_id == first.task_id
+    row = tasks_with_key(sandbox, update.key)[0]
+    assert row["Subject"] == "Email: Re-categorised" and row["TaskSubtype"] == "Email"
+
+
+def test_a_known_task_deleted_in_salesforce_is_made_again_as_an_email(sandbox, sf, owner_id, contacts):
+    first = write_tasks(sf, [email_write(81, owner_id, contacts[:3])])[0]
+    delete_tasks(sf, [first.task_id])
+    write = replace(email_write(81, owner_id, contacts[:3]), existing_task_id=first.task_id)
+    again = write_tasks(sf, [write])[0]
+    assert again.ok and again.created is True and again.task_id != first.task_id
+    rows = tasks_with_key(sandbox, write.key)
+    assert len(rows) == 1 and rows[0]["TaskSubtype"] == "Email" and rows[0]["Id"] == again.task_id
+    assert who_relations(sandbox, again.task_id) == set(contacts[:3])
