@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Mapping
 from datetime import datetime, timezone
 from urllib.parse import urlencode, urlsplit
 
@@ -132,6 +133,34 @@ def authorize_url(
     if prompt:
         params["prompt"] = prompt
     return f"{login_url.rstrip('/')}/services/oauth2/authorize?{urlencode(params)}"
+
+
+def code_from_callback(params: Mapping[str, str], expected_state: str) -> str:
+    """The authorization code from the callback's query, after checking `state` (it ties
+    the callback to the sign-in this browser started, against login CSRF).
+
+    Salesforce reports a refusal as `error=access_denied` (its Help page spells it
+    `access-denied`, reference 1.2); every failure is an OAuthError(AUTH) saying what to do.
+    """
+    state = params.get("state") or ""
+    if not expected_state or not hmac.compare_digest(state, expected_state):
+        raise OAuthError(ErrorKind.AUTH, "salesforce",
+                         "This Salesforce sign-in was not started from this browser (or took too long). "
+                         "Start again from My Settings → Connections → Salesforce → Connect.", code="state_mismatch")
+    error = params.get("error")
+    if error:
+        description = params.get("error_description") or ""
+        if error in ("access_denied", "access-denied"):
+            message = ("Salesforce access was not allowed, so nothing was connected. To connect, start again "
+                       "and choose Allow.")
+        else:
+            message = f"Salesforce refused the sign-in ({error}: {description or 'no description'}). {RECONNECT_FIX}"
+        raise OAuthError(ErrorKind.AUTH, "salesforce", message, code=error)
+    code = params.get("code")
+    if not code:
+        raise OAuthError(ErrorKind.AUTH, "salesforce", "Salesforce sent no authorization code. " + RECONNECT_FIX,
+                         code="no_code")
+    return code
 
 
 class SalesforceOAuth:

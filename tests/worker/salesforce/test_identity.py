@@ -3,6 +3,7 @@ revoke and the identity URL, against the sandbox's real OAuth endpoints."""
 
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,6 +14,7 @@ from mailferry.salesforce_identity import (
     Pkce,
     SalesforceOAuth,
     authorize_url,
+    code_from_callback,
     login_url_for,
     token_set,
 )
@@ -120,3 +122,19 @@ def test_a_callback_url_mismatch_is_setup_and_names_the_url(sandbox, oauth, clie
         elsewhere.exchange_code(code, pkce.verifier)
     assert refused.value.kind == "setup" and refused.value.code == "redirect_uri_mismatch"
     assert "https://other.example/cb" in refused.value.message
+
+
+def test_the_callback_gives_the_code_only_with_our_state(sandbox, oauth, client_session):
+    pkce = Pkce.new()
+    page = client_session.get(authorize_url(sandbox.url, CLIENT_ID, REDIRECT_URI, "our-state", pkce.challenge))
+    form = {k: html.unescape(v) for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text)}
+    denied = client_session.post(f"{sandbox.url}/services/oauth2/authorize", data={**form, "action": "deny"},
+                                 allow_redirects=False)
+    params = {k: v[0] for k, v in parse_qs(urlsplit(denied.headers["Location"]).query).items()}
+    with pytest.raises(OAuthError) as refused:
+        code_from_callback(params, "our-state")
+    assert refused.value.code == "access_denied" and "choose Allow" in refused.value.message
+    with pytest.raises(OAuthError) as forged:
+        code_from_callback({"code": "x", "state": "someone-elses"}, "our-state")
+    assert forged.value.code == "state_mismatch" and forged.value.kind == "auth"
+    assert code_from_callback({"code": "abc", "state": "our-state"}, "our-state") == "abc"
