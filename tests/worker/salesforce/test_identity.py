@@ -3,6 +3,8 @@ revoke and the identity URL, against the sandbox's real OAuth endpoints."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import re
 from urllib.parse import parse_qs, urlsplit
@@ -23,9 +25,6 @@ from .conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, authorization_code
 
 
 def test_pkce_pair_is_rfc7636_s256():
-    import base64
-    import hashlib
-
     pair = Pkce.new()
     assert 43 <= len(pair.verifier) <= 128 and re.fullmatch(r"[A-Za-z0-9\-._~]+", pair.verifier)
     expected = base64.urlsafe_b64encode(hashlib.sha256(pair.verifier.encode()).digest()).rstrip(b"=").decode()
