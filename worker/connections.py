@@ -84,7 +84,7 @@ class RefusingCrm:
     def __init__(self, error: ProviderError):
         self.error = error
 
-    def find_people(self, addresses):
+    def find_people(self, addresses, fresh=False):
         raise self.error
 
     def write_tasks(self, writes):

@@ -35,7 +35,10 @@ def omit(session: Session, row: Message, now: datetime) -> None:
 
 
 def settle(row: Message, status: str, reason: str, now: datetime) -> None:
-    """A final outcome without a Salesforce write: ignored, excluded, skipped."""
+    """An outcome without a Salesforce write: ignored, excluded, skipped.
+
+    A skipped email keeps its body: removing an Ignore List entry brings it back inside its
+    window (SPEC section 4), and it may then be recorded. Expiry and purge clear it."""
     row.status = status
     row.reason = reason
     row.pending_operation = None
@@ -43,7 +46,8 @@ def settle(row: Message, status: str, reason: str, now: datetime) -> None:
     row.next_attempt_at = None
     row.last_attempt_at = now
     row.attempts += 1
-    row.body_text = None
+    if status != "skipped":
+        row.body_text = None
 
 
 def task_removed(row: Message) -> None:

@@ -32,7 +32,7 @@ class Crm(Protocol):
     shared_activities: bool
     owner_id: str
 
-    def find_people(self, addresses: list[str]) -> dict[str, list]: ...
+    def find_people(self, addresses: list[str], fresh: bool = False) -> dict[str, list]: ...
 
     def write_tasks(self, writes: list) -> list: ...
 
@@ -144,16 +144,24 @@ def _withdraws(row: Message, decision: Decision) -> bool:
 
 def _look_up(crm: Crm, rows: list[Message], decisions: dict[int, Decision],
              context: DecisionContext) -> dict[int, dict[str, list]]:
-    """One lookup for every candidate of the batch; rules 8 and 9 for each row. Returns the
-    people found per row and address, for the write."""
-    addresses = sorted({a for row in rows for a in decisions[row.id].candidates})
-    found = crm.find_people(addresses) if addresses else {}
+    """One lookup for every candidate of the batch (retries bypass the match cache, so a
+    Contact created since is found); rules 8 and 9 for each row. Returns the people found
+    per row and address, for the write."""
+    found: dict[str, list] = {}
+    for fresh in (False, True):
+        addresses = sorted({a for row in rows if _is_retry(row) == fresh for a in decisions[row.id].candidates})
+        if addresses:
+            found.update(crm.find_people(addresses, fresh=fresh))
     people = {}
     for row in rows:
         matched = [a for a in decisions[row.id].candidates if found.get(a)]
         decisions[row.id] = rules.resolve_after_lookup(decisions[row.id], matched, context.settings.sync_mode)
         people[row.id] = {a: found[a] for a in matched}
     return people
+
+
+def _is_retry(row: Message) -> bool:
+    return row.status == "unresolved"
 
 
 def _withdraw(crm: Crm, rows: list[Message]) -> set[int]:

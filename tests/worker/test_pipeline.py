@@ -6,40 +6,12 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
 from sqlalchemy import func, select
 
-from cli.demo import connect_demo_users
-from mailferry.config import load_config
 from mailferry.models import Mailbox, Message, MessageRecord
-from tests.sandbox.conftest import (  # noqa: F401  (shared fixtures)
-    microsoft, microsoft_app, salesforce, salesforce_app, sandbox_settings,
-)
 from worker import jobs
-from worker.runtime import Runtime, use_runtime
 
 FINAL = {"synced", "unresolved", "excluded", "skipped", "ignored"}
-
-
-@pytest.fixture
-def pipeline(tmp_path, empty_database_url, redis_url, certs, sandbox_settings, microsoft, salesforce):
-    from mailferry import migrate
-
-    migrate.upgrade(empty_database_url)
-    config = load_config({
-        "MAILFERRY_DATA_DIR": str(tmp_path / "data"),
-        "MAILFERRY_CERTS_DIR": str(certs.folder),
-        "DATABASE_URL": empty_database_url,
-        "REDIS_URL": redis_url,
-        "MAILFERRY_SANDBOX_MICROSOFT_PORT": sandbox_settings.microsoft_url.rsplit(":", 1)[1],
-        "MAILFERRY_SANDBOX_SALESFORCE_PORT": sandbox_settings.salesforce_url.rsplit(":", 1)[1],
-    }, read_dotenv=False)
-    runtime = Runtime(config)
-    use_runtime(runtime)
-    mailbox_ids = connect_demo_users(config)
-    yield runtime, mailbox_ids
-    use_runtime(None)
-    runtime.engine.dispose()
 
 
 def _tasks(client_session, salesforce) -> list[dict]:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from mailferry.models import Connection, Tenant, User
 from mailferry.salesforce_identity import SalesforceOAuth
 from worker.salesforce.budget import BudgetGovernor
-from worker.salesforce.lookup import MatchCache, Person, find_people_cached
+from worker.salesforce.lookup import MatchCache, Person, find_people, find_people_cached
 from worker.salesforce.session import SalesforceSession
 from worker.salesforce.setup import check_setup
 from worker.salesforce.writer import DeleteResult, TaskWrite, WriteResult, delete_tasks, write_tasks
@@ -41,7 +41,13 @@ class SalesforceCrm:
     owner_id: str
     shared_activities: bool
 
-    def find_people(self, addresses: list[str]) -> dict[str, list[Person]]:
+    def find_people(self, addresses: list[str], fresh: bool = False) -> dict[str, list[Person]]:
+        """Contacts and open Leads per address. `fresh` skips the match cache: a retry must
+        see the Contact someone just created ("Retry now", the re-match sweep)."""
+        if fresh:
+            answer = self._metered(lambda: find_people(self.sf, addresses))
+            _match_cache.put(self.sf.org_id or "", answer)
+            return answer
         return self._metered(lambda: find_people_cached(self.sf, addresses, _match_cache))
 
     def write_tasks(self, writes: list[TaskWrite]) -> list[WriteResult]:

@@ -69,6 +69,9 @@ def classify(code: str, message: str = "", fields: list | tuple = (), status: in
         return Classified(ErrorKind.SETUP, False)
     if code == "NOT_FOUND" and "external id field" in message.lower():
         return Classified(ErrorKind.SETUP, False)
+    if code in ("INVALID_TYPE", "NOT_FOUND") and "taskrelation" in text.lower():
+        # Shared Activities was turned off since the setup check: check again.
+        return Classified(ErrorKind.SETUP, False)
     if code in _SETUP:
         return Classified(ErrorKind.SETUP, False)
     if code == "NOT_FOUND":
@@ -93,6 +96,9 @@ def setup_fix(code: str, message: str) -> str:
     text = f"{code} {message}".lower()
     if EXTERNAL_ID_FIELD.lower() in text or "external id" in text:
         return CREATE_FIELD
+    if "taskrelation" in text:
+        return ("TaskRelation is missing: Shared Activities is off in this org. Mailferry checks the org "
+                "again and records each email on its first contact only until it is turned on.")
     if "api_disabled" in text:
         return "API access is off for this org or user: the user needs the 'API Enabled' permission."
     return ("The connected Salesforce user lacks a permission Mailferry needs: see 'Permissions' in "
