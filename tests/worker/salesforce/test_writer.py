@@ -206,3 +206,13 @@ def test_a_known_task_deleted_in_salesforce_is_made_again_as_an_email(sandbox, s
     rows = tasks_with_key(sandbox, write.key)
     assert len(rows) == 1 and rows[0]["TaskSubtype"] == "Email" and rows[0]["Id"] == again.task_id
     assert who_relations(sandbox, again.task_id) == set(contacts[:3])
+
+
+def test_relations_for_an_org_that_turned_shared_activities_off_are_setup(sandbox, sf, owner_id, contacts):
+    sandbox.org(shared_activities=False)  # after the setup check said it was on
+    result = write_tasks(sf, [email_write(90, owner_id, contacts[:3])])[0]
+    assert not result.ok and result.kind == ErrorKind.SETUP and result.retryable is False
+    assert result.task_id and tasks_with_key(sandbox, result.key)[0]["WhoId"] == contacts[0]
+    with pytest.raises(ProviderError) as failure:  # an update reads relations first
+        write_tasks(sf, [email_write(90, owner_id, contacts[:3])])
+    assert failure.value.kind == ErrorKind.SETUP and "Shared Activities is off" in failure.value.message
