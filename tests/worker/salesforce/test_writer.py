@@ -3,6 +3,7 @@ through Collections inside Composite, TaskRelations, per-item results, and the s
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -216,3 +217,26 @@ def test_relations_for_an_org_that_turned_shared_activities_off_are_setup(sandbo
     with pytest.raises(ProviderError) as failure:  # an update reads relations first
         write_tasks(sf, [email_write(90, owner_id, contacts[:3])])
     assert failure.value.kind == ErrorKind.SETUP and "Shared Activities is off" in failure.value.message
+
+
+def test_a_write_whose_answer_was_lost_is_retried_without_a_second_task(sandbox, make_session, signed_in, owner_id,
+                                                                        contacts):
+    impatient = make_session(signed_in, timeout=0.3)
+    sandbox.faults({"path": "/services/data/*/composite", "latency_ms": 800, "count": 1})
+    writes = [email_write(100 + n, owner_id, contacts[n:n + 2]) for n in range(5)]
+    with pytest.raises(ProviderError) as failure:
+        write_tasks(impatient, writes)  # the sandbox still writes them after we gave up
+    assert failure.value.kind == ErrorKind.TEMPORARY
+    time.sleep(0.7)
+    results = write_tasks(impatient, writes)
+    assert all(r.ok for r in results)
+    assert [len(tasks_with_key(sandbox, w.key)) for w in writes] == [1] * 5
+    assert all(who_relations(sandbox, r.task_id) == set(contacts[n:n + 2]) for n, r in enumerate(results))
+
+
+def test_an_outage_of_the_whole_call_is_temporary(sandbox, sf, owner_id, contacts):
+    sandbox.faults({"path": "/services/data/*/composite", "status": 503, "count": 1})
+    with pytest.raises(ProviderError) as failure:
+        write_tasks(sf, [email_write(110, owner_id, contacts[:1])])
+    assert failure.value.kind == ErrorKind.TEMPORARY
+    assert write_tasks(sf, [email_write(110, owner_id, contacts[:1])])[0].ok
