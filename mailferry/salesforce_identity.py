@@ -323,7 +323,8 @@ def _token_error_message(error: str, description: str, redirect_uri: str) -> str
     if error == "invalid_grant":
         return f"{said} The saved Salesforce sign-in was revoked or has expired. {RECONNECT_FIX}"
     if error in ("inactive_user", "inactive_org"):
-        return f"{said} The Salesforce user or org is inactive: ask your Salesforce admin to reactivate it, then {RECONNECT_FIX[0].lower()}{RECONNECT_FIX[1:]}"
+        return (f"{said} The Salesforce user or org is inactive: ask your Salesforce admin to reactivate it. "
+                f"Then: {RECONNECT_FIX}")
     if error in ("invalid_client_id", "invalid_client"):
         return (f"{said} Mailferry's SALESFORCE_CLIENT_ID / SALESFORCE_CLIENT_SECRET do not match a connected app "
                 "in this org: see docs/salesforce-setup.md.")

@@ -65,7 +65,8 @@ def classify(code: str, message: str = "", fields: list | tuple = (), status: in
         return Classified(ErrorKind.TEMPORARY, True)
     if code == "INVALID_SESSION_ID":
         return Classified(ErrorKind.AUTH, False)
-    if code in ("INVALID_FIELD", "NOT_FOUND", "INVALID_FIELD_FOR_INSERT_UPDATE") and EXTERNAL_ID_FIELD.lower() in text.lower():
+    key_field_named = EXTERNAL_ID_FIELD.lower() in text.lower()
+    if code in ("INVALID_FIELD", "NOT_FOUND", "INVALID_FIELD_FOR_INSERT_UPDATE") and key_field_named:
         return Classified(ErrorKind.SETUP, False)
     if code == "NOT_FOUND" and "external id field" in message.lower():
         return Classified(ErrorKind.SETUP, False)

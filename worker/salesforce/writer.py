@@ -90,7 +90,8 @@ class _Item:
     relation_errors: list = field(default_factory=list)
 
 
-def write_tasks(sf: SalesforceSession, writes: Sequence[TaskWrite], *, shared_activities: bool = True) -> list[WriteResult]:
+def write_tasks(sf: SalesforceSession, writes: Sequence[TaskWrite], *,
+                shared_activities: bool = True) -> list[WriteResult]:
     """Upsert every Task and its relations; one result per write, in order.
 
     Raises ProviderError for what no single item causes: the key field missing (SETUP), the
@@ -135,7 +136,8 @@ def delete_tasks(sf: SalesforceSession, keys_or_ids: Iterable[str]) -> list[Dele
     ids_by_target: dict[str, str | None] = {t: t for t in targets if _TASK_ID.match(t)}
     if keys:
         found: dict[str, str] = {}
-        statements = in_list_queries(sf, f"SELECT Id, {EXTERNAL_ID_FIELD} FROM Task WHERE {EXTERNAL_ID_FIELD} IN {{}}", keys)
+        template = f"SELECT Id, {EXTERNAL_ID_FIELD} FROM Task WHERE {EXTERNAL_ID_FIELD} IN {{}}"
+        statements = in_list_queries(sf, template, keys)
         for records in run_queries(sf, statements):
             for record in records:
                 found[str(record.get(EXTERNAL_ID_FIELD) or "").lower()] = record["Id"]
