@@ -141,8 +141,14 @@ class MatchCache:
 
 def find_people_cached(sf: SalesforceSession, addresses: Iterable[str], cache: MatchCache,
                        org_id: str | None = None) -> dict[str, list[Person]]:
-    """`find_people` through `cache`: only the addresses it doesn't know cost a call."""
-    org = org_id or sf.org_id or ""
+    """`find_people` through `cache`: only the addresses it doesn't know cost a call.
+
+    The cache is keyed by org: without an org id (from the tokens) nothing is cached,
+    rather than risk one org's Contacts answering for another's.
+    """
+    org = org_id or sf.org_id
+    if not org:
+        return find_people(sf, addresses)
     hits, misses = cache.get(org, addresses)
     if misses:
         fresh = find_people(sf, misses)

@@ -93,7 +93,11 @@ class SalesforceSession:
 
     @property
     def org_id(self) -> str | None:
-        return self.tokens.get("org_id")
+        """The org's id, from the tokens (`token_set` reads it from the identity URL)."""
+        if self.tokens.get("org_id"):
+            return self.tokens["org_id"]
+        parts = [p for p in urlsplit(self.tokens.get("id") or "").path.split("/") if p]
+        return parts[-2] if len(parts) >= 3 and parts[-3] == "id" else None
 
     @property
     def data_path(self) -> str:
