@@ -40,6 +40,10 @@ class Supervisor:
         self._children: list[tuple[ProcessSpec, subprocess.Popen]] = []
         self._stopping = False
 
+    @property
+    def children(self) -> list[tuple[ProcessSpec, subprocess.Popen]]:
+        return list(self._children)
+
     def start(self, spec: ProcessSpec, ready_timeout: float = 60.0) -> subprocess.Popen:
         """Start `spec` and block until it is ready; raise ChildExited if it dies first."""
         process = subprocess.Popen(

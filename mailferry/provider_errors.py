@@ -1,7 +1,7 @@
 """Provider errors mapped to a few neutral kinds, so one place decides what each means.
 
-They live in the shared core because both the worker and the web app's Microsoft sign-in
-(`mailferry.microsoft_identity`) raise them; `worker.errors` re-exports them.
+They live in the shared core because the worker and the sign-in code of the core
+(`mailferry.microsoft_identity`, `mailferry.salesforce_identity`) both raise them.
 
 Graph and Salesforce fail in many ways; the pipeline only needs to know what to do next:
 

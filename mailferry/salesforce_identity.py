@@ -6,10 +6,8 @@ module does those steps itself and hands back plain dicts the caller seals with 
 (`Connection.sealed_secrets`). It lives in the shared core because both the web app's
 "Connect Salesforce" and the worker's transparent refresh use it.
 
-Every failure is an `OAuthError` whose `kind` is one of the worker's neutral kinds
-(`auth`, `setup`, `temporary`, `unknown`; see `worker/errors.py`). The core may not import
-`worker` (dependency rule), so the worker turns an `OAuthError` into its `ProviderError` with
-`worker.salesforce.session.provider_error_from_oauth`; the web app shows `message` as is.
+Every failure is a `mailferry.provider_errors.ProviderError` (kind `auth`, `setup`,
+`temporary` or `unknown`) whose `message` says the fix; the web app shows it as is.
 """
 
 from __future__ import annotations
@@ -25,33 +23,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
-
-class ErrorKind:
-    """The kinds an OAuthError can have: the same words as worker.errors.ErrorKind."""
-
-    AUTH = "auth"
-    SETUP = "setup"
-    TEMPORARY = "temporary"
-    UNKNOWN = "unknown"
-
-
-class OAuthError(Exception):
-    """A failed sign-in, refresh, revoke or identity call, with the fix in `message`.
-
-    Same attributes as `worker.errors.ProviderError` so the worker converts it one-to-one.
-    """
-
-    def __init__(self, kind: str, provider: str, message: str, *, code: str = "", status: int | None = None):
-        super().__init__(message)
-        self.kind = kind
-        self.provider = provider
-        self.message = message
-        self.code = code
-        self.status = status
-        self.retry_after: float | None = None
-
-    def __repr__(self) -> str:
-        return f"OAuthError({self.kind}, {self.code or self.status}, {self.message!r})"
+from mailferry.provider_errors import ErrorKind, ProviderError
 
 
 PRODUCTION_LOGIN_URL = "https://login.salesforce.com"
@@ -140,11 +112,11 @@ def code_from_callback(params: Mapping[str, str], expected_state: str) -> str:
     the callback to the sign-in this browser started, against login CSRF).
 
     Salesforce reports a refusal as `error=access_denied` (its Help page spells it
-    `access-denied`, reference 1.2); every failure is an OAuthError(AUTH) saying what to do.
+    `access-denied`, reference 1.2); every failure is an ProviderError(AUTH) saying what to do.
     """
     state = params.get("state") or ""
     if not expected_state or not hmac.compare_digest(state, expected_state):
-        raise OAuthError(ErrorKind.AUTH, "salesforce",
+        raise ProviderError(ErrorKind.AUTH, "salesforce",
                          "This Salesforce sign-in was not started from this browser (or took too long). "
                          "Start again from My Settings → Connections → Salesforce → Connect.", code="state_mismatch")
     error = params.get("error")
@@ -155,10 +127,10 @@ def code_from_callback(params: Mapping[str, str], expected_state: str) -> str:
                        "and choose Allow.")
         else:
             message = f"Salesforce refused the sign-in ({error}: {description or 'no description'}). {RECONNECT_FIX}"
-        raise OAuthError(ErrorKind.AUTH, "salesforce", message, code=error)
+        raise ProviderError(ErrorKind.AUTH, "salesforce", message, code=error)
     code = params.get("code")
     if not code:
-        raise OAuthError(ErrorKind.AUTH, "salesforce", "Salesforce sent no authorization code. " + RECONNECT_FIX,
+        raise ProviderError(ErrorKind.AUTH, "salesforce", "Salesforce sent no authorization code. " + RECONNECT_FIX,
                          code="no_code")
     return code
 
@@ -189,7 +161,7 @@ class SalesforceOAuth:
         the app rotates it (reference 1.5). invalid_grant → AUTH with the fix."""
         refresh_token = tokens.get("refresh_token")
         if not refresh_token:
-            raise OAuthError(ErrorKind.AUTH, "salesforce",
+            raise ProviderError(ErrorKind.AUTH, "salesforce",
                                 "The Salesforce connection has no refresh token (the `refresh_token` scope "
                                 "was not granted). " + RECONNECT_FIX, code="no_refresh_token")
         answer = self._token_call({"grant_type": "refresh_token", "refresh_token": refresh_token})
@@ -213,10 +185,10 @@ class SalesforceOAuth:
                 headers={"Authorization": f"Bearer {tokens['access_token']}"}, timeout=TIMEOUT_SECONDS,
             )
         except requests.RequestException as error:
-            raise OAuthError(ErrorKind.TEMPORARY, "salesforce", f"identity URL unreachable: {error}",
+            raise ProviderError(ErrorKind.TEMPORARY, "salesforce", f"identity URL unreachable: {error}",
                                 code="network") from error
         if response.status_code in (401, 403):
-            raise OAuthError(ErrorKind.AUTH, "salesforce",
+            raise ProviderError(ErrorKind.AUTH, "salesforce",
                                 f"Salesforce refused the identity call ({response.text[:80]}). " + RECONNECT_FIX,
                                 code="Bad_OAuth_Token", status=response.status_code)
         if response.status_code != 200:
@@ -244,7 +216,7 @@ class SalesforceOAuth:
             raise _http_failure(response, "token")
         error = str(body.get("error") or response.status_code) if isinstance(body, dict) else str(response.status_code)
         description = str(body.get("error_description") or "") if isinstance(body, dict) else ""
-        raise OAuthError(_token_error_kind(error), "salesforce",
+        raise ProviderError(_token_error_kind(error), "salesforce",
                          _token_error_message(error, description, self.redirect_uri),
                          code=error, status=response.status_code)
 
@@ -253,7 +225,7 @@ class SalesforceOAuth:
             return self.session.post(url, data=form, headers={"Accept": "application/json"},
                                      timeout=TIMEOUT_SECONDS)
         except requests.RequestException as error:
-            raise OAuthError(ErrorKind.TEMPORARY, "salesforce", f"Salesforce login host unreachable: {error}",
+            raise ProviderError(ErrorKind.TEMPORARY, "salesforce", f"Salesforce login host unreachable: {error}",
                                 code="network") from error
 
 
@@ -271,7 +243,7 @@ def token_set(answer: dict, client_secret: str | None = None, previous: dict | N
         expected = base64.b64encode(hmac.new(client_secret.encode(), (answer.get("id", "") + str(
             answer.get("issued_at", ""))).encode(), hashlib.sha256).digest()).decode()
         if not hmac.compare_digest(expected, signature):
-            raise OAuthError(ErrorKind.AUTH, "salesforce",
+            raise ProviderError(ErrorKind.AUTH, "salesforce",
                                 "The Salesforce token response failed its signature check: the consumer secret "
                                 "(SALESFORCE_CLIENT_SECRET) does not match the connected app. " + RECONNECT_FIX,
                                 code="bad_signature")
@@ -310,7 +282,7 @@ _AUTH_ERRORS = {"invalid_grant", "inactive_user", "inactive_org", "invalid_clien
                 "redirect_uri_mismatch", "invalid_request", "access_denied", "invalid_scope"}
 
 
-def _token_error_kind(error: str) -> str:
+def _token_error_kind(error: str) -> ErrorKind:
     if error in ("invalid_client_id", "invalid_client", "redirect_uri_mismatch", "unsupported_grant_type"):
         return ErrorKind.SETUP
     if error in _AUTH_ERRORS:
@@ -334,7 +306,7 @@ def _token_error_message(error: str, description: str, redirect_uri: str) -> str
     return f"{said} {RECONNECT_FIX}"
 
 
-def _http_failure(response: requests.Response, what: str) -> OAuthError:
+def _http_failure(response: requests.Response, what: str) -> ProviderError:
     kind = ErrorKind.TEMPORARY if response.status_code >= 500 or response.status_code == 429 else ErrorKind.UNKNOWN
-    return OAuthError(kind, "salesforce", f"Salesforce {what} call answered {response.status_code}: "
+    return ProviderError(kind, "salesforce", f"Salesforce {what} call answered {response.status_code}: "
                          f"{response.text[:200]}", code=str(response.status_code), status=response.status_code)

@@ -198,7 +198,8 @@ def _write(crm: Crm, user: User, rows: list[Message], decisions: dict[int, Decis
                              body=row.body_text, time_zone=time_zone, owner_id=crm.owner_id,
                              allocation=allocation)
         key = task_key(user.tenant.tid, user.oid, row.internet_message_id)
-        writes.append(TaskWrite(key=key, fields=fields, relation_ids=allocation.relation_ids))
+        writes.append(TaskWrite(key=key, fields=fields, relation_ids=allocation.relation_ids,
+                                existing_task_id=row.salesforce_task_id))
     results = crm.write_tasks(writes)
     return {row.id: (result, allocations[row.id]) for row, result in zip(rows, results)}
 

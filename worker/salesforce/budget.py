@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailferry.models import ApiUsageSample
-from worker.errors import ErrorKind, ProviderError
+from mailferry.provider_errors import ErrorKind, ProviderError
 from worker.salesforce.errors import LIMIT_BACKOFF_SECONDS
 
 DEFAULT_PERCENT = 20

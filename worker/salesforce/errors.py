@@ -1,4 +1,4 @@
-"""Salesforce's error codes in the worker's neutral kinds (worker/errors.py), in one table.
+"""Salesforce's error codes in the worker's neutral kinds (mailferry/provider_errors.py), in one table.
 
 Used for whole calls (the session wrapper) and for the per-item results of Collections,
 where one record can fail while its neighbours succeed (reference 2.5, 2.8).
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from worker.errors import ErrorKind
+from mailferry.provider_errors import ErrorKind
 
 EXTERNAL_ID_FIELD = "Mailferry_Key__c"
 #: The field is created as Text(80): the key is 68 characters, and a later key version has room.

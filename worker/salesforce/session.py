@@ -23,9 +23,9 @@ from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 
-from mailferry.salesforce_identity import OAuthError, SalesforceOAuth
+from mailferry.salesforce_identity import SalesforceOAuth
 from mailferry.tls import https_session
-from worker.errors import ErrorKind, ProviderError
+from mailferry.provider_errors import ErrorKind, ProviderError
 from worker.salesforce.errors import LIMIT_BACKOFF_SECONDS, classify, first_error, setup_fix
 
 #: The REST version we speak: 59.0 is simple-salesforce's default and has everything we use
@@ -153,10 +153,7 @@ class SalesforceSession:
             raise ProviderError(ErrorKind.AUTH, "salesforce",
                                 "The Salesforce session expired and this connection cannot refresh it.",
                                 code="INVALID_SESSION_ID", status=401)
-        try:
-            fresh = self.oauth.refresh(self.tokens)
-        except OAuthError as error:
-            raise provider_error_from_oauth(error) from error
+        fresh = self.oauth.refresh(self.tokens)
         self.refreshes += 1
         instance_changed = fresh.get("instance_url") != self.tokens.get("instance_url")
         self.tokens = fresh
@@ -224,8 +221,3 @@ def provider_error(error: SalesforceError, retry_after: float | None = None) -> 
         message = f"{message} {setup_fix(code, message)}".strip()
     return ProviderError(verdict.kind, "salesforce", message or f"Salesforce answered {status}",
                          code=code or str(status), status=status, retry_after=retry_after)
-
-
-def provider_error_from_oauth(error: OAuthError) -> ProviderError:
-    """The core's OAuthError (it may not import the worker) as the worker's ProviderError."""
-    return ProviderError(ErrorKind(error.kind), "salesforce", error.message, code=error.code, status=error.status)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from mailferry.allowances import task_key
-from worker.errors import ErrorKind, ProviderError
+from mailferry.provider_errors import ErrorKind, ProviderError
 from worker.salesforce.batching import raise_for_subresponse
 from worker.salesforce.errors import CREATE_FIELD, EXTERNAL_ID_FIELD, FIELD_LENGTH
 from worker.salesforce.session import SalesforceSession

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from mailferry.allowances import CREATE_ONLY_FIELDS
-from worker.errors import ErrorKind, ProviderError
+from mailferry.provider_errors import ErrorKind, ProviderError
 from worker.salesforce.batching import (
     COLLECTION_SIZE,
     MAX_HEAVY_SUBREQUESTS,

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from mailferry.models import ApiUsageSample
 from tests.db import factories
-from worker.errors import ErrorKind, ProviderError
+from mailferry.provider_errors import ErrorKind, ProviderError
 from worker.salesforce.budget import DEFAULT_ALLOWANCE, BudgetGovernor
 
 

@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from mailferry.provider_errors import ProviderError
 from mailferry.salesforce_identity import (
-    OAuthError,
     Pkce,
     SalesforceOAuth,
     authorize_url,
@@ -72,7 +72,7 @@ def test_code_flow_with_pkce_gives_tokens_and_identity(sandbox, oauth, client_se
 
 def test_wrong_verifier_is_refused_as_auth(sandbox, oauth, client_session):
     code, _ = authorization_code(client_session, sandbox.url, oauth)
-    with pytest.raises(OAuthError) as refused:
+    with pytest.raises(ProviderError) as refused:
         oauth.exchange_code(code, Pkce.new().verifier)
     assert refused.value.kind == "auth" and refused.value.code == "invalid_request"
 
@@ -80,7 +80,7 @@ def test_wrong_verifier_is_refused_as_auth(sandbox, oauth, client_session):
 def test_a_used_code_is_refused_as_auth(sandbox, oauth, client_session):
     code, pkce = authorization_code(client_session, sandbox.url, oauth)
     oauth.exchange_code(code, pkce.verifier)
-    with pytest.raises(OAuthError) as refused:
+    with pytest.raises(ProviderError) as refused:
         oauth.exchange_code(code, pkce.verifier)
     assert refused.value.kind == "auth" and refused.value.code == "invalid_grant"
 
@@ -95,14 +95,14 @@ def test_refresh_keeps_the_refresh_token_and_gives_a_new_access_token(signed_in,
 def test_revoked_refresh_token_is_auth_with_the_reconnect_fix(signed_in, oauth):
     assert oauth.revoke(signed_in["refresh_token"]) is True
     assert oauth.revoke(signed_in["refresh_token"]) is False  # already gone
-    with pytest.raises(OAuthError) as refused:
+    with pytest.raises(ProviderError) as refused:
         oauth.refresh(signed_in)
     assert refused.value.kind == "auth" and refused.value.code == "invalid_grant"
     assert "Reconnect Salesforce: My Settings → Connections → Salesforce → Connect" in refused.value.message
 
 
 def test_a_token_response_signed_with_another_secret_is_refused(control_answer):
-    with pytest.raises(OAuthError) as refused:
+    with pytest.raises(ProviderError) as refused:
         token_set(control_answer, "a-secret-the-sandbox-did-not-sign-with")
     assert refused.value.code == "bad_signature" and refused.value.kind == "auth"
 
@@ -117,7 +117,7 @@ def control_answer(sandbox):
 def test_a_callback_url_mismatch_is_setup_and_names_the_url(sandbox, oauth, client_session):
     code, pkce = authorization_code(client_session, sandbox.url, oauth)
     elsewhere = SalesforceOAuth(sandbox.url, CLIENT_ID, CLIENT_SECRET, "https://other.example/cb", client_session)
-    with pytest.raises(OAuthError) as refused:
+    with pytest.raises(ProviderError) as refused:
         elsewhere.exchange_code(code, pkce.verifier)
     assert refused.value.kind == "setup" and refused.value.code == "redirect_uri_mismatch"
     assert "https://other.example/cb" in refused.value.message
@@ -130,10 +130,10 @@ def test_the_callback_gives_the_code_only_with_our_state(sandbox, oauth, client_
     denied = client_session.post(f"{sandbox.url}/services/oauth2/authorize", data={**form, "action": "deny"},
                                  allow_redirects=False)
     params = {k: v[0] for k, v in parse_qs(urlsplit(denied.headers["Location"]).query).items()}
-    with pytest.raises(OAuthError) as refused:
+    with pytest.raises(ProviderError) as refused:
         code_from_callback(params, "our-state")
     assert refused.value.code == "access_denied" and "choose Allow" in refused.value.message
-    with pytest.raises(OAuthError) as forged:
+    with pytest.raises(ProviderError) as forged:
         code_from_callback({"code": "x", "state": "someone-elses"}, "our-state")
     assert forged.value.code == "state_mismatch" and forged.value.kind == "auth"
     assert code_from_callback({"code": "abc", "state": "our-state"}, "our-state") == "abc"

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from worker.errors import ErrorKind, ProviderError
+from mailferry.provider_errors import ErrorKind, ProviderError
 
 
 def test_expired_session_is_refreshed_once_and_the_new_tokens_are_handed_back(sandbox, make_session, signed_in):

@@ -11,7 +11,7 @@ import pytest
 
 from mailferry.allowances import MatchedRecord, apply_allowances, task_fields, task_key
 from mailferry.decision import Participant
-from worker.errors import ErrorKind, ProviderError
+from mailferry.provider_errors import ErrorKind, ProviderError
 from worker.salesforce.setup import CREATE_FIELD, KEY_LENGTH
 from worker.salesforce.writer import TaskWrite, check_setup, delete_tasks, write_tasks
 
