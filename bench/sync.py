@@ -113,6 +113,9 @@ def _environment(config: Config) -> dict[str, str]:
         "MAILFERRY_SANDBOX_MICROSOFT_PORT": str(config.sandbox_microsoft_port),
         "MAILFERRY_SANDBOX_SALESFORCE_PORT": str(config.sandbox_salesforce_port),
         "MAILFERRY_LOG_LEVEL": "warning",
+        # The same keys as this process, which seals the demo users' tokens.
+        "MAILFERRY_ENCRYPTION_KEYS": ",".join(config.encryption_keys),
+        "MAILFERRY_SECRET_KEY": config.secret_key,
     }
 
 

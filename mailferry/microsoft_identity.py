@@ -25,7 +25,7 @@ import msal.exceptions
 import requests
 
 from mailferry.config import Config
-from mailferry.crypto import SecretBox
+from mailferry.crypto import SecretBox, SecretUnreadable
 from mailferry.provider_errors import ErrorKind, ProviderError
 from mailferry.tls import https_session
 
@@ -188,7 +188,10 @@ def acquire_delegated_token(
     database only after a refresh. `force_refresh` skips the cached access token (after
     Graph refused it).
     """
-    state = box.open(sealed_state)
+    try:
+        state = box.open(sealed_state)
+    except SecretUnreadable as error:
+        raise ProviderError(ErrorKind.AUTH, PROVIDER, f"{error} {RECONNECT_FIX}", code="unreadable_secret") from None
     cache = msal.SerializableTokenCache()
     cache.deserialize(state["msal_cache"])
     app, wire = _connect(config, state["authority_tenant"], cache)

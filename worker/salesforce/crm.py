@@ -14,8 +14,10 @@ from typing import Callable, TypeVar
 
 from sqlalchemy.orm import Session
 
+from mailferry.crypto import SecretUnreadable
 from mailferry.models import Connection, Tenant, User
-from mailferry.salesforce_identity import SalesforceOAuth
+from mailferry.provider_errors import ErrorKind, ProviderError
+from mailferry.salesforce_identity import RECONNECT_FIX, SalesforceOAuth
 from worker.salesforce.budget import BudgetGovernor
 from worker.salesforce.lookup import MatchCache, Person, find_people, find_people_cached
 from worker.salesforce.session import SalesforceSession
@@ -82,7 +84,10 @@ def open_crm(rt, session: Session, user: User, connection: Connection, now: date
     def observe_limits(used: int, allowance: int) -> None:
         governor.observe(tenant.id, used, allowance)
 
-    tokens = rt.box.open(connection.sealed_secrets)
+    try:
+        tokens = rt.box.open(connection.sealed_secrets)
+    except SecretUnreadable as error:
+        raise ProviderError(ErrorKind.AUTH, "salesforce", f"{error} {RECONNECT_FIX}", code="unreadable_secret") from None
     oauth = SalesforceOAuth(connection.login_host or rt.config.salesforce_login_url, rt.config.salesforce_client_id,
                             rt.config.salesforce_client_secret, rt.config.salesforce_redirect_uri, rt.http)
     sf = SalesforceSession(tokens, ca_file=rt.config.client_ca_file, oauth=oauth, on_tokens=store_tokens,
