@@ -18,17 +18,20 @@ from sqlalchemy.orm import Session
 
 from mailferry.models import Mailbox, MailboxFolder, Message
 from mailferry.provider_errors import ErrorKind, ProviderError
+from worker.microsoft.graph import DeltaRequest
 from worker.microsoft.messages import GraphMessage
 
-PAGE_SIZE = 100
+# Large pages keep a backfill to a few calls per thousand emails (Graph caps pages at 1,000).
+PAGE_SIZE = 500
 SENT_FOLDER = "sentitems"
+WELL_KNOWN_FOLDERS = ("inbox", "sentitems", "deleteditems", "archive", "junkemail")
 # A cursor that expires again right after a resync means something else is wrong.
 MAX_RESYNCS_PER_RUN = 1
 
 
 @dataclass
 class FetchCounts:
-    pages: int = 0
+    rounds: int = 0  # delta rounds: one $batch call each
     created: int = 0
     updated: int = 0
     removed: int = 0
@@ -36,11 +39,12 @@ class FetchCounts:
 
 
 def ensure_folders(session: Session, mailbox: Mailbox, graph, user_ref: str, wanted: tuple[str, ...]) -> list[MailboxFolder]:
-    """The mailbox's synced folders, resolving well-known names to Graph ids once."""
+    """The mailbox's synced folders. Graph accepts a well-known name (`inbox`, `sentitems`)
+    wherever it takes a folder id, so those cost no lookup; other folders are resolved once."""
     known = {f.well_known_name: f for f in mailbox.folders if f.well_known_name}
     for name in wanted:
         if name not in known:
-            folder = graph.folder(user_ref, name)
+            folder = {"id": name, "displayName": name} if name in WELL_KNOWN_FOLDERS else graph.folder(user_ref, name)
             row = MailboxFolder(
                 mailbox_id=mailbox.id,
                 graph_folder_id=folder["id"],
@@ -54,10 +58,10 @@ def ensure_folders(session: Session, mailbox: Mailbox, graph, user_ref: str, wan
     return [known[name] for name in wanted]
 
 
-def fetch_folder(
+def fetch_folders(
     session: Session,
     mailbox: Mailbox,
-    folder: MailboxFolder,
+    folders: list[MailboxFolder],
     graph,
     user_ref: str,
     own_addresses: frozenset[str],
@@ -67,36 +71,40 @@ def fetch_folder(
     checkpoint: Callable[[], None],
     counts: FetchCounts,
 ) -> None:
-    """Follow the folder's delta from its stored cursor to a new deltaLink, storing every page.
+    """Follow every folder's delta from its stored cursor to a new deltaLink, all folders'
+    next pages in one `$batch` per round, storing every page.
 
-    `checkpoint` commits after each page, so a crash resumes from the last stored link.
+    `checkpoint` commits after each round, so a crash resumes from the last stored links.
     """
-    link = folder.delta_link
-    resyncs = 0
-    while True:
-        since = None if link else now - timedelta(days=backfill_days)
-        try:
-            page = graph.delta(user_ref, folder.graph_folder_id, link, received_since=since, page_size=PAGE_SIZE)
-        except ProviderError as error:
-            if error.kind != ErrorKind.CURSOR or resyncs >= MAX_RESYNCS_PER_RUN:
-                raise
-            # The cursor expired: start over. Stored rows are unique per message, so the
-            # messages Graph sends again are recognised, not duplicated.
-            resyncs += 1
-            counts.resyncs += 1
-            link = folder.delta_link = None
-            checkpoint()
-            continue
-        counts.pages += 1
-        store_page(session, mailbox, folder, page, own_addresses, now, window_days, counts)
-        if page.next_link:
-            link = folder.delta_link = page.next_link
-        else:
-            folder.delta_link = page.delta_link
-            folder.last_synced_at = now
-            checkpoint()
-            return
+    since = now - timedelta(days=backfill_days)
+    links = {folder.id: folder.delta_link for folder in folders}
+    resyncs = {folder.id: 0 for folder in folders}
+    open_folders = list(folders)
+    while open_folders:
+        wanted = [DeltaRequest(f.graph_folder_id, links[f.id], None if links[f.id] else since) for f in open_folders]
+        answers = graph.delta_many(user_ref, wanted, page_size=PAGE_SIZE)
+        counts.rounds += 1
+        still_open = []
+        for folder, answer in zip(open_folders, answers):
+            if isinstance(answer, ProviderError):
+                if answer.kind != ErrorKind.CURSOR or resyncs[folder.id] >= MAX_RESYNCS_PER_RUN:
+                    raise answer
+                # The cursor expired: start over. Stored rows are unique per message, so the
+                # messages Graph sends again are recognised, not duplicated.
+                resyncs[folder.id] += 1
+                counts.resyncs += 1
+                links[folder.id] = folder.delta_link = None
+                still_open.append(folder)
+                continue
+            store_page(session, mailbox, folder, answer, own_addresses, now, window_days, counts)
+            if answer.next_link:
+                links[folder.id] = folder.delta_link = answer.next_link
+                still_open.append(folder)
+            else:
+                folder.delta_link = answer.delta_link
+                folder.last_synced_at = now
         checkpoint()
+        open_folders = still_open
 
 
 def store_page(session, mailbox, folder, page, own_addresses, now, window_days, counts: FetchCounts) -> None:
@@ -119,6 +127,7 @@ def store_page(session, mailbox, folder, page, own_addresses, now, window_days, 
         for row in removed:
             if row.pending_operation != "create":
                 row.pending_operation = "delete"
+            row.next_attempt_at = None  # a new change is attempted at once, not at a failed write's retry time
             counts.removed += 1
     session.flush()
 
@@ -199,6 +208,7 @@ def _apply_change(row: Message, folder: MailboxFolder, message) -> bool:
         row.body_text = message.body_text
     if row.pending_operation != "create":
         row.pending_operation = "update"
+    row.next_attempt_at = None  # a new change is attempted at once, not at a failed write's retry time
     return True
 
 

@@ -18,7 +18,7 @@ from mailferry import mailbox_state
 from worker import maintenance, subscriptions
 from worker.connections import crm_for, graph_for, salesforce_lost
 from mailferry.provider_errors import ErrorKind, ProviderError
-from worker.fetch import FetchCounts, ensure_folders, fetch_folder
+from worker.fetch import FetchCounts, ensure_folders, fetch_folders
 from worker.locks import is_locked, mailbox_lock
 from worker.process import ProcessCounts, process_mailbox
 from mailferry.job_queue import enqueue_sync
@@ -51,9 +51,8 @@ def _run(rt, mailbox_id: int) -> dict:
             tenant = user.tenant
             folders = ensure_folders(session, mailbox, graph, user_ref, context.settings.folders)
             session.commit()
-            for folder in folders:
-                fetch_folder(session, mailbox, folder, graph, user_ref, context.own_addresses, now,
-                             tenant.backfill_days, tenant.attempt_window_days, session.commit, fetched)
+            fetch_folders(session, mailbox, folders, graph, user_ref, context.own_addresses, now,
+                          tenant.backfill_days, tenant.attempt_window_days, session.commit, fetched)
             subscriptions.ensure(rt, session, mailbox, graph, user_ref, folders, now)
             mailbox_state.advance(mailbox, mailbox_state.PROCESSING, utcnow())
             session.commit()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from mailferry.models import Mailbox, MailboxFolder, Subscription
 from mailferry.provider_errors import ErrorKind, ProviderError
+from worker.microsoft.graph import SubscriptionRequest
 
 log = logging.getLogger(__name__)
 # Graph allows mail subscriptions up to 10,080 minutes; three days leaves room to renew.
@@ -27,36 +28,43 @@ LIFECYCLE_PATH = "/webhooks/graph/lifecycle"
 
 def ensure(rt, session: Session, mailbox: Mailbox, graph, user_ref: str,
            folders: list[MailboxFolder], now: datetime) -> None:
-    """One live subscription per synced folder; renew those close to expiry."""
+    """One live subscription per synced folder (the missing ones created in one `$batch`);
+    renew those close to expiry."""
     by_resource = {s.resource: s for s in mailbox.subscriptions}
-    for folder in folders:
-        subscription = by_resource.get(folder.graph_folder_id)
-        try:
-            if subscription is None:
-                _create(rt, session, mailbox, graph, user_ref, folder, now)
-            elif subscription.expires_at - now < RENEW_BEFORE:
+    missing = [folder for folder in folders if folder.graph_folder_id not in by_resource]
+    try:
+        if missing:
+            _create(rt, session, mailbox, graph, user_ref, missing, now)
+        for subscription in by_resource.values():
+            if subscription.expires_at - now < RENEW_BEFORE:
                 _renew(session, graph, subscription, now)
-        except ProviderError as error:
-            if error.kind == ErrorKind.AUTH:
-                raise
-            log.warning("mailbox %s folder %s: no change notifications (%r); polling continues",
-                        mailbox.id, folder.well_known_name, error)
+    except ProviderError as error:
+        _unless_auth(mailbox, error)
     session.commit()
 
 
-def _create(rt, session, mailbox, graph, user_ref, folder, now) -> None:
+def _create(rt, session, mailbox, graph, user_ref, folders, now) -> None:
     base = rt.config.base_url
-    client_state = secrets.token_urlsafe(32)
-    # A notification that arrives before this row is committed is not recognised and is
+    states = [secrets.token_urlsafe(32) for _ in folders]
+    wanted = [SubscriptionRequest(folder.graph_folder_id, base + NOTIFICATIONS_PATH, base + LIFECYCLE_PATH,
+                                  state, now + LIFETIME) for folder, state in zip(folders, states)]
+    # A notification that arrives before these rows are committed is not recognised and is
     # dropped; nothing is lost, as the run that follows any later one fetches the delta.
-    created = graph.create_subscription(
-        user_ref, folder.graph_folder_id, base + NOTIFICATIONS_PATH, base + LIFECYCLE_PATH,
-        client_state, now + LIFETIME,
-    )
-    session.add(Subscription(
-        mailbox_id=mailbox.id, graph_subscription_id=created.id, resource=folder.graph_folder_id,
-        sealed_client_state=rt.box.seal(client_state), expires_at=created.expires_at or now + LIFETIME,
-    ))
+    for folder, state, created in zip(folders, states, graph.create_subscriptions(user_ref, wanted)):
+        if isinstance(created, ProviderError):
+            _unless_auth(mailbox, created)
+            continue
+        session.add(Subscription(
+            mailbox_id=mailbox.id, graph_subscription_id=created.id, resource=folder.graph_folder_id,
+            sealed_client_state=rt.box.seal(state), expires_at=created.expires_at or now + LIFETIME,
+        ))
+
+
+def _unless_auth(mailbox: Mailbox, error: ProviderError) -> None:
+    """Log a failed subscription (polling goes on); an auth failure stops the run."""
+    if error.kind == ErrorKind.AUTH:
+        raise error
+    log.warning("mailbox %s: no change notifications (%r); polling continues", mailbox.id, error)
 
 
 def _renew(session, graph, subscription: Subscription, now: datetime) -> None:

@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 
@@ -80,6 +80,25 @@ class BatchPart:
     method: str
     url: str
     body: dict | None = None
+    prefer: tuple[str, ...] = ()  # Prefer values for this request (page size, body type)
+
+
+@dataclass(frozen=True)
+class DeltaRequest:
+    """One folder's next delta page: `link` None starts a round (see `GraphClient.delta`)."""
+
+    folder_id: str
+    link: str | None
+    received_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SubscriptionRequest:
+    folder_id: str
+    notification_url: str
+    lifecycle_url: str | None
+    client_state: str
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -125,19 +144,35 @@ class GraphClient:
         An expired link raises CURSOR: start again with `link=None`.
         """
         prefer = (f"odata.maxpagesize={page_size}", TEXT_BODY)
-        if link is None:
-            params = {"$select": ",".join(SELECT_FIELDS)}
-            if received_since is not None:
-                params["$filter"] = f"receivedDateTime ge {_graph_time(received_since)}"
-            url = f"{self._user(user)}/mailFolders/{_id(folder_id)}/messages/delta"
-            answer = self._json("GET", url, params=params, prefer=prefer)
-        else:
-            if _origin(link) != self._origin:
-                # Never send the bearer token elsewhere; a link we cannot trust is a lost cursor.
-                raise ProviderError(ErrorKind.CURSOR, PROVIDER, "stored delta link is not on the Graph host",
-                                    code="ForeignDeltaLink")
-            answer = self._json("GET", link, absolute=True, prefer=prefer)
-        return _delta_page(answer)
+        url = self._delta_url(user, DeltaRequest(folder_id, link, received_since))
+        return _delta_page(self._json("GET", self._graph_url + url, prefer=prefer, absolute=True))
+
+    def delta_many(self, user: str, wanted: list[DeltaRequest], *, page_size: int = 100) -> list[DeltaPage | ProviderError]:
+        """The next delta page of several folders in one `$batch` call (a backfill of Inbox
+        and Sent Items costs one request per round, not two); each folder gets its page or
+        its own error, in order."""
+        prefer = (f"odata.maxpagesize={page_size}", TEXT_BODY)
+        answers: list[DeltaPage | ProviderError] = []
+        for start in range(0, len(wanted), BATCH_LIMIT):
+            chunk = wanted[start:start + BATCH_LIMIT]
+            parts = [BatchPart("GET", self._delta_url(user, request), prefer=prefer) for request in chunk]
+            for result in self.batch(parts):
+                answers.append(result.error or _delta_page(result.body if isinstance(result.body, dict) else {}))
+        return answers
+
+    def _delta_url(self, user: str, request: DeltaRequest) -> str:
+        """The request path under the version root: a new round's query, or the stored link
+        (which already encodes every option) made relative."""
+        if request.link is None:
+            query = {"$select": ",".join(SELECT_FIELDS)}
+            if request.received_since is not None:
+                query["$filter"] = f"receivedDateTime ge {_graph_time(request.received_since)}"
+            return f"{self._user(user)}/mailFolders/{_id(request.folder_id)}/messages/delta?{urlencode(query)}"
+        if _origin(request.link) != self._origin or not request.link.startswith(self._graph_url + "/"):
+            # Never send the bearer token elsewhere; a link we cannot trust is a lost cursor.
+            raise ProviderError(ErrorKind.CURSOR, PROVIDER, "stored delta link is not on the Graph host",
+                                code="ForeignDeltaLink")
+        return request.link[len(self._graph_url):]
 
     def set_categories(self, user: str, message_id: str, categories: Iterable[str]) -> None:
         """Replace the message's categories (Graph has no add-one: send the whole list)."""
@@ -178,16 +213,27 @@ class GraphClient:
         Graph calls `notification_url` (and `lifecycle_url`) with a validationToken before it
         answers, so our webhook must be reachable over HTTPS at that moment.
         """
+        body = self._subscription_body(user, SubscriptionRequest(
+            folder_id, notification_url, lifecycle_url, client_state, expires_at))
+        return _subscription(self._json("POST", "/subscriptions", body=body))
+
+    def create_subscriptions(self, user: str, wanted: list[SubscriptionRequest]) -> list[GraphSubscription | ProviderError]:
+        """Several subscriptions in one `$batch` call (one per synced folder of a mailbox)."""
+        parts = [BatchPart("POST", "/subscriptions", body=self._subscription_body(user, request)) for request in wanted]
+        return [result.error or _subscription(result.body if isinstance(result.body, dict) else {})
+                for result in self.batch(parts)]
+
+    def _subscription_body(self, user: str, request: SubscriptionRequest) -> dict:
         body = {
             "changeType": CHANGE_TYPES,
-            "notificationUrl": notification_url,
-            "resource": f"users/{quote(user, safe='@')}/mailFolders/{_id(folder_id)}/messages",
-            "expirationDateTime": _graph_time(expires_at),
-            "clientState": client_state,
+            "notificationUrl": request.notification_url,
+            "resource": f"users/{quote(user, safe='@')}/mailFolders/{_id(request.folder_id)}/messages",
+            "expirationDateTime": _graph_time(request.expires_at),
+            "clientState": request.client_state,
         }
-        if lifecycle_url:
-            body["lifecycleNotificationUrl"] = lifecycle_url
-        return _subscription(self._json("POST", "/subscriptions", body=body))
+        if request.lifecycle_url:
+            body["lifecycleNotificationUrl"] = request.lifecycle_url
+        return body
 
     def renew_subscription(self, subscription_id: str, expires_at: datetime) -> GraphSubscription:
         """Extend the expiry (this also answers a reauthorizationRequired lifecycle event)."""
@@ -212,7 +258,7 @@ class GraphClient:
         requests_ = []
         for number, part in enumerate(parts, 1):
             entry: dict[str, Any] = {"id": str(number), "method": part.method, "url": part.url,
-                                     "headers": {"Prefer": IMMUTABLE_IDS}}
+                                     "headers": {"Prefer": ", ".join((*part.prefer, IMMUTABLE_IDS))}}
             if part.body is not None:
                 entry["body"] = part.body
                 entry["headers"]["Content-Type"] = "application/json"
