@@ -20,6 +20,10 @@ from typing import Callable
 from flask import Flask, Response, jsonify, request
 
 CONTROL_PREFIX = "/_sandbox"
+# Set by a server on the requests it runs inside a `$batch`: they are counted like any call
+# (real throttling counts them too) and also as batch parts, so a client's own HTTP requests
+# are `total - batch_parts`.
+BATCH_PART_HEADER = "X-Sandbox-Batch-Part"
 ErrorResponse = Callable[[int, str, str], Response]
 
 
@@ -52,9 +56,10 @@ class FaultRule:
 class CallStats:
     by_route: Counter = field(default_factory=Counter)
     total: int = 0
+    batch_parts: int = 0
 
     def as_json(self) -> dict:
-        return {"total": self.total, "calls": dict(sorted(self.by_route.items()))}
+        return {"total": self.total, "batch_parts": self.batch_parts, "calls": dict(sorted(self.by_route.items()))}
 
 
 class SandboxControl:
@@ -121,6 +126,9 @@ class SandboxControl:
             return None
         template = request.url_rule.rule if request.url_rule else "<unrouted>"
         self.count(f"{request.method} {template}")
+        if request.headers.get(BATCH_PART_HEADER):
+            with self._lock:
+                self.stats.batch_parts += 1
         rule = self.fault_for(request.method, request.path)
         return self.apply_fault(rule) if rule else None
 

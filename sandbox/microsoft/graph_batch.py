@@ -8,6 +8,7 @@ import json
 
 from flask import Blueprint, current_app, request
 
+from ..control import BATCH_PART_HEADER
 from .errors import GraphError, error_body
 from .graph_mail import as_json
 
@@ -44,6 +45,7 @@ def _validate(parts) -> None:
 
 def _run(part: dict, client) -> dict:
     headers = {k: v for k, v in (part.get("headers") or {}).items()}
+    headers[BATCH_PART_HEADER] = "1"
     for name in _PASSED_HEADERS:
         if request.headers.get(name) and name not in headers:
             headers[name] = request.headers[name]
