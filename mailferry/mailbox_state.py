@@ -22,10 +22,12 @@ from sqlalchemy.orm import Session
 from mailferry.models import Mailbox
 from mailferry.backoff import next_mailbox_attempt
 from mailferry.provider_errors import ErrorKind, ProviderError
+from mailferry.timings import scaled
 
 IDLE, FETCHING, PROCESSING = "idle", "fetching", "processing"
-# A stage is refreshed at least this often while a worker runs it (`advance`).
-STALE_AFTER = timedelta(minutes=2)
+# A stage is refreshed at least this often while a worker runs it (`advance`): 2 minutes
+# (MAILFERRY_TIMING_SCALE shortens it for tests: mailferry/timings.py).
+STALE_AFTER = timedelta(seconds=scaled(120))
 RECONNECT_FIX = (
     "Mailferry lost access to this mailbox (the Microsoft sign-in expired or was revoked). "
     "Open My Settings → Connections and sign in with Microsoft again."

@@ -15,8 +15,11 @@ from typing import Iterator
 
 import redis
 
-LOCK_TTL_MS = 30_000
-RENEW_EVERY_SECONDS = 10.0
+from mailferry.timings import scaled
+
+# 30 s, renewed every 10 s (MAILFERRY_TIMING_SCALE shortens both for tests: mailferry/timings.py).
+LOCK_TTL_MS = round(scaled(30) * 1000)
+RENEW_EVERY_SECONDS = scaled(10.0)
 
 # Renew only if we still own it; delete only if we still own it.
 _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
