@@ -10,9 +10,21 @@ which would block the next enqueue, so:
 - started: the running job may have read Graph before this change, so one follow-up job
   (`<id>-again`, also unique) is queued behind it;
 - finished / failed / stopped / canceled: the old hash is deleted and the job enqueued anew.
+
+A job whose worker was killed (SIGKILL, a lost machine) stays "started" in RQ until a
+worker's registry cleanup finds its heartbeat expired, ten minutes or more later. Were it
+trusted, a mailbox whose job and follow-up both died would get no job until then. So a
+started job counts as running only while its run shows signs of life: for a mailbox sync,
+its mailbox lock, which a live run renews every few seconds (`worker.locks`); for other
+jobs, being younger than its RQ timeout (RQ stops a job at its timeout). Otherwise it is
+treated like a stopped one. Misjudging a job that is in its first or last milliseconds
+costs at most one more run, which every job is made to survive.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Callable
 
 from redis import Redis
 from rq import Queue
@@ -21,12 +33,17 @@ from rq.job import Job, JobStatus
 
 _WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.CREATED}
 FOLLOW_UP_SUFFIX = "-again"
+# RQ stops a job at its timeout; give it this long to record that before judging it dead.
+_TIMEOUT_GRACE_SECONDS = 60
 
 
-def enqueue_once(redis: Redis, queue_name: str, function: str, *args, job_id: str) -> bool:
+def enqueue_once(redis: Redis, queue_name: str, function: str, *args, job_id: str,
+                 is_running: Callable[[], bool] | None = None) -> bool:
     """Enqueue `function(*args)` as `job_id` unless such a job already waits.
 
-    Returns True when a job was added (or a follow-up queued behind a running one).
+    `is_running` tells whether a started job of this id is really being run (default: it is
+    younger than its timeout). Returns True when a job was added (or a follow-up queued
+    behind a running one).
     """
     queue = Queue(queue_name, connection=redis)
     for _ in range(3):  # a concurrent enqueue or expiry can change the picture between steps
@@ -42,12 +59,22 @@ def enqueue_once(redis: Redis, queue_name: str, function: str, *args, job_id: st
             continue  # it just expired: try again
         if status in _WAITING:
             return False
-        if status == JobStatus.STARTED:
+        if status == JobStatus.STARTED and _alive(job, is_running):
             if job_id.endswith(FOLLOW_UP_SUFFIX):
                 return False
-            return enqueue_once(redis, queue_name, function, *args, job_id=job_id + FOLLOW_UP_SUFFIX)
-        job.delete()  # finished, failed, stopped or canceled: make room for a new run
+            return enqueue_once(redis, queue_name, function, *args, job_id=job_id + FOLLOW_UP_SUFFIX,
+                                is_running=is_running)
+        job.delete()  # finished, failed, stopped, canceled, or its worker died: make room for a new run
     return False
+
+
+def _alive(job: Job, is_running: Callable[[], bool] | None) -> bool:
+    if is_running is not None:
+        return is_running()
+    if job.started_at is None or not job.timeout or job.timeout < 0:
+        return True
+    started_at = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=UTC)
+    return datetime.now(UTC) - started_at < timedelta(seconds=job.timeout + _TIMEOUT_GRACE_SECONDS)
 
 
 # The queues, by concern: mailbox syncs (and the subscription work that leads to one), and
@@ -61,9 +88,15 @@ def sync_job_id(mailbox_id: int) -> str:
     return f"sync-mailbox-{mailbox_id}"
 
 
+def mailbox_lock_key(mailbox_id: int) -> str:
+    """The Redis key a live sync run of the mailbox holds and renews (`worker.locks`)."""
+    return f"mailferry:mailbox:{mailbox_id}:lock"
+
+
 def enqueue_sync(redis: Redis, mailbox_id: int) -> bool:
     """Queue a sync of the mailbox (`worker.jobs.sync_mailbox`) unless one already waits."""
-    return enqueue_once(redis, SYNC_QUEUE, "worker.jobs.sync_mailbox", mailbox_id, job_id=sync_job_id(mailbox_id))
+    return enqueue_once(redis, SYNC_QUEUE, "worker.jobs.sync_mailbox", mailbox_id, job_id=sync_job_id(mailbox_id),
+                        is_running=lambda: bool(redis.exists(mailbox_lock_key(mailbox_id))))
 
 
 def enqueue_maintenance(redis: Redis, name: str) -> bool:

@@ -15,6 +15,7 @@ from typing import Iterator
 
 import redis
 
+from mailferry.job_queue import mailbox_lock_key
 from mailferry.timings import scaled
 
 # 30 s, renewed every 10 s (MAILFERRY_TIMING_SCALE shortens both for tests: mailferry/timings.py).
@@ -27,7 +28,8 @@ _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del
 
 
 def lock_key(mailbox_id: int) -> str:
-    return f"mailferry:mailbox:{mailbox_id}:lock"
+    # Named in the core: enqueueing reads it to tell a running sync from a dead one.
+    return mailbox_lock_key(mailbox_id)
 
 
 def is_locked(client: redis.Redis, mailbox_id: int) -> bool:
