@@ -43,7 +43,11 @@ def due_mailboxes(session: Session, now: datetime) -> list[int]:
         if not settings.enabled or settings.sync_mode == SyncMode.OFF:
             continue
         poll_every = timedelta(minutes=settings.sync_frequency_minutes)
-        if has_work or mailbox.last_run_at is None or mailbox.last_run_at + poll_every <= now:
+        # A run that failed (throttled, Graph down) is tried again once its Retry-After or
+        # backoff window is over (filtered above), not a whole polling interval later: its
+        # mail may not be fetched at all yet.
+        failed = mailbox.failure_count > 0
+        if has_work or failed or mailbox.last_run_at is None or mailbox.last_run_at + poll_every <= now:
             due.append(mailbox.id)
     return due
 
