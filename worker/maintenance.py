@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from mailferry.models import (
@@ -12,6 +12,7 @@ from mailferry.models import (
 )
 from mailferry.settings_catalog import SyncMode
 from mailferry.user_context import user_settings
+from worker.process import is_due
 
 USAGE_SAMPLES_KEPT = timedelta(days=90)
 
@@ -25,13 +26,7 @@ def due_mailboxes(session: Session, now: datetime) -> list[int]:
         Connection.user_id == Mailbox.user_id, Connection.provider == "salesforce",
         Connection.status == "connected",
     )
-    has_due_work = exists().where(
-        Message.mailbox_id == Mailbox.id,
-        or_(
-            Message.pending_operation.is_not(None),
-            and_(Message.status == "unresolved", Message.next_attempt_at <= now),
-        ),
-    ) & salesforce_connected
+    has_due_work = exists().where(Message.mailbox_id == Mailbox.id, is_due(now)) & salesforce_connected
     rows = session.execute(
         select(Mailbox, has_due_work.label("has_due_work"))
         .where(Mailbox.status.in_(("active", "throttled")))

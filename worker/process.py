@@ -50,14 +50,19 @@ class ProcessCounts:
     by_status: dict[str, int] = field(default_factory=dict)
 
 
-def due_filter(mailbox_id: int, now: datetime):
-    return and_(
-        Message.mailbox_id == mailbox_id,
-        or_(
-            Message.pending_operation.is_not(None),
-            and_(Message.status == "unresolved", Message.next_attempt_at <= now),
-        ),
+def is_due(now: datetime):
+    """A row has work now: a pending operation, or an Unresolved row whose next attempt is
+    due. A failed write keeps its operation (a failed delete must stay a delete) and waits
+    for its next attempt like any Unresolved row, so an outage is retried with backoff."""
+    return or_(
+        and_(Message.pending_operation.is_not(None),
+             or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now)),
+        and_(Message.status == "unresolved", Message.next_attempt_at <= now),
     )
+
+
+def due_filter(mailbox_id: int, now: datetime):
+    return and_(Message.mailbox_id == mailbox_id, is_due(now))
 
 
 def process_mailbox(session: Session, mailbox_id: int, user: User, context: DecisionContext,
