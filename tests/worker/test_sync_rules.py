@@ -245,3 +245,34 @@ def test_hostile_and_malformed_mail_each_get_a_clear_outcome(pipeline, synced_on
     assert outcomes["Invalid sender"] == ("skipped", "no_candidates")
     long_task = clouds.records("Task", Subject="Email: " + "S" * 247 + "…")
     assert len(long_task) == 1  # Subject cut to Salesforce's 255 characters, the cut marked
+
+
+def test_an_org_without_the_key_field_leaves_emails_unresolved_with_the_admins_fix(pipeline, clouds):
+    runtime, mailbox_ids = pipeline
+    clouds.org(external_id_field=False)
+    contact = _contact(clouds)
+    clouds.deliver(REP, **{"from": {"address": contact["Email"]}, "to": [{"address": REP}], "subject": "Probe: no key"})
+    result = jobs.sync_mailbox(mailbox_ids[0])
+    assert "error" not in result  # the mailbox itself is fine: Graph was read
+    row = _row(runtime, "Probe: no key")
+    assert (row.status, row.reason, row.error_code) == ("unresolved", "system_error", "SETUP_REQUIRED")
+    assert "Mailferry_Key__c" in row.error_message and "External ID" in row.error_message
+    assert clouds.records("Task") == []
+    with runtime.sessions() as session:
+        assert session.get(User, row.user_id).tenant.salesforce_external_id_field_ok is False
+
+
+def test_the_api_budget_pauses_salesforce_work_visibly_until_the_day_ends(pipeline, clouds):
+    runtime, mailbox_ids = pipeline
+    clouds.org(daily_api_limit=20)  # the tenant's 20% share is 4 calls a day
+    results = [jobs.sync_mailbox(mailbox_id) for mailbox_id in mailbox_ids]
+    assert all("error" not in r for r in results)
+    with runtime.sessions() as session:
+        paused = session.execute(select(Message).where(Message.error_code == "MAILFERRY_BUDGET")).scalars().all()
+        assert paused, "some emails should wait for tomorrow's budget"
+        midnight = (utcnow() + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        assert all(row.status == "unresolved" and row.next_attempt_at >= midnight - timedelta(seconds=5)
+                   for row in paused)
+        assert "share of the Salesforce API is used up" in paused[0].error_message
+    data_calls = sum(n for route, n in clouds.calls(clouds.salesforce)["calls"].items() if "/services/data/" in route)
+    assert data_calls <= 4 + 3  # the share, plus what calls reserved before the allowance was known may add
