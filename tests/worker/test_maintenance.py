@@ -1,0 +1,93 @@
+"""Housekeeping on a real database: the 30-day attempt window, retention, and which mailboxes
+the scheduler's poll picks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from mailferry.models import Connection, Mailbox, Message, OmittedDailyCount, UnmatchedAddress, UserSetting
+from mailferry.provisioning import Person, provision_user
+from worker.maintenance import due_mailboxes, expire_and_purge
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def user(db_session):
+    user, _ = provision_user(db_session, Person("tid-maint", "oid-m", "rep@maint.example", "Rep"))
+    db_session.add(Connection(tenant_id=user.tenant_id, user_id=user.id, provider="salesforce",
+                              sealed_secrets=b"x", status="connected"))
+    db_session.flush()
+    return user
+
+
+def _message(db_session, user, key: str, **fields) -> Message:
+    mailbox = db_session.execute(select(Mailbox).where(Mailbox.user_id == user.id)).scalar_one()
+    row = Message(tenant_id=user.tenant_id, user_id=user.id, mailbox_id=mailbox.id, graph_id=key,
+                  internet_message_id=f"<{key}@maint.example>", direction="incoming", subject=key,
+                  participants=[], categories=[], **fields)
+    db_session.add(row)
+    db_session.flush()
+    return row
+
+
+def test_unresolved_emails_past_their_window_expire_and_leave_the_tab(db_session, user):
+    old = _message(db_session, user, "old", status="unresolved", reason="no_match", body_text="b",
+                   first_seen_at=NOW - timedelta(days=29), expires_at=NOW - timedelta(minutes=1))
+    young = _message(db_session, user, "young", status="unresolved", reason="no_match",
+                     first_seen_at=NOW - timedelta(days=2), expires_at=NOW + timedelta(days=28))
+    synced = _message(db_session, user, "synced", status="synced", first_seen_at=NOW - timedelta(days=29),
+                      expires_at=NOW - timedelta(days=1))
+    result = expire_and_purge(db_session, NOW)
+    db_session.expire_all()
+    assert result["expired"] == 1
+    assert (old.status, old.body_text, old.next_attempt_at) == ("expired", None, None)
+    assert young.status == "unresolved" and synced.status == "synced"
+
+
+def test_history_and_unmatched_rows_older_than_the_retention_are_purged(db_session, user):
+    _message(db_session, user, "ancient", status="synced", first_seen_at=NOW - timedelta(days=31))
+    kept = _message(db_session, user, "recent", status="synced", first_seen_at=NOW - timedelta(days=29))
+    db_session.add_all([
+        UnmatchedAddress(tenant_id=user.tenant_id, user_id=user.id, address="gone@x.example",
+                         last_seen_at=NOW - timedelta(days=40)),
+        UnmatchedAddress(tenant_id=user.tenant_id, user_id=user.id, address="kept@x.example",
+                         last_seen_at=NOW - timedelta(days=3)),
+        OmittedDailyCount(tenant_id=user.tenant_id, day=(NOW - timedelta(days=45)).date(), count=3),
+    ])
+    db_session.flush()
+    result = expire_and_purge(db_session, NOW)
+    assert (result["purged"], result["unmatched_purged"]) == (1, 1)
+    subjects = db_session.execute(select(Message.subject).where(Message.user_id == user.id)).scalars().all()
+    assert subjects == [kept.subject]
+    addresses = db_session.execute(select(UnmatchedAddress.address).where(UnmatchedAddress.user_id == user.id)).scalars().all()
+    assert addresses == ["kept@x.example"]
+    assert db_session.execute(select(OmittedDailyCount).where(OmittedDailyCount.tenant_id == user.tenant_id)).first() is None
+
+
+def test_the_poll_picks_never_run_and_overdue_mailboxes_and_those_with_due_work(db_session, user):
+    mailbox = db_session.execute(select(Mailbox).where(Mailbox.user_id == user.id)).scalar_one()
+    assert mailbox.id in due_mailboxes(db_session, NOW)  # never ran
+    mailbox.last_run_at = NOW - timedelta(minutes=1)
+    db_session.flush()
+    assert mailbox.id not in due_mailboxes(db_session, NOW)  # polled a minute ago (every 5)
+    assert mailbox.id in due_mailboxes(db_session, NOW + timedelta(minutes=5))
+    _message(db_session, user, "retry", status="unresolved", reason="system_error",
+             next_attempt_at=NOW - timedelta(seconds=1))
+    assert mailbox.id in due_mailboxes(db_session, NOW)  # due work
+
+
+@pytest.mark.parametrize("state", ["needs_reconnect", "throttled-window", "sync-off"])
+def test_the_poll_skips_mailboxes_that_must_not_run(db_session, user, state):
+    mailbox = db_session.execute(select(Mailbox).where(Mailbox.user_id == user.id)).scalar_one()
+    if state == "needs_reconnect":
+        mailbox.status = "needs_reconnect"
+    elif state == "throttled-window":
+        mailbox.status, mailbox.retry_after = "throttled", NOW + timedelta(seconds=30)
+    else:
+        db_session.add(UserSetting(user_id=user.id, key="sync_mode", value="off"))
+    db_session.flush()
+    assert mailbox.id not in due_mailboxes(db_session, NOW)
