@@ -22,6 +22,10 @@ def create_app(config: Config | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         PREFERRED_URL_SCHEME="https",
+        REMEMBER_COOKIE_SECURE=True,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
     register_extensions(app, config)
     register_security_headers(app)
@@ -30,9 +34,17 @@ def create_app(config: Config | None = None) -> Flask:
 
 
 def register_extensions(app: Flask, config: Config) -> None:
+    from flask_wtf.csrf import CSRFProtect
+
     from server import extensions
+    from server.access import login_manager
 
     extensions.init_app(app, config)
+    login_manager.init_app(app)
+    # Every state-changing request carries the session's CSRF token (forms: a hidden field;
+    # scripts: the X-CSRFToken header). Graph's webhooks are exempt: they prove themselves
+    # with clientState instead.
+    app.extensions["csrf"] = CSRFProtect(app)
 
 
 def register_security_headers(app: Flask) -> None:
@@ -45,5 +57,9 @@ def register_blueprints(app: Flask) -> None:
     from server.graph_webhooks import blueprint as graph_webhooks
     from server.health import blueprint as health
 
+    from server import navigation
+
+    navigation.init_app(app)
     app.register_blueprint(health)
     app.register_blueprint(graph_webhooks)
+    app.extensions["csrf"].exempt(graph_webhooks)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import redis
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask, current_app
+import redis
+from flask import Flask, current_app, g
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ def init_app(app: Flask, config: Config) -> None:
     app.extensions["mailferry.redis"] = redis.Redis.from_url(
         config.redis_url, socket_timeout=2, socket_connect_timeout=2
     )
+    app.teardown_appcontext(_close_request_session)
 
 
 def engine() -> Engine:
@@ -35,3 +36,21 @@ def db_session() -> Iterator[Session]:
     """A database session for one piece of request work; closed (not committed) at the end."""
     with current_app.extensions["mailferry.sessions"]() as session:
         yield session
+
+
+def db() -> Session:
+    """The request's database session: opened on first use, closed when the request ends.
+    Views commit what they change; anything uncommitted is rolled back at the close."""
+    if "db" not in g:
+        g.db = current_app.extensions["mailferry.sessions"]()
+    return g.db
+
+
+def config() -> Config:
+    return current_app.config["MAILFERRY"]
+
+
+def _close_request_session(_error) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()
