@@ -14,7 +14,7 @@ from rq.job import Job, JobStatus
 from sqlalchemy.orm import Session
 
 from mailferry.crypto import SecretBox
-from mailferry.job_queue import enqueue_once
+from mailferry.job_queue import SYNC_QUEUE, enqueue_once
 from mailferry.microsoft_identity import acquire_app_token, forget_app_tokens
 from mailferry.models import Mailbox, Subscription, Tenant, User
 from mailferry.provider_errors import ProviderError
@@ -67,7 +67,7 @@ def rq_redis(redis_url):
 
 
 def _clear(connection):
-    queue = Queue("graph", connection=connection)
+    queue = Queue(SYNC_QUEUE, connection=connection)
     queue.empty()
     for key in connection.scan_iter("rq:job:*-mailbox-*"):
         connection.delete(key)
@@ -125,7 +125,7 @@ def later(hours: int) -> dt.datetime:
 
 
 def jobs(connection) -> list[Job]:
-    queue = Queue("graph", connection=connection)
+    queue = Queue(SYNC_QUEUE, connection=connection)
     return [Job.fetch(job_id, connection=connection) for job_id in queue.job_ids]
 
 
@@ -240,18 +240,18 @@ def test_lifecycle_event_enqueues_its_job(event, job_id, function, graph, served
 
 # -- one job per mailbox -----------------------------------------------------------------------------
 def test_enqueue_once_coalesces_waiting_jobs_and_queues_one_follow_up_behind_a_running_one(rq_redis):
-    assert enqueue_once(rq_redis, "graph", "worker.jobs.sync_mailbox", 7, job_id="sync-mailbox-7") is True
-    assert enqueue_once(rq_redis, "graph", "worker.jobs.sync_mailbox", 7, job_id="sync-mailbox-7") is False
+    assert enqueue_once(rq_redis, SYNC_QUEUE, "worker.jobs.sync_mailbox", 7, job_id="sync-mailbox-7") is True
+    assert enqueue_once(rq_redis, SYNC_QUEUE, "worker.jobs.sync_mailbox", 7, job_id="sync-mailbox-7") is False
     assert [job.id for job in jobs(rq_redis)] == ["sync-mailbox-7"]
     # A worker takes it: a change now may come after its delta read, so one follow-up waits.
     running = Job.fetch("sync-mailbox-7", connection=rq_redis)
-    Queue("graph", connection=rq_redis).remove(running)
+    Queue(SYNC_QUEUE, connection=rq_redis).remove(running)
     running.set_status(JobStatus.STARTED)
-    assert enqueue_once(rq_redis, "graph", "worker.jobs.sync_mailbox", 7, job_id="sync-mailbox-7") is True
-    assert enqueue_once(rq_redis, "graph", "worker.jobs.sync_mailbox", 7, job_id="sync-mailbox-7") is False
+    assert enqueue_once(rq_redis, SYNC_QUEUE, "worker.jobs.sync_mailbox", 7, job_id="sync-mailbox-7") is True
+    assert enqueue_once(rq_redis, SYNC_QUEUE, "worker.jobs.sync_mailbox", 7, job_id="sync-mailbox-7") is False
     assert [job.id for job in jobs(rq_redis)] == ["sync-mailbox-7-again"]
     # Once it finished, its kept result does not block the next run.
     running.set_status(JobStatus.FINISHED)
-    Queue("graph", connection=rq_redis).empty()
-    assert enqueue_once(rq_redis, "graph", "worker.jobs.sync_mailbox", 7, job_id="sync-mailbox-7") is True
+    Queue(SYNC_QUEUE, connection=rq_redis).empty()
+    assert enqueue_once(rq_redis, SYNC_QUEUE, "worker.jobs.sync_mailbox", 7, job_id="sync-mailbox-7") is True
     assert [job.id for job in jobs(rq_redis)] == ["sync-mailbox-7"]
