@@ -20,7 +20,7 @@ from server.extensions import db
 login_manager = LoginManager()
 login_manager.login_view = "auth.sign_in"
 login_manager.login_message = "Sign in with Microsoft to see your Sync History."
-login_manager.session_protection = "strong"
+login_manager.session_protection = "basic"  # a changed address marks the session non-fresh
 
 
 @dataclass(frozen=True)

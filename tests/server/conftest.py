@@ -31,3 +31,16 @@ def make_config(tmp_path, migrated_database_url, redis_url):
 @pytest.fixture
 def app(make_config):
     return create_app(make_config())
+
+
+@pytest.fixture
+def sign_in():
+    """Make a test client act as a signed-in user, the way Flask-Login's own session does
+    (the sign-in flow itself is tested end to end through the sandbox)."""
+
+    def sign(client, user) -> None:
+        with client.session_transaction() as session:
+            session["_user_id"] = str(user.id)
+            session["_fresh"] = True
+
+    return sign
