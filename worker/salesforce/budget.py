@@ -13,22 +13,18 @@ Redis holds only counters (losing them forgets today's count, nothing else); the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailferry import api_budget
+from mailferry.api_budget import DEFAULT_ALLOWANCE, DEFAULT_PERCENT, BudgetStatus  # noqa: F401 (re-exported)
+from mailferry.api_budget import next_midnight as _next_midnight
 from mailferry.models import ApiUsageSample
 from mailferry.provider_errors import ErrorKind, ProviderError
 from worker.salesforce.errors import LIMIT_BACKOFF_SECONDS
-
-DEFAULT_PERCENT = 20
-#: Until the first response tells us the org's allowance, assume the smallest one an org
-#: with API access has (Developer Edition, reference 2.9), so a new tenant starts careful.
-DEFAULT_ALLOWANCE = 15_000
-_PREFIX = "mailferry:sfbudget"
 
 # Check-and-add in one step, so two workers can't both take the last calls of the share.
 _RESERVE = """
@@ -40,23 +36,6 @@ redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 redis.call('INCRBY', KEYS[2], calls)
 return used + calls
 """
-
-
-@dataclass(frozen=True)
-class BudgetStatus:
-    """Today's numbers for the admin page and the pipeline's "paused until" state."""
-
-    day: str
-    our_calls: int
-    share: int
-    percent: int
-    org_used: int | None
-    allowance: int | None
-    paused_until: datetime | None
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.share - self.our_calls)
 
 
 class BudgetGovernor:
@@ -78,7 +57,7 @@ class BudgetGovernor:
                                 retry_after=(paused - now).total_seconds())
         org_used, allowance = self._org(tenant_id)
         total = allowance or DEFAULT_ALLOWANCE
-        share = total * percent // 100
+        share = api_budget.share_of(allowance, percent)
         midnight = _next_midnight(now)
         wait = max(1.0, (midnight - now).total_seconds())
         if org_used is not None and org_used + calls > total:
@@ -116,15 +95,7 @@ class BudgetGovernor:
     # ----- reading --------------------------------------------------------------------------
 
     def status(self, tenant_id: int, percent: int = DEFAULT_PERCENT) -> BudgetStatus:
-        now = self._clock()
-        org_used, allowance = self._org(tenant_id)
-        share = (allowance or DEFAULT_ALLOWANCE) * percent // 100
-        our = int(self.redis.get(self._day_key(tenant_id, now)) or 0)
-        paused = self._paused_until(tenant_id, now)
-        if paused is None and our >= share:
-            paused = _next_midnight(now)
-        return BudgetStatus(day=now.strftime("%Y-%m-%d"), our_calls=our, share=share, percent=percent,
-                            org_used=org_used, allowance=allowance, paused_until=paused)
+        return api_budget.read_status(self.redis, tenant_id, self._clock(), percent)
 
     def record_sample(self, db: Session, tenant_id: int) -> ApiUsageSample | None:
         """Add an ApiUsageSample row unless the tenant already has one this UTC hour (the
@@ -147,28 +118,19 @@ class BudgetGovernor:
     # ----- inside ---------------------------------------------------------------------------
 
     def _org(self, tenant_id: int) -> tuple[int | None, int | None]:
-        values = self.redis.hmget(self._org_key(tenant_id), "used", "allowance")
-        return tuple(int(v) if v is not None else None for v in values)  # type: ignore[return-value]
+        return api_budget.read_org(self.redis, tenant_id)
 
     def _paused_until(self, tenant_id: int, now: datetime) -> datetime | None:
-        raw = self.redis.get(self._pause_key(tenant_id))
-        if not raw:
-            return None
-        until = datetime.fromisoformat(raw.decode() if isinstance(raw, bytes) else raw)
-        return until if until > now else None
+        return api_budget.read_paused_until(self.redis, tenant_id, now)
 
     def _day_key(self, tenant_id: int, now: datetime) -> str:
-        return f"{_PREFIX}:{tenant_id}:day:{now:%Y%m%d}"
+        return api_budget.day_key(tenant_id, now)
 
     def _unsampled_key(self, tenant_id: int) -> str:
-        return f"{_PREFIX}:{tenant_id}:unsampled"
+        return api_budget.unsampled_key(tenant_id)
 
     def _org_key(self, tenant_id: int) -> str:
-        return f"{_PREFIX}:{tenant_id}:org"
+        return api_budget.org_key(tenant_id)
 
     def _pause_key(self, tenant_id: int) -> str:
-        return f"{_PREFIX}:{tenant_id}:pause"
-
-
-def _next_midnight(now: datetime) -> datetime:
-    return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        return api_budget.pause_key(tenant_id)
