@@ -9,6 +9,8 @@ PYTHON      ?= $(shell for c in python3 python3.13 python3.12 python3.11; do \
                  $$c -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$c; break; }; \
                done)
 STAMP       := $(VENV)/.installed
+# The browser tests' JavaScript tools (axe-core), pinned in package-lock.json.
+NODE_STAMP  := node_modules/.installed
 PYTEST_ARGS ?=
 
 .PHONY: run test install certs lock clean
@@ -19,7 +21,7 @@ run: install certs
 test: install certs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-install: $(STAMP)
+install: $(STAMP) $(NODE_STAMP)
 
 $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Mailferry needs Python 3.11 or newer: none found as python3, python3.11-3.13; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -27,6 +29,15 @@ $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock -r requirements-dev.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
+
+# `npm ci` again whenever package.json or its lock changes. Without npm, `make run` still
+# works; the browser tests then fail saying axe-core is missing.
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+	  echo "npm not found: skipping axe-core (the browser tests need it; install Node.js 20+ and npm)"; \
+	fi
 
 certs: install
 	$(BIN)/mailferry certs
@@ -37,4 +48,4 @@ lock: install
 	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --allow-unsafe --output-file requirements-dev.lock requirements-dev.in
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache node_modules

@@ -1,0 +1,148 @@
+"""Browser tests: Debian's Chromium, driven by Playwright, against the real stack over HTTPS.
+
+- `web`: both sandbox servers and the web app (`server.create_app`) on https://localhost
+  ports, on a database and Redis of their own; each test starts with the sandboxes reset to
+  the demo seed and the app's database empty.
+- `page`: a fresh browser context (no cookies) whose certificate checks stay on: Chromium
+  trusts our test server key by its SPKI pin (see `browser`), never "ignore all errors".
+- `signed_in_page(upn)`: signs in through the sandbox's Microsoft sign-in page.
+- `tests.browser.axe.assert_accessible(page)`: no serious or critical axe-core violation.
+- A Content-Security-Policy violation on any page fails the test (`page` records them).
+
+Every test here is marked `browser` automatically. A missing Chromium or axe-core fails the
+tests with the fix; they are never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+import pytest
+
+from cli.processes import free_port
+from mailferry import migrate
+from tests.browser.stack import CHROMIUM, clear_database, spki_hash, web_config
+from tests.db_fixtures import current_backend, empty_database
+from tests.https_server import start_https
+from tests.sandbox.conftest import (  # noqa: F401  (shared fixtures)
+    microsoft, microsoft_app, salesforce, salesforce_app, sandbox_settings,
+)
+
+CHROMIUM_ARGS = (
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+)
+#: How long a browser step may wait (sign-in crosses three servers).
+TIMEOUT_MS = 15_000
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/browser/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.browser)
+
+
+@dataclass
+class Web:
+    """The running stack: the app's URL and config, and the sandboxes' URLs."""
+
+    url: str
+    config: object
+    microsoft: str
+    salesforce: str
+
+
+@pytest.fixture(scope="session")
+def web_stack(tmp_path_factory, certs, redis_url, sandbox_settings, microsoft_app, salesforce_app):
+    from server import create_app
+
+    folder = tmp_path_factory.mktemp("web")
+    with empty_database(current_backend(), folder) as database_url:
+        migrate.upgrade(database_url)
+        config = web_config(folder / "data", database_url, redis_url, certs, free_port(),
+                            sandbox_settings.microsoft_url, sandbox_settings.salesforce_url)
+        server, url = start_https(create_app(config), certs, port=config.web_port)
+        assert url == config.base_url, (url, config.base_url)
+        try:
+            yield Web(url, config, sandbox_settings.microsoft_url, sandbox_settings.salesforce_url)
+        finally:
+            server.shutdown()
+
+
+@pytest.fixture
+def web(web_stack, microsoft, salesforce) -> Web:
+    """The stack, with the sandboxes just reset (`microsoft`, `salesforce`) and no app data."""
+    clear_database(web_stack.config.database_url)
+    return web_stack
+
+
+@pytest.fixture(scope="session")
+def browser(certs):
+    """Chromium, trusting exactly our test server key.
+
+    `--ignore-certificate-errors-spki-list` names the SHA-256 of the localhost certificate's
+    public key: Chromium still verifies every certificate and accepts an otherwise untrusted
+    chain only when it carries that key (ours). The alternatives were worse: importing the
+    CA needs an NSS database (certutil, a profile per run), and `ignore_https_errors=True`
+    would accept any certificate at all.
+    """
+    if not CHROMIUM.exists():
+        pytest.fail(f"Chromium is missing at {CHROMIUM}: install Debian's package (`apt-get install chromium`); "
+                    "the browser tests never download a browser")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={spki_hash(certs.server_cert)}"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class PageProblems:
+    """What the page reported that a test must not ignore."""
+
+    csp_violations: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def page(browser, web):
+    context = browser.new_context(ignore_https_errors=False, base_url=web.url)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    problems = PageProblems()
+
+    def on_console(message):
+        if message.type == "error" and "Content Security Policy" in message.text:
+            problems.csp_violations.append(f"{page.url}: {message.text}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.page_errors.append(f"{page.url}: {error}"))
+    page.problems = problems
+    yield page
+    context.close()
+    own = [v for v in problems.csp_violations if v.startswith(web.url)]
+    assert not own, "Content-Security-Policy violations:\n" + "\n".join(own)
+    assert not problems.page_errors, "script errors:\n" + "\n".join(problems.page_errors)
+
+
+@pytest.fixture
+def signed_in_page(page, web):
+    """`signed_in_page(upn)`: the page, signed in as `upn` through the sandbox's Microsoft
+    sign-in page (the real msal flow), back on the app."""
+
+    def sign_in(upn: str):
+        page.goto("/")
+        page.get_by_test_id("sign-in-microsoft").click()
+        page.wait_for_url(re.compile("^" + re.escape(web.microsoft)))
+        page.locator(f'[data-testid="sign-in-user"][data-upn="{upn}"]').click()
+        page.wait_for_url(re.compile("^" + re.escape(web.url) + r"/(?!auth/)"))
+        assert page.get_by_test_id("signed-in-as").is_visible(), page.content()[:2000]
+        return page
+
+    return sign_in
