@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from mailferry.addresses import domain_of
@@ -147,6 +147,14 @@ def note_unmatched(session: Session, row: Message, addresses: tuple[str, ...], n
         entry.last_seen_at = now
         if names.get(address) and not entry.display_name:
             entry.display_name = names[address]
+
+
+def forget_unmatched(session: Session, user_id: int, addresses: tuple[str, ...]) -> None:
+    """Addresses that matched now (a Contact or Lead was created) leave Unmatched Contacts/Leads."""
+    if addresses:
+        session.execute(
+            delete(UnmatchedAddress).where(UnmatchedAddress.user_id == user_id, UnmatchedAddress.address.in_(addresses))
+        )
 
 
 def _record(record, recorded: bool, reason: str | None, position: int) -> MessageRecord:

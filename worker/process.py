@@ -243,6 +243,7 @@ def _record_outcome(session, row, decision: Decision, written, now, counts: Proc
         result, allocation = written
         if result.ok:
             outcomes.synced(session, row, result.task_id, result.key, allocation, now)
+            outcomes.forget_unmatched(session, row.user_id, decision.matched)
             counts.synced += 1
         else:
             outcomes.write_failed(row, result.error_code, result.error_message, now, None)

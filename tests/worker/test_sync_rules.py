@@ -87,6 +87,10 @@ def test_unknown_sender_is_unresolved_and_unmatched_until_the_contact_exists(pip
     row = _row(runtime, "Probe: Interested in a demo")
     assert row.status == "synced"
     assert clouds.records("Task", Id=row.salesforce_task_id)[0]["WhoId"] == contact_id
+    with runtime.sessions() as session:  # matched now: no longer an unmatched address
+        assert session.execute(
+            select(UnmatchedAddress).where(UnmatchedAddress.address == "new.buyer@fabrikam-new.example")
+        ).first() is None
 
 
 def test_ignoring_a_domain_takes_its_mail_out_of_unresolved_and_unmatched_at_once(pipeline, synced_once, clouds):
