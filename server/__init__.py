@@ -63,3 +63,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health)
     app.register_blueprint(graph_webhooks)
     app.extensions["csrf"].exempt(graph_webhooks)
+    from server.auth import blueprint as auth
+    from server.auth.views import microsoft_callback
+
+    app.register_blueprint(auth)
+    # Entra posts the sign-in answer cross-site (form_post): state + a binding cookie protect it.
+    app.extensions["csrf"].exempt(microsoft_callback)
+    from server.connections import blueprint as connections
+
+    app.register_blueprint(connections)

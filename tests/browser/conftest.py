@@ -133,12 +133,15 @@ def page(browser, web):
 
 @pytest.fixture
 def signed_in_page(page, web):
-    """`signed_in_page(upn)`: the page, signed in as `upn` through the sandbox's Microsoft
-    sign-in page (the real msal flow), back on the app."""
+    """`signed_in_page(upn, start="/")`: the page, signed in as `upn` through the sandbox's
+    Microsoft sign-in page (the real msal flow), back on the app. From "/" it clicks "Sign in
+    with Microsoft" and lands on the home page; any other `start` is a page that requires
+    signing in, opened directly, and the app comes back to it."""
 
-    def sign_in(upn: str):
-        page.goto("/")
-        page.get_by_test_id("sign-in-microsoft").click()
+    def sign_in(upn: str, start: str = "/"):
+        page.goto(start)
+        if start == "/":
+            page.get_by_test_id("sign-in-microsoft").click()
         page.wait_for_url(re.compile("^" + re.escape(web.microsoft)))
         page.locator(f'[data-testid="sign-in-user"][data-upn="{upn}"]').click()
         page.wait_for_url(re.compile("^" + re.escape(web.url) + r"/(?!auth/)"))
@@ -146,3 +149,11 @@ def signed_in_page(page, web):
         return page
 
     return sign_in
+
+
+@pytest.fixture
+def demo_users(web, client_session) -> list[dict]:
+    """The sandbox tenant's users (`userPrincipalName`, `displayName`, `salesforceUsername`…)."""
+    answer = client_session.get(f"{web.microsoft}/_sandbox/users", timeout=30)
+    answer.raise_for_status()
+    return answer.json()["users"]

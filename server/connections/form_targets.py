@@ -1,0 +1,46 @@
+"""The Connections page's Content-Security-Policy: `form-action` also names the Salesforce
+login hosts.
+
+Chromium applies `form-action` to every redirect that follows a form submission, so the
+Connect Salesforce form, whose answer redirects to the login host, is blocked under the
+app-wide `form-action 'self'`. The page therefore allows exactly the hosts its form can lead
+to: the configured login host, test.salesforce.com, any My Domain (`*.my.salesforce.com`,
+sandboxes included) and the host the user connected with before. A custom https login host
+outside these gets a "Continue to Salesforce" link instead of a redirect (`needs_link`).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from mailferry.config import Config
+from mailferry.salesforce_identity import SANDBOX_LOGIN_URL
+from server.security import CONTENT_SECURITY_POLICY
+
+MY_DOMAIN_SOURCE = "https://*.my.salesforce.com"
+
+
+def login_sources(config: Config, previous_login_host: str | None = None) -> list[str]:
+    sources = [_origin(config.salesforce_login_url), SANDBOX_LOGIN_URL, MY_DOMAIN_SOURCE]
+    if previous_login_host and _origin(previous_login_host) not in sources:
+        sources.append(_origin(previous_login_host))
+    return sources
+
+
+def policy(config: Config, previous_login_host: str | None = None) -> str:
+    allowed = " ".join(["'self'", *login_sources(config, previous_login_host)])
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action {allowed}")
+
+
+def needs_link(config: Config, login_url: str, previous_login_host: str | None = None) -> bool:
+    """True when the Connections page's policy would block a redirect to `login_url`."""
+    origin = _origin(login_url)
+    if origin in login_sources(config, previous_login_host):
+        return False
+    host = urlsplit(origin).hostname or ""
+    return not (origin.startswith("https://") and host.endswith(".my.salesforce.com"))
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

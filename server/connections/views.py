@@ -1,0 +1,150 @@
+"""`/connections` and the Salesforce connect / callback / disconnect routes.
+
+Connect Salesforce is the OAuth 2.0 web server flow with PKCE. The PKCE verifier and the
+login host wait server-side (`server.oauth_flows`) under the `state` sent to Salesforce,
+bound to the signed-in user: a callback arriving in another user's session finds a flow
+that is not theirs and is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+import redis
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from mailferry.crypto import SecretBox, SecretUnreadable
+from mailferry.models import Connection, Mailbox, User
+from mailferry.provider_errors import ProviderError
+from mailferry.provisioning import save_connection
+from mailferry.salesforce_identity import Pkce, SalesforceOAuth, authorize_url, code_from_callback
+from mailferry.tls import https_session
+from server import oauth_flows
+from server.connections import form_targets
+from server.connections.login_hosts import chosen_login_url, login_choices
+from server.connections.state import format_time, read_page
+from server.extensions import config, db
+from server.first_sync import queue_first_sync
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("connections", __name__)
+FLOW = "salesforce-connect"
+
+
+@blueprint.get("/connections")
+@login_required
+def index():
+    page = read_page(db(), current_user.id, current_user.tenant_id)
+    response = make_response(render_template("connections/index.html", page=page, choices=login_choices(config()),
+                                             format_time=format_time))
+    response.headers["Content-Security-Policy"] = form_targets.policy(config(), page.salesforce.login_host)
+    return response
+
+
+@blueprint.post("/connections/salesforce/connect")
+@login_required
+def connect_salesforce():
+    try:
+        login_url = chosen_login_url(config(), request.form.get("login_host", ""), request.form.get("my_domain"))
+    except ValueError as error:
+        flash(str(error), "error")
+        return redirect(url_for("connections.index"))
+    pkce, state = Pkce.new(), secrets.token_urlsafe(32)
+    try:
+        oauth_flows.keep(FLOW, state, {"user_id": current_user.id, "verifier": pkce.verifier,
+                                       "login_url": login_url})
+    except redis.RedisError:
+        flash("Mailferry cannot reach its Redis server right now; try again in a minute.", "error")
+        return redirect(url_for("connections.index"))
+    target = authorize_url(login_url, config().salesforce_client_id, config().salesforce_redirect_uri,
+                           state, pkce.challenge)
+    if form_targets.needs_link(config(), login_url, _previous_login_host()):
+        return render_template("connections/continue.html", target=target, login_url=login_url)
+    return redirect(target)
+
+
+@blueprint.get("/connections/salesforce/callback")
+@login_required
+def salesforce_callback():
+    pending = oauth_flows.take(FLOW, request.args.get("state"))
+    mine = pending is not None and pending.get("user_id") == current_user.id
+    try:
+        code = code_from_callback(request.args, request.args.get("state", "") if mine else "")
+        oauth = _oauth(pending["login_url"])
+        tokens = oauth.exchange_code(code, pending["verifier"])
+        identity = oauth.identity(tokens)
+    except ProviderError as error:
+        log.info("Connect Salesforce failed: %s", error.code)
+        flash(error.message, "error")
+        return redirect(url_for("connections.index"))
+    user = db().get(User, current_user.id)
+    save_connection(db(), user, "salesforce", SecretBox(config().encryption_keys).seal(tokens),
+                    account_label=identity.get("username"), external_user_id=identity["user_id"],
+                    external_org_id=identity["org_id"], instance_url=tokens.get("instance_url"),
+                    login_host=pending["login_url"], scopes=tokens.get("scope"))
+    mailbox_id = db().execute(select(Mailbox.id).where(Mailbox.user_id == user.id)).scalar_one_or_none()
+    db().commit()
+    queue_first_sync(mailbox_id)
+    flash(f"Salesforce connected as {identity.get('username') or identity['user_id']}. "
+          "Your mail starts syncing now.", "success")
+    return redirect(url_for("connections.index"))
+
+
+@blueprint.post("/connections/salesforce/disconnect")
+@login_required
+def disconnect_salesforce():
+    connection = db().execute(
+        select(Connection).where(Connection.user_id == current_user.id, Connection.provider == "salesforce")
+    ).scalar_one_or_none()
+    if connection is None or connection.status == "disconnected":
+        flash("Salesforce was not connected.", "info")
+        return redirect(url_for("connections.index"))
+    revoked = _revoke(connection)
+    connection.status = "disconnected"
+    connection.status_detail = None
+    connection.sealed_secrets = None  # our copy of the tokens is gone either way
+    db().commit()
+    if revoked:
+        flash("Salesforce disconnected: Mailferry's access was revoked and its tokens deleted.", "success")
+    else:
+        flash("Salesforce disconnected: Mailferry deleted its tokens, but Salesforce could not be reached to "
+              "revoke them. To be sure, revoke Mailferry in Salesforce under Settings → Connected Apps OAuth "
+              "Usage.", "warning")
+    return redirect(url_for("connections.index"))
+
+
+def _previous_login_host() -> str | None:
+    return db().execute(
+        select(Connection.login_host).where(Connection.user_id == current_user.id, Connection.provider == "salesforce")
+    ).scalar_one_or_none()
+
+
+def _oauth(login_url: str) -> SalesforceOAuth:
+    return SalesforceOAuth(login_url, config().salesforce_client_id, config().salesforce_client_secret,
+                           config().salesforce_redirect_uri, https_session(config().client_ca_file))
+
+
+def _revoke(connection: Connection) -> bool:
+    """Revoke the refresh token (which ends its access tokens too). True when Salesforce
+    confirmed or no longer knew the token; False when it could not be asked."""
+    if not connection.sealed_secrets:
+        return True
+    try:
+        tokens = SecretBox(config().encryption_keys).open(connection.sealed_secrets)
+    except SecretUnreadable:
+        return False
+    token = tokens.get("refresh_token") or tokens.get("access_token")
+    if not token:
+        return True
+    oauth = _oauth(connection.login_host or config().salesforce_login_url)
+    try:
+        oauth.revoke(token)
+        return True
+    except ProviderError as error:
+        log.warning("Salesforce revoke failed: %s", error.code)
+        return False
+    finally:
+        oauth.session.close()
