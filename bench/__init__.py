@@ -4,4 +4,5 @@ each module here is one benchmark with `add_arguments(parser)` and `run(config, 
 BENCHMARKS = {
     "sandbox": "bench.sandbox_calls",
     "sync": "bench.sync",
+    "history": "bench.history",
 }

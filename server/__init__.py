@@ -62,6 +62,11 @@ def register_blueprints(app: Flask) -> None:
     navigation.init_app(app)
     app.register_blueprint(health)
     app.register_blueprint(graph_webhooks)
+    from server.history import blueprint as history
+    from server.ignore_list import blueprint as ignore_list
+
+    app.register_blueprint(history)
+    app.register_blueprint(ignore_list)
     app.extensions["csrf"].exempt(graph_webhooks)
     from server.auth import blueprint as auth
     from server.auth.views import microsoft_callback

@@ -1,0 +1,114 @@
+"""A user's ignore choices, as the Sync History, the Ignore List page and the add-in make
+them: Ignore Email (SPEC section 2 rule 3) and Ignore Address / Ignore Domain (their
+Ignore List, rule 7), with the re-evaluation SPEC section 4 asks for.
+
+Each function changes rows in the caller's session and returns the ids of the mailboxes
+whose sync should run; the caller commits, then enqueues those syncs (the web app by job
+name), so the worker finds the changes committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailferry.addresses import ListEntry, check_list_entry
+from mailferry.models import IgnoredEmail, IgnoreEntry, Message
+from mailferry.reevaluation import after_entry_added, after_entry_removed
+
+#: Where an entry or choice was made (IgnoreEntry.source, IgnoredEmail.source).
+SOURCES = {
+    "own_domain": "Added for you: your own domain",
+    "history": "Sync History",
+    "addin": "Outlook add-in",
+    "settings": "Ignore List page",
+    "admin": "Added by an admin",
+}
+#: Statuses an Ignore Email choice changes: the email is still to be decided, or its
+#: outcome (including a Task in Salesforce) must be taken back.
+_IGNORABLE = ("pending", "unresolved", "excluded", "skipped", "synced")
+
+
+@dataclass(frozen=True)
+class EntryAdded:
+    entry: IgnoreEntry | None  # None when the text was not a valid entry
+    created: bool = False  # False: the list already held it
+    error: str | None = None
+    mailbox_ids: tuple[int, ...] = ()
+
+
+def add_entry(session: Session, user_id: int, tenant_id: int, text: str, source: str, now: datetime,
+              kind: str | None = None) -> EntryAdded:
+    """Put an address or a domain on the user's Ignore List (validated), then re-evaluate:
+    their Unresolved emails are due at once and the Unmatched rows it covers leave.
+    `kind` ("address" or "domain"), when given, is what the text must be (Ignore Address
+    never adds a whole domain by mistake, nor Ignore Domain a single address)."""
+    check = check_list_entry(text)
+    if check.entry is None:
+        return EntryAdded(None, error=check.error)
+    if kind is not None and check.entry.kind != kind:
+        return EntryAdded(None, error=f"“{text.strip()[:60]}” is not {'an address' if kind == 'address' else 'a domain'}")
+    existing = session.execute(
+        select(IgnoreEntry).where(IgnoreEntry.user_id == user_id, IgnoreEntry.value == check.entry.value)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return EntryAdded(existing)
+    row = IgnoreEntry(tenant_id=tenant_id, user_id=user_id, kind=check.entry.kind, value=check.entry.value,
+                      source=source, created_at=now, created_by_user_id=user_id)
+    session.add(row)
+    session.flush()
+    mailboxes = after_entry_added(session, user_id, check.entry, now)
+    return EntryAdded(row, True, None, tuple(mailboxes))
+
+
+def remove_entry(session: Session, user_id: int, entry_id: int, now: datetime) -> tuple[int, ...] | None:
+    """Take an entry off the user's Ignore List and bring back the skipped emails it kept
+    out; None when the user has no such entry (another user's id included)."""
+    row = session.execute(
+        select(IgnoreEntry).where(IgnoreEntry.id == entry_id, IgnoreEntry.user_id == user_id)
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    entry = ListEntry(row.kind, row.value)
+    session.delete(row)
+    session.flush()
+    return tuple(after_entry_removed(session, user_id, entry, now))
+
+
+def ignore_emails(session: Session, user_id: int, message_ids: list[int], source: str,
+                  now: datetime) -> tuple[list[Message], tuple[int, ...]]:
+    """Ignore Email for the user's messages among `message_ids` (others' ids are skipped).
+
+    The choice is stored by Internet Message-ID, then the row is marked `ignored` at once,
+    which is what rule 3 decides, so it leaves its tab now, and carries a pending
+    operation, so the worker decides it again: a Task recorded before is removed, and the
+    rules above rule 3 (Prevent Operations, Global Exclusion List) still have their say.
+    Returns the rows changed and the mailboxes to sync.
+    """
+    if not message_ids:
+        return [], ()
+    rows = session.execute(
+        select(Message).where(Message.user_id == user_id, Message.id.in_(message_ids),
+                              Message.status.in_(_IGNORABLE))
+    ).scalars().all()
+    chosen = set(session.execute(
+        select(IgnoredEmail.internet_message_id).where(
+            IgnoredEmail.user_id == user_id,
+            IgnoredEmail.internet_message_id.in_([row.internet_message_id for row in rows]),
+        )
+    ).scalars()) if rows else set()
+    for row in rows:
+        if row.internet_message_id not in chosen:
+            session.add(IgnoredEmail(user_id=user_id, internet_message_id=row.internet_message_id,
+                                     source=source, created_at=now))
+            chosen.add(row.internet_message_id)
+        row.status = "ignored"
+        row.reason = "ignore_email"
+        # A pending delete stays a delete (the email left the mailbox).
+        row.pending_operation = row.pending_operation or ("update" if row.salesforce_task_id else "create")
+        row.next_attempt_at = None
+    session.flush()
+    return list(rows), tuple(sorted({row.mailbox_id for row in rows}))
