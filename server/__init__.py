@@ -67,6 +67,9 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(history)
     app.register_blueprint(ignore_list)
+    from server.settings import blueprint as settings
+
+    app.register_blueprint(settings)
     app.extensions["csrf"].exempt(graph_webhooks)
     from server.auth import blueprint as auth
     from server.auth.views import microsoft_callback
