@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -343,14 +344,24 @@ def _cell(value) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
-def csv_rows(session: Session, user_id: int, view: View) -> Iterator[list[str]]:
-    """The header, then every row of the tab under the view's search and sort (all pages),
-    read from the database a chunk at a time."""
+def csv_rows(open_session: Callable[[], ContextManager[Session]], user_id: int, view: View) -> Iterator[list[str]]:
+    """The header, then every row of the tab under the view's search and sort (all pages).
+
+    Rows are read `CSV_CHUNK` at a time, each chunk in its own short session: a slow
+    download must not hold a transaction open (on SQLite every transaction takes the write
+    lock, which would stall the workers). A row changing tab mid-export may therefore be
+    missed or repeated, as when paging by hand."""
     tab = view.tab
     yield csv_header(tab)
-    query = _ordered(_filtered(session, user_id, view), view).execution_options(yield_per=CSV_CHUNK)
-    for row in session.execute(query).scalars():
-        yield [_cell(value) for value in csv_values(tab, row)]
+    offset = 0
+    while True:
+        with open_session() as session:
+            query = _ordered(_filtered(session, user_id, view), view).offset(offset).limit(CSV_CHUNK)
+            chunk = [[_cell(value) for value in csv_values(tab, row)] for row in session.execute(query).scalars()]
+        yield from chunk
+        if len(chunk) < CSV_CHUNK:
+            return
+        offset += CSV_CHUNK
 
 
 def csv_text(rows: Iterator[list[str]]) -> Iterator[str]:

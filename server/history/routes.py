@@ -18,7 +18,7 @@ from flask_login import current_user, login_required
 from mailferry import history
 from mailferry.db import utcnow
 from mailferry.history import TABS, View
-from server.extensions import db
+from server.extensions import db, db_session
 from server.history import actions, presenting, state
 
 blueprint = Blueprint("history", __name__, url_prefix="/history")
@@ -55,7 +55,10 @@ def tab(tab: str):
 @login_required
 def export(tab: str):
     view = _view(tab, request.args)
-    rows = history.csv_rows(db(), current_user.id, view)
+    # The request's session (used to load the signed-in user) ends here: on SQLite an open
+    # transaction holds the write lock, which a long download must not keep.
+    db().close()
+    rows = history.csv_rows(db_session, current_user.id, view)
     filename = f"mailferry-{view.tab.key}-{utcnow():%Y%m%d-%H%M}.csv"
     return Response(
         stream_with_context(history.csv_text(rows)),
