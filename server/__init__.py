@@ -70,6 +70,9 @@ def register_blueprints(app: Flask) -> None:
     from server.settings import blueprint as settings
 
     app.register_blueprint(settings)
+    from server.admin import blueprint as admin
+
+    app.register_blueprint(admin)
     app.extensions["csrf"].exempt(graph_webhooks)
     from server.auth import blueprint as auth
     from server.auth.views import microsoft_callback

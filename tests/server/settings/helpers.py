@@ -41,7 +41,7 @@ class _Finder(HTMLParser):
 
     def handle_data(self, data):
         for element in self._open:
-            element["text"] += data
+            element["text"] += " " + data
 
 
 def elements(html: str, testid: str) -> list[dict]:

@@ -1,0 +1,7 @@
+"""Admin pages (SPEC section 6), for the tenant's admins only, each scoped to
+`current_user.tenant_id`: the overview, Global Exclusion List, smart addresses, tenant
+defaults with locks, users, and the Salesforce API budget."""
+
+from server.admin.routes import blueprint
+
+__all__ = ["blueprint"]

@@ -1,0 +1,153 @@
+"""The admin pages. Every view is `admin_required` and reads or writes only the signed-in
+admin's tenant (`current_user.tenant_id`); nothing here takes a tenant id from the URL."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from mailferry import global_exclusions
+from mailferry.admin_overview import budget_overview, users_overview
+from mailferry.db import utcnow
+from mailferry.models import IgnoreEntry, OmittedDailyCount, Tenant, User
+from mailferry.settings_catalog import CATALOGUE
+from mailferry.settings_service import (
+    save_smart_addresses,
+    save_tenant_defaults,
+    stored_form,
+    tenant_defaults_state,
+    user_settings_state,
+)
+from server.access import admin_required
+from server.admin.chart import hourly_chart
+from server.extensions import db, redis_client
+from server.settings.form import EDIT_KEYS, SYNC_MODES, folders_text, time_zones, values_from_form
+from server.time_display import iso, local_time
+
+blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+
+
+def _tenant() -> Tenant:
+    return db().get(Tenant, current_user.tenant_id)
+
+
+def _me() -> User:
+    return db().get(User, current_user.id)
+
+
+def _zone() -> str:
+    """The admin's own time zone, for the times the pages show."""
+    return user_settings_state(db(), _me()).effective.time_zone
+
+
+@blueprint.get("")
+@admin_required
+def index():
+    tenant = _tenant()
+    now = utcnow()
+    people = users_overview(db(), tenant, now)
+    exclusions = db().scalar(select(func.count()).select_from(IgnoreEntry).where(
+        IgnoreEntry.tenant_id == tenant.id, IgnoreEntry.user_id.is_(None)))
+    omitted = db().scalar(select(OmittedDailyCount.count).where(
+        OmittedDailyCount.tenant_id == tenant.id, OmittedDailyCount.day == now.date())) or 0
+    attention = [p for p in people if p.sync.code in ("needs_reconnect", "not_connected")
+                 or p.salesforce.status != "connected" or p.microsoft.status != "connected"]
+    return render_template("admin/index.html", tenant=tenant, users=len(people), attention=len(attention),
+                           exclusions=exclusions, omitted=omitted,
+                           budget=budget_overview(db(), redis_client(), tenant, now))
+
+
+@blueprint.route("/exclusions", methods=["GET", "POST"])
+@admin_required
+def exclusions():
+    tenant = _tenant()
+    errors = ()
+    if request.method == "POST":
+        text = request.form.get("entries", "")
+        result = global_exclusions.replace_from_text(db(), tenant, text, current_user.id, utcnow())
+        if result.ok:
+            db().commit()
+            flash(_exclusions_saved(result), "success")
+            return redirect(url_for("admin.exclusions"))
+        db().rollback()
+        errors = result.errors
+    else:
+        text = global_exclusions.as_text(db(), tenant.id)
+    count = len([line for line in text.splitlines() if line.strip()])
+    return render_template("admin/exclusions.html", text=text, errors=errors, count=count), (422 if errors else 200)
+
+
+def _exclusions_saved(result) -> str:
+    entries = len(result.entries)
+    users = result.affected_users
+    return (f"Global Exclusion List saved: {entries} entr{'y' if entries == 1 else 'ies'} "
+            f"({len(result.added)} added, {len(result.removed)} removed). "
+            f"{users} user{'' if users == 1 else 's'} affected: their email with these addresses is no longer "
+            "synced or shown from now on.")
+
+
+@blueprint.route("/smart-addresses", methods=["GET", "POST"])
+@admin_required
+def smart_addresses():
+    tenant = _tenant()
+    errors: dict[str, str] = {}
+    shown = {"do_not_record_address": tenant.do_not_record_address or "",
+             "smart_address_domain": tenant.smart_address_domain or ""}
+    if request.method == "POST":
+        shown = {key: request.form.get(key, "") for key in shown}
+        result = save_smart_addresses(db(), tenant, shown["do_not_record_address"], shown["smart_address_domain"])
+        if result.ok:
+            db().commit()
+            flash("Smart addresses saved.", "success")
+            return redirect(url_for("admin.smart_addresses"))
+        db().rollback()
+        errors = result.errors
+    example = None
+    if tenant.smart_address_domain:
+        example = f"account-001xx000003dgb2aag@{tenant.smart_address_domain}"
+    return render_template("admin/smart_addresses.html", shown=shown, errors=errors, example=example), (
+        422 if errors else 200)
+
+
+@blueprint.route("/defaults", methods=["GET", "POST"])
+@admin_required
+def defaults():
+    tenant = _tenant()
+    state = tenant_defaults_state(db(), tenant.id)
+    shown = {key: stored_form(state.values[key]) for key in EDIT_KEYS}
+    locks = set(state.locked)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        values = values_from_form(request.form, EDIT_KEYS, frozenset())
+        locks = {key for key in EDIT_KEYS if request.form.get(f"lock_{key}") == "on"}
+        result = save_tenant_defaults(db(), tenant.id, _me(), values, locks)
+        if result.ok:
+            db().commit()
+            flash("Tenant defaults saved. Users without their own value follow them; locked settings "
+                  "apply to everyone.", "success")
+            return redirect(url_for("admin.defaults"))
+        db().rollback()
+        errors = result.errors
+        shown.update(values)
+    shown["folders"] = shown["folders"] if isinstance(shown["folders"], str) else folders_text(shown["folders"])
+    return render_template("admin/defaults.html", shown=shown, locks=locks, state=state, errors=errors,
+                           catalogue=CATALOGUE, sync_modes=SYNC_MODES, time_zones=time_zones()), (
+        422 if errors else 200)
+
+
+@blueprint.get("/users")
+@admin_required
+def users():
+    zone = _zone()
+    people = users_overview(db(), _tenant(), utcnow())
+    return render_template("admin/users.html", people=people, zone=zone, local_time=local_time, iso=iso)
+
+
+@blueprint.get("/api-budget")
+@admin_required
+def api_budget():
+    tenant = _tenant()
+    overview = budget_overview(db(), redis_client(), tenant, utcnow())
+    return render_template("admin/api_budget.html", budget=overview, chart=hourly_chart(overview.hours, overview.share),
+                           paused_until=local_time(overview.paused_until, _zone()) if overview.paused_until else None)

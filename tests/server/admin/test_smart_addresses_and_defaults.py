@@ -1,0 +1,93 @@
+"""/admin/smart-addresses and /admin/defaults: validation messages beside their fields,
+defaults reaching users without their own value, locks greyed out on users' Edit page."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from mailferry.models import Tenant, TenantSetting, UserSetting
+from tests.server.settings.helpers import element, post_form
+
+HOSTILE = '<script>alert(1)</script>"\'><svg onload=alert(2)>'
+DEFAULTS_FORM = {"enabled": "on", "sync_mode": "sync_all", "crm_category": "CRM", "donotsync_category": "DoNotSync",
+                 "prevent_delete": "on", "time_zone": "UTC", "folders": "inbox\nsentitems", "sync_frequency_minutes": "5"}
+
+
+def test_smart_addresses_are_validated_beside_their_fields(world, client, sign_in):
+    tenant = world.tenant(primary_domain="acme.example")
+    admin = world.admin(tenant)
+    world.commit()
+    sign_in(client, admin)
+    response = post_form(client, "/admin/smart-addresses",
+                         {"do_not_record_address": "nobody at all", "smart_address_domain": "acme.example"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "not a valid address" in element(html, "error-do_not_record_address")["text"]
+    assert "must not be your mail domain" in element(html, "error-smart_address_domain")["text"]
+    assert element(html, "field-do_not_record_address")["value"] == "nobody at all"
+    assert element(html, "field-smart_address_domain")["aria-invalid"] == "true"
+    assert world.read(select(Tenant.do_not_record_address).where(Tenant.id == tenant.id)) == [(None,)]
+
+
+def test_smart_addresses_are_saved_canonical_with_an_example(world, client, sign_in):
+    tenant = world.tenant(primary_domain="acme.example")
+    admin = world.admin(tenant)
+    world.commit()
+    sign_in(client, admin)
+    response = post_form(client, "/admin/smart-addresses",
+                         {"do_not_record_address": "NoRecord@Smart.Acme.Example", "smart_address_domain": "smart.acme.example"})
+    assert response.status_code == 302
+    html = client.get("/admin/smart-addresses").get_data(as_text=True)
+    assert "Smart addresses saved." in html
+    assert element(html, "field-do_not_record_address")["value"] == "norecord@smart.acme.example"
+    assert element(html, "smart-address-example")["text"] == "Example: account-001xx000003dgb2aag@smart.acme.example"
+
+
+def test_admin_defaults_apply_to_users_without_their_own_value(world, client, sign_in):
+    tenant = world.tenant()
+    admin, follower, chooser = world.admin(tenant, display_name="Ada"), world.user(tenant), world.user(tenant)
+    world.add(UserSetting(user_id=chooser.id, key="time_zone", value="Asia/Tokyo"))
+    world.commit()
+    sign_in(client, admin)
+    form = {**DEFAULTS_FORM, "time_zone": "Europe/Paris", "sync_mode": "attempt_all", "lock_sync_mode": "on"}
+    assert post_form(client, "/admin/defaults", form).status_code == 302
+    html = client.get("/admin/defaults").get_data(as_text=True)
+    assert "Tenant defaults saved" in html
+    assert "checked" in element(html, "lock-sync_mode") and "checked" not in element(html, "lock-time_zone")
+    assert element(html, "locked-by-sync_mode")["text"] == "Locked by Ada"
+    sign_in(client, follower)
+    edit = client.get("/settings/sync-jobs/email/edit").get_data(as_text=True)
+    assert '<option value="Europe/Paris" selected>' in edit
+    assert '<option value="attempt_all" selected>' in edit and "disabled" in element(edit, "field-sync_mode")
+    assert element(edit, "locked-by-sync_mode")["text"] == "Locked by Ada"
+    sign_in(client, chooser)
+    assert '<option value="Asia/Tokyo" selected>' in client.get("/settings/sync-jobs/email/edit").get_data(as_text=True)
+
+
+def test_invalid_defaults_are_refused_beside_their_field_and_nothing_is_saved(world, client, sign_in):
+    tenant = world.tenant()
+    admin = world.admin(tenant)
+    world.commit()
+    sign_in(client, admin)
+    response = post_form(client, "/admin/defaults", {**DEFAULTS_FORM, "time_zone": "Nowhere/Land",
+                                                      "lock_time_zone": "on"})
+    assert response.status_code == 422
+    assert "not a known time zone" in element(response.get_data(as_text=True), "error-time_zone")["text"]
+    assert world.read(select(TenantSetting.key).where(TenantSetting.tenant_id == tenant.id)) == []
+
+
+def test_hostile_values_are_escaped_on_the_admin_pages(world, client, sign_in):
+    tenant = world.tenant(name=HOSTILE)
+    admin = world.admin(tenant, display_name=HOSTILE)
+    world.add(TenantSetting(tenant_id=tenant.id, key="crm_category", value=HOSTILE, locked=True,
+                            locked_by_user_id=admin.id))
+    world.commit()
+    sign_in(client, admin)
+    for url in ("/admin", "/admin/defaults", "/admin/users", "/admin/exclusions", "/admin/smart-addresses",
+                "/admin/api-budget"):
+        html = client.get(url).get_data(as_text=True)
+        assert "<script>alert(1)" not in html and "<svg onload" not in html, url
+    assert element(client.get("/admin/defaults").get_data(as_text=True), "default-crm_category")["value"] == HOSTILE
+    response = post_form(client, "/admin/exclusions", {"entries": HOSTILE})
+    assert "<script>alert(1)" not in response.get_data(as_text=True)
+    assert response.status_code == 422

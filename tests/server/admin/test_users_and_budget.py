@@ -1,0 +1,151 @@
+"""/admin/users (connections, last run, counts per tab, in a fixed number of queries) and
+/admin/api-budget (today's usage and our share from the Redis counters, a chart by hour)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import timedelta
+
+import redis as redis_lib
+from sqlalchemy import event
+
+from mailferry import api_budget
+from mailferry.db import utcnow
+from mailferry.models import ApiUsageSample, Connection, UnmatchedAddress
+from tests.db import factories
+from tests.server.settings.helpers import element, elements
+
+
+@contextmanager
+def counted_statements(app):
+    statements: list[str] = []
+    engine = app.extensions["mailferry.engine"]
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def _user_with_history(world, tenant, unresolved=0, synced=0, excluded=0, unmatched=0, **mailbox):
+    user = world.user(tenant)
+    box = factories.mailbox(world.session, user, **mailbox)
+    for status, count in (("unresolved", unresolved), ("synced", synced), ("excluded", excluded),
+                          ("skipped", 1), ("pending", 1)):
+        for _ in range(count):
+            factories.message(world.session, box, status=status)
+    for n in range(unmatched):
+        world.add(UnmatchedAddress(tenant_id=tenant.id, user_id=user.id, address=f"u{n}@x{user.id}.example"))
+    world.add(Connection(tenant_id=tenant.id, user_id=user.id, provider="microsoft"),
+              Connection(tenant_id=tenant.id, user_id=user.id, provider="salesforce"))
+    return user
+
+
+def _rows(html):
+    return {int(row["data-user-id"]): row for row in elements(html, "user-row")}
+
+
+def test_the_users_page_shows_each_users_connections_last_run_and_counts_per_tab(world, client, sign_in):
+    tenant = world.tenant()
+    admin = world.admin(tenant, display_name="Ada")
+    busy = _user_with_history(world, tenant, unresolved=3, synced=2, excluded=1, unmatched=4,
+                              last_run_at=utcnow() - timedelta(minutes=3))
+    broken = world.user(tenant, display_name="Broken")
+    factories.mailbox(world.session, broken, status="needs_reconnect")
+    world.add(Connection(tenant_id=tenant.id, user_id=broken.id, provider="salesforce", status="needs_reconnect",
+                         status_detail="Reconnect Salesforce under Connections."))
+    other = world.tenant()
+    _user_with_history(world, other, unresolved=9)
+    world.commit()
+    sign_in(client, admin)
+    html = client.get("/admin/users").get_data(as_text=True)
+    rows = _rows(html)
+    assert set(rows) == {admin.id, busy.id, broken.id}  # never another tenant's users
+    counts = {testid: [e["text"] for e in elements(html, testid)] for testid in
+              ("count-unresolved", "count-synced", "count-excluded", "count-unmatched")}
+    position = list(rows).index(busy.id)
+    assert [counts[k][position] for k in counts] == ["3", "2", "1", "4"]
+    assert [e["data-status"] for e in elements(html, "user-salesforce")][list(rows).index(broken.id)] == "needs_reconnect"
+    assert "Reconnect Salesforce under Connections." in html
+    assert [e["data-status"] for e in elements(html, "user-sync")] == [
+        {admin.id: "not_connected", busy.id: "connected", broken.id: "needs_reconnect"}[i] for i in rows]
+    assert [e["text"] for e in elements(html, "user-last-run")][list(rows).index(admin.id)] == "never"
+
+
+def test_the_users_page_costs_the_same_number_of_queries_for_two_users_or_ten(world, client, sign_in, app):
+    tenant = world.tenant()
+    admin = world.admin(tenant)
+    world.commit()
+    sign_in(client, admin)
+
+    def statements_for_page() -> int:
+        with counted_statements(app) as statements:
+            assert client.get("/admin/users").status_code == 200
+        return len(statements)
+
+    _user_with_history(world, tenant, unresolved=1, synced=1)
+    world.commit()
+    few = statements_for_page()
+    for _ in range(8):
+        _user_with_history(world, tenant, unresolved=2, excluded=1, unmatched=1)
+    world.commit()
+    many = statements_for_page()
+    assert len(_rows(client.get("/admin/users").get_data(as_text=True))) == 10
+    assert few == many and many <= 10  # sign-in, tenant, settings, the overview: not one per user
+
+
+def test_the_budget_page_shows_todays_usage_our_share_and_a_chart_by_hour(world, client, sign_in, redis_url):
+    tenant = world.tenant(api_budget_percent=10)
+    admin = world.admin(tenant)
+    now = utcnow()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    world.add(ApiUsageSample(tenant_id=tenant.id, sampled_at=midnight + timedelta(minutes=5), used=100,
+                             allowance=50_000, our_calls=40),
+              ApiUsageSample(tenant_id=tenant.id, sampled_at=midnight + timedelta(hours=now.hour, minutes=0),
+                             used=900, allowance=50_000, our_calls=60)
+              if now.hour > 0 else ApiUsageSample(tenant_id=tenant.id, sampled_at=midnight + timedelta(minutes=6),
+                                                  used=900, allowance=50_000, our_calls=60),
+              ApiUsageSample(tenant_id=tenant.id, sampled_at=midnight - timedelta(hours=2), used=7_000,
+                             allowance=50_000, our_calls=999))  # yesterday: not today's chart
+    world.commit()
+    redis = redis_lib.Redis.from_url(redis_url)
+    redis.set(api_budget.day_key(tenant.id, now), 1_250)
+    redis.hset(api_budget.org_key(tenant.id), mapping={"used": 5_000, "allowance": 50_000})
+    try:
+        sign_in(client, admin)
+        html = client.get("/admin/api-budget").get_data(as_text=True)
+    finally:
+        redis.delete(api_budget.day_key(tenant.id, now), api_budget.org_key(tenant.id))
+        redis.close()
+    assert element(html, "budget-our-calls")["text"] == "1,250 Mailferry calls today"
+    assert element(html, "budget-share")["text"].startswith("5,000 Mailferry's share (10%), 25% used")
+    assert element(html, "budget-org-used")["text"] == "5,000 calls by the whole org of 50,000 (10%)"
+    assert element(html, "budget-our-part")["text"].startswith("25%")
+    bars = elements(html, "chart-bar")
+    assert len(bars) == 24 and [b["data-hour"] for b in bars][:2] == ["00", "01"]
+    hours = {row["data-hour"]: row["text"] for row in elements(html, "budget-hour")}
+    if now.hour > 0:
+        assert hours["00"] == "00:00 40 100" and hours[f"{now.hour:02d}"] == f"{now.hour:02d}:00 60 900"
+    else:
+        assert hours["00"] == "00:00 100 900"
+    assert 'role="img"' in html and "<title" in html and element(html, "chart-share-line")
+    assert "<script" not in html.split("</header>", 1)[1]  # the chart is drawn on the server
+
+
+def test_the_budget_page_falls_back_to_the_samples_when_redis_is_unreachable(world, make_config, sign_in, tmp_path):
+    from server import create_app
+
+    tenant = world.tenant()
+    admin = world.admin(tenant)
+    world.add(ApiUsageSample(tenant_id=tenant.id, sampled_at=utcnow(), used=300, allowance=15_000, our_calls=70))
+    world.commit()
+    client = create_app(make_config(REDIS_URL=f"unix://{tmp_path}/nobody.sock")).test_client()
+    sign_in(client, admin)
+    html = client.get("/admin/api-budget").get_data(as_text=True)
+    assert element(html, "counters-unavailable")
+    assert element(html, "budget-our-calls")["text"] == "70 Mailferry calls today"
+    assert element(html, "budget-share")["text"].startswith("3,000 Mailferry's share (20%)")
