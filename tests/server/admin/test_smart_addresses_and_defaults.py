@@ -43,6 +43,18 @@ def test_smart_addresses_are_saved_canonical_with_an_example(world, client, sign
     assert element(html, "smart-address-example")["text"] == "Example: account-001xx000003dgb2aag@smart.acme.example"
 
 
+def test_the_defaults_page_shows_the_catalogue_defaults_with_delete_prevented(world, client, sign_in):
+    admin = world.admin(world.tenant())
+    world.commit()
+    sign_in(client, admin)
+    html = client.get("/admin/defaults").get_data(as_text=True)
+    assert "checked" in element(html, "default-enabled") and "checked" in element(html, "default-prevent_delete")
+    assert "checked" not in element(html, "default-prevent_create")
+    assert element(html, "default-crm_category")["value"] == "CRM"
+    assert not any("checked" in element(html, f"lock-{key}") for key in ("sync_mode", "time_zone", "folders"))
+    assert '<label for="lock_sync_mode"><span class="visually-hidden">Lock Sync mode</span>' in html
+
+
 def test_admin_defaults_apply_to_users_without_their_own_value(world, client, sign_in):
     tenant = world.tenant()
     admin, follower, chooser = world.admin(tenant, display_name="Ada"), world.user(tenant), world.user(tenant)
