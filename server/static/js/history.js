@@ -10,8 +10,6 @@
   );
   if (!boxes.length) { return; }
   selectAll.hidden = false;
-  var label = document.querySelector('label[for="select-all"]');
-  if (label) { label.classList.remove("visually-hidden"); label.classList.add("select-all-label"); }
 
   function refresh() {
     var ticked = boxes.filter(function (box) { return box.checked; }).length;
