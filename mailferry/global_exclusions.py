@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from mailferry.addresses import EntryList, LineError, ListEntry, check_entry_lines
+from mailferry.addresses import EntryList, LineError, ListEntry, check_entry_lines, domain_for_display
 from mailferry.models import IgnoreEntry, Message, Tenant, UnmatchedAddress
 
 #: How many entries one prefilter query ORs together (bounded statement size).
@@ -99,13 +99,22 @@ def _matching_messages(session: Session, tenant: Tenant, entries: list[ListEntry
         rows = session.execute(
             select(Message.id, Message.user_id, Message.status, Message.from_address, Message.participants)
             .where(Message.tenant_id == tenant.id, Message.first_seen_at >= since)
-            .where(or_(*(Message.search_text.contains(entry.value, autoescape=True) for entry in chunk)))
+            .where(or_(*(Message.search_text.contains(form, autoescape=True)
+                         for entry in chunk for form in _written_forms(entry))))
         )
         for row in rows:
             addresses = [row.from_address, *(p.get("address") for p in row.participants or [])]
             if any(address and covered.matches(address) for address in addresses):
                 found[row.id] = (row.user_id, row.id, row.status)
     return list(found.values())
+
+
+def _written_forms(entry: ListEntry) -> set[str]:
+    """How the entry may be written in `search_text`: canonical (IDNA ASCII) and, for an
+    internationalised domain, as people write it (`bücher.example`)."""
+    domain = entry.value.rsplit("@", 1)[-1]
+    shown = domain_for_display(domain).lower()
+    return {entry.value, entry.value[: len(entry.value) - len(domain)] + shown}
 
 
 def _touch_recent_history(session: Session, tenant: Tenant, added: list[ListEntry], now: datetime) -> tuple[int, int]:

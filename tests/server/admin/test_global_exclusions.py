@@ -138,3 +138,14 @@ def test_another_tenants_list_is_neither_shown_nor_changed(world, client, sign_i
     assert post_form(client, "/admin/exclusions", {"entries": "mine.example"}).status_code == 302
     assert world.read(select(IgnoreEntry.value).where(IgnoreEntry.tenant_id == theirs.id)) == [
         ("secret-partner.example",)]
+
+
+def test_an_internationalised_domain_counts_mail_written_in_either_form(db_session):
+    tenant = factories.tenant(db_session)
+    written_unicode = factories.mailbox(db_session, factories.user(db_session, tenant))
+    written_ascii = factories.mailbox(db_session, factories.user(db_session, tenant))
+    _mail(db_session, written_unicode, "info@bücher.example")
+    _mail(db_session, written_ascii, "info@xn--bcher-kva.example")
+    result = global_exclusions.replace_from_text(db_session, tenant, "Bücher.example", None, utcnow())
+    assert [e.value for e in result.entries] == ["xn--bcher-kva.example"]
+    assert result.affected_users == 2

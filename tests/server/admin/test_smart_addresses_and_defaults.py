@@ -103,3 +103,18 @@ def test_hostile_values_are_escaped_on_the_admin_pages(world, client, sign_in):
     response = post_form(client, "/admin/exclusions", {"entries": HOSTILE})
     assert "<script>alert(1)" not in response.get_data(as_text=True)
     assert response.status_code == 422
+
+
+def test_an_admin_changes_only_their_own_tenants_defaults_and_sees_only_its_smart_addresses(world, client, sign_in):
+    mine = world.tenant()
+    theirs = world.tenant(smart_address_domain="their-smart.example", do_not_record_address="dnr@their-smart.example")
+    admin = world.admin(mine)
+    world.add(TenantSetting(tenant_id=theirs.id, key="time_zone", value="Asia/Tokyo", locked=True))
+    world.commit()
+    sign_in(client, admin)
+    assert "their-smart.example" not in client.get("/admin/smart-addresses").get_data(as_text=True)
+    html = client.get("/admin/defaults").get_data(as_text=True)
+    assert "checked" not in element(html, "lock-time_zone") and '<option value="UTC" selected>' in html
+    assert post_form(client, "/admin/defaults", {**DEFAULTS_FORM, "time_zone": "Europe/Oslo"}).status_code == 302
+    assert world.read(select(TenantSetting.key, TenantSetting.value, TenantSetting.locked)
+                      .where(TenantSetting.tenant_id == theirs.id)) == [("time_zone", "Asia/Tokyo", True)]
