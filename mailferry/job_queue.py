@@ -15,8 +15,9 @@ A job whose worker was killed (SIGKILL, a lost machine) stays "started" in RQ un
 worker's registry cleanup finds its heartbeat expired, ten minutes or more later. Were it
 trusted, a mailbox whose job and follow-up both died would get no job until then. So a
 started job counts as running only while its run shows signs of life: for a mailbox sync,
-its mailbox lock, which a live run renews every few seconds (`worker.locks`); for other
-jobs, being younger than its RQ timeout (RQ stops a job at its timeout). Otherwise it is
+its mailbox lock, which a live run renews every few seconds (`worker.locks`); for a periodic
+job, being younger than its interval (they are short, and safe to overlap); for other jobs,
+being younger than their RQ timeout (RQ stops a job at its timeout). Otherwise it is
 treated like a stopped one. Misjudging a job that is in its first or last milliseconds
 costs at most one more run, which every job is made to survive.
 """
@@ -38,7 +39,7 @@ _TIMEOUT_GRACE_SECONDS = 60
 
 
 def enqueue_once(redis: Redis, queue_name: str, function: str, *args, job_id: str,
-                 is_running: Callable[[], bool] | None = None) -> bool:
+                 is_running: Callable[[Job], bool] | None = None) -> bool:
     """Enqueue `function(*args)` as `job_id` unless such a job already waits.
 
     `is_running` tells whether a started job of this id is really being run (default: it is
@@ -68,13 +69,19 @@ def enqueue_once(redis: Redis, queue_name: str, function: str, *args, job_id: st
     return False
 
 
-def _alive(job: Job, is_running: Callable[[], bool] | None) -> bool:
+def _alive(job: Job, is_running: Callable[[Job], bool] | None) -> bool:
     if is_running is not None:
-        return is_running()
-    if job.started_at is None or not job.timeout or job.timeout < 0:
+        return is_running(job)
+    if not job.timeout or job.timeout < 0:
+        return True
+    return _started_within(job, job.timeout + _TIMEOUT_GRACE_SECONDS)
+
+
+def _started_within(job: Job, seconds: float) -> bool:
+    if job.started_at is None:
         return True
     started_at = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=UTC)
-    return datetime.now(UTC) - started_at < timedelta(seconds=job.timeout + _TIMEOUT_GRACE_SECONDS)
+    return datetime.now(UTC) - started_at < timedelta(seconds=seconds)
 
 
 # The queues, by concern: mailbox syncs (and the subscription work that leads to one), and
@@ -96,9 +103,12 @@ def mailbox_lock_key(mailbox_id: int) -> str:
 def enqueue_sync(redis: Redis, mailbox_id: int) -> bool:
     """Queue a sync of the mailbox (`worker.jobs.sync_mailbox`) unless one already waits."""
     return enqueue_once(redis, SYNC_QUEUE, "worker.jobs.sync_mailbox", mailbox_id, job_id=sync_job_id(mailbox_id),
-                        is_running=lambda: bool(redis.exists(mailbox_lock_key(mailbox_id))))
+                        is_running=lambda job: bool(redis.exists(mailbox_lock_key(mailbox_id))))
 
 
-def enqueue_maintenance(redis: Redis, name: str) -> bool:
-    """Queue a periodic job (`worker.jobs.<name>`) unless one already waits or runs."""
-    return enqueue_once(redis, MAINTENANCE_QUEUE, f"worker.jobs.{name}", job_id=f"periodic-{name}")
+def enqueue_maintenance(redis: Redis, name: str, every_seconds: float | None = None) -> bool:
+    """Queue a periodic job (`worker.jobs.<name>`) unless one already waits or runs. Given
+    its interval, a run still "started" after a whole interval is taken for dead."""
+    is_running = None if every_seconds is None else (lambda job: _started_within(job, every_seconds))
+    return enqueue_once(redis, MAINTENANCE_QUEUE, f"worker.jobs.{name}", job_id=f"periodic-{name}",
+                        is_running=is_running)

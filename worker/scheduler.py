@@ -43,9 +43,9 @@ def tick(connection: redis.Redis, schedule: tuple[Periodic, ...] = SCHEDULE) -> 
     """Enqueue every periodic job whose lease is free; returns the names enqueued."""
     enqueued = []
     for job in schedule:
-        lease_ms = max(1, round(scaled(job.every_seconds) * 1000))
-        if connection.set(f"mailferry:schedule:{job.name}", "1", nx=True, px=lease_ms):
-            enqueue_maintenance(connection, job.name)
+        every = scaled(job.every_seconds)
+        if connection.set(f"mailferry:schedule:{job.name}", "1", nx=True, px=max(1, round(every * 1000))):
+            enqueue_maintenance(connection, job.name, every)
             enqueued.append(job.name)
     return enqueued
 
