@@ -1,0 +1,38 @@
+"""Every state-changing route refuses a request without the session's CSRF token (400),
+except the few that prove themselves otherwise (listed, with the reason)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.server.security.test_authorization_matrix import ROUTES
+
+STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+#: Routes called by other servers, not by our pages: no session, so no CSRF token.
+EXEMPT = {
+    "graph_webhooks.notifications": "Graph proves itself with the subscription's clientState",
+    "graph_webhooks.lifecycle": "Graph proves itself with the subscription's clientState",
+    "auth.microsoft_callback": "Entra's cross-site form_post; the flow's state and the binding cookie protect it",
+}
+CHANGING_ROUTES = [(e, r, m) for e, r, m in ROUTES if m in STATE_CHANGING and e not in EXEMPT]
+
+
+@pytest.mark.parametrize(("endpoint", "rule", "method"), CHANGING_ROUTES,
+                         ids=[f"{m} {r}" for _, r, m in CHANGING_ROUTES])
+def test_state_changing_route_needs_the_csrf_token(endpoint, rule, method, security_stack, sign_in):
+    from tests.server.security.expectations import form, parameters
+    from tests.server.security.test_authorization_matrix import _url
+
+    world = security_stack.fresh_world()
+    url = _url(security_stack.app, endpoint, rule, parameters(world))
+    client = security_stack.client(sign_in, world.users["owner"])
+    client.get("/connections")  # the session now has a CSRF secret
+    for data in (form(world), {**form(world), "csrf_token": "forged"}):
+        response = client.open(url, method=method, data=data)
+        assert response.status_code == 400, (url, response.status_code)
+        assert "CSRF token" in response.get_data(as_text=True)  # not some other 400
+
+
+def test_the_exempt_list_names_only_existing_state_changing_routes():
+    changing = {e for e, _, m in ROUTES if m in STATE_CHANGING}
+    assert set(EXEMPT) <= changing
