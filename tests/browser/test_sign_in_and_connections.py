@@ -44,3 +44,9 @@ def test_sign_in_connect_salesforce_and_sign_out(signed_in_page, web, demo_users
     assert page.get_by_test_id("sign-in-microsoft").is_visible()
     page.goto("/connections")  # signed out: back to Microsoft's sign-in page
     page.wait_for_url(re.compile("^" + re.escape(web.microsoft)))
+
+
+def test_signing_in_from_the_landing_page_lands_on_the_home_page(signed_in_page, web, demo_users):
+    page = signed_in_page(demo_users[1]["userPrincipalName"])
+    assert page.url.startswith(f"{web.url}/history")  # Sync History is the home page
+    assert page.get_by_test_id("signed-in-as").inner_text() == demo_users[1]["displayName"]
