@@ -252,3 +252,20 @@ def save_smart_addresses(session: Session, tenant: Tenant, do_not_record: str | 
     tenant.do_not_record_address = address
     session.flush()
     return SaveResult(saved={"smart_address_domain": domain, "do_not_record_address": address})
+
+
+# --- the API budget share -----------------------------------------------------------------
+
+BUDGET_PERCENT_RANGE = (1, 100)
+
+
+def save_api_budget_percent(session: Session, tenant: Tenant, text: str | int | None) -> SaveResult:
+    """The share of the org's daily API allowance Mailferry may use (SPEC section 3: admin-set,
+    default 20%). The worker's governor reads it before every batch. The caller commits."""
+    low, high = BUDGET_PERCENT_RANGE
+    raw = str(text if text is not None else "").strip().rstrip("%").strip()
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        return SaveResult(errors={"api_budget_percent": f"must be a whole number from {low} to {high}"})
+    tenant.api_budget_percent = int(raw)
+    session.flush()
+    return SaveResult(saved={"api_budget_percent": tenant.api_budget_percent})

@@ -13,6 +13,7 @@ from mailferry.db import utcnow
 from mailferry.models import IgnoreEntry, OmittedDailyCount, Tenant, User
 from mailferry.settings_catalog import CATALOGUE
 from mailferry.settings_service import (
+    save_api_budget_percent,
     save_smart_addresses,
     save_tenant_defaults,
     stored_form,
@@ -144,10 +145,23 @@ def users():
     return render_template("admin/users.html", people=people, zone=zone, local_time=local_time, iso=iso)
 
 
-@blueprint.get("/api-budget")
+@blueprint.route("/api-budget", methods=["GET", "POST"])
 @admin_required
 def api_budget():
     tenant = _tenant()
+    errors: dict[str, str] = {}
+    percent = str(tenant.api_budget_percent)
+    if request.method == "POST":
+        percent = request.form.get("api_budget_percent", "")
+        result = save_api_budget_percent(db(), tenant, percent)
+        if result.ok:
+            db().commit()
+            flash(f"Mailferry may now use {tenant.api_budget_percent}% of the org's daily API allowance.", "success")
+            return redirect(url_for("admin.api_budget"))
+        db().rollback()
+        errors = result.errors
+        tenant = _tenant()
     overview = budget_overview(db(), redis_client(), tenant, utcnow())
     return render_template("admin/api_budget.html", budget=overview, chart=hourly_chart(overview.hours, overview.share),
-                           paused_until=local_time(overview.paused_until, _zone()) if overview.paused_until else None)
+                           paused_until=local_time(overview.paused_until, _zone()) if overview.paused_until else None,
+                           percent=percent, errors=errors), (422 if errors else 200)

@@ -7,13 +7,13 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import redis as redis_lib
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from mailferry import api_budget
 from mailferry.db import utcnow
-from mailferry.models import ApiUsageSample, Connection, UnmatchedAddress
+from mailferry.models import ApiUsageSample, Connection, Tenant, UnmatchedAddress
 from tests.db import factories
-from tests.server.settings.helpers import element, elements
+from tests.server.settings.helpers import element, elements, post_form
 
 
 @contextmanager
@@ -149,3 +149,19 @@ def test_the_budget_page_falls_back_to_the_samples_when_redis_is_unreachable(wor
     assert element(html, "counters-unavailable")
     assert element(html, "budget-our-calls")["text"] == "70 Mailferry calls today"
     assert element(html, "budget-share")["text"].startswith("3,000 Mailferry's share (20%)")
+
+
+def test_the_admin_sets_mailferrys_share_of_the_allowance(world, client, sign_in):
+    tenant = world.tenant()
+    admin = world.admin(tenant)
+    world.commit()
+    sign_in(client, admin)
+    refused = post_form(client, "/admin/api-budget", {"api_budget_percent": "150"})
+    assert refused.status_code == 422
+    assert element(refused.get_data(as_text=True), "error-api_budget_percent")["text"] == \
+        "must be a whole number from 1 to 100"
+    assert post_form(client, "/admin/api-budget", {"api_budget_percent": "35%"}).status_code == 302
+    html = client.get("/admin/api-budget").get_data(as_text=True)
+    assert "Mailferry may now use 35% of the org" in html
+    assert element(html, "budget-share")["text"].startswith("5,250 Mailferry's share (35%")
+    assert world.read(select(Tenant.api_budget_percent).where(Tenant.id == tenant.id)) == [(35,)]
