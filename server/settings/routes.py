@@ -47,6 +47,7 @@ def sync_jobs():
         last_success=local_time(mailbox.last_success_at if mailbox else None, zone),
         until=local_time(status.until, zone) if status.until else None,
         history_url=url_for("history.index") if "history.index" in current_app.view_functions else None,
+        connections_url=url_for("connections.index") if "connections.index" in current_app.view_functions else None,
     )
 
 

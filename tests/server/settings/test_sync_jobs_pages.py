@@ -68,6 +68,7 @@ def test_a_mailbox_that_lost_access_shows_needs_reconnect_with_the_fix(world, cl
     assert element(html, "sync-job-status")["data-status"] == "needs_reconnect"
     assert "needs reconnect" in element(html, "sync-job-status")["text"]
     assert element(html, "sync-job-status-detail")["text"] == "Sign in with Microsoft again."
+    assert element(html, "sync-job-fix")["href"] == "/connections"
 
 
 def test_a_throttled_mailbox_says_until_when_in_the_users_time_zone(world, client, sign_in):
