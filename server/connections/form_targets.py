@@ -11,6 +11,7 @@ outside these gets a "Continue to Salesforce" link instead of a redirect (`needs
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from mailferry.config import Config
@@ -18,12 +19,15 @@ from mailferry.salesforce_identity import SANDBOX_LOGIN_URL
 from server.security import CONTENT_SECURITY_POLICY
 
 MY_DOMAIN_SOURCE = "https://*.my.salesforce.com"
+# What may go into the policy from stored data: an https origin, host and optional port only.
+_HTTPS_ORIGIN = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 def login_sources(config: Config, previous_login_host: str | None = None) -> list[str]:
     sources = [_origin(config.salesforce_login_url), SANDBOX_LOGIN_URL, MY_DOMAIN_SOURCE]
-    if previous_login_host and _origin(previous_login_host) not in sources:
-        sources.append(_origin(previous_login_host))
+    previous = _origin(previous_login_host or "")
+    if _HTTPS_ORIGIN.match(previous) and previous not in sources:
+        sources.append(previous)
     return sources
 
 

@@ -52,6 +52,7 @@ class Web:
     config: object
     microsoft: str
     salesforce: str
+    app: object = None  # the Flask app being served (its url_map lists the pages)
 
 
 @pytest.fixture(scope="session")
@@ -63,10 +64,11 @@ def web_stack(tmp_path_factory, certs, redis_url, sandbox_settings, microsoft_ap
         migrate.upgrade(database_url)
         config = web_config(folder / "data", database_url, redis_url, certs, free_port(),
                             sandbox_settings.microsoft_url, sandbox_settings.salesforce_url)
-        server, url = start_https(create_app(config), certs, port=config.web_port)
+        app = create_app(config)
+        server, url = start_https(app, certs, port=config.web_port)
         assert url == config.base_url, (url, config.base_url)
         try:
-            yield Web(url, config, sandbox_settings.microsoft_url, sandbox_settings.salesforce_url)
+            yield Web(url, config, sandbox_settings.microsoft_url, sandbox_settings.salesforce_url, app)
         finally:
             server.shutdown()
 
