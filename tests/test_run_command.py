@@ -57,7 +57,7 @@ def _wait_healthy(process, env) -> tuple[float, dict]:
         if os.path.exists(ca):
             with https_session(ca) as session:
                 try:
-                    response = session.get(url, timeout=2)
+                    response = session.get(url, timeout=10)
                     if response.status_code == 200:
                         return time.monotonic() - started, response.json()
                 except requests.ConnectionError:
