@@ -34,8 +34,10 @@ CHROMIUM_ARGS = (
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run",
 )
-#: How long a browser step may wait (sign-in crosses three servers).
-TIMEOUT_MS = 15_000
+#: How long a browser step may wait (sign-in crosses three servers; CI has two shared cores).
+TIMEOUT_MS = 30_000
+#: Chromium's start-up on a loaded machine.
+LAUNCH_TIMEOUT_MS = 120_000
 
 
 def pytest_collection_modifyitems(items):
@@ -98,6 +100,7 @@ def browser(certs):
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
+            timeout=LAUNCH_TIMEOUT_MS,
             args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={spki_hash(certs.server_cert)}"],
         )
         yield chromium
