@@ -119,7 +119,8 @@ def users_overview(session: Session, tenant: Tenant, now: datetime) -> list[User
         overview.append(UserOverview(
             user_id=row.id, name=row.display_name or row.upn, upn=row.upn, role=row.role,
             microsoft=ms, salesforce=_connection(row.sf_status, row.sf_detail),
-            sync=describe(row.mailbox_status, row.status_detail, row.retry_after, settings[row.id], now),
+            sync=describe(row.mailbox_status, row.status_detail, row.retry_after, settings[row.id], now,
+                          row.sf_status, row.sf_detail),
             last_run_at=row.last_run_at, last_success_at=row.last_success_at,
             counts={**{status: int(getattr(row, status)) for status in TAB_STATUSES},
                     "unmatched": int(row.unmatched)},

@@ -21,12 +21,18 @@ class SyncJobStatus:
 
 
 def describe(mailbox_status: str | None, status_detail: str | None, retry_after: datetime | None,
-             settings: EffectiveSettings | None, now: datetime) -> SyncJobStatus:
+             settings: EffectiveSettings | None, now: datetime,
+             salesforce_status: str | None = None, salesforce_detail: str | None = None) -> SyncJobStatus:
+    """The row's status. Email Sync needs both connections: a Salesforce connection that must
+    be reconnected stops it as surely as a Microsoft one (the worker makes no calls for the
+    user until then), so it shows here too, with its fix."""
     if mailbox_status is None:
         return SyncJobStatus("not_connected", "not connected",
                              "Sign in with Microsoft under Connections to start syncing this mailbox.")
     if mailbox_status == "needs_reconnect":
         return SyncJobStatus("needs_reconnect", "needs reconnect", status_detail)
+    if salesforce_status == "needs_reconnect":
+        return SyncJobStatus("needs_reconnect", "needs reconnect (Salesforce)", salesforce_detail)
     if mailbox_status == "disabled":
         return SyncJobStatus("disabled", "disabled", status_detail)
     if settings is not None and (not settings.enabled or settings.sync_mode == SyncMode.OFF):

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from mailferry.db import utcnow
-from mailferry.models import Mailbox, User
+from mailferry.models import Connection, Mailbox, User
 from mailferry.settings_catalog import CATALOGUE
 from mailferry.settings_service import save_user_settings, stored_form, user_settings_state
 from mailferry.sync_job_status import describe
@@ -36,8 +36,11 @@ def sync_jobs():
     state = user_settings_state(db(), user)
     settings = state.effective
     mailbox = db().scalar(select(Mailbox).where(Mailbox.user_id == user.id))
+    salesforce = db().scalar(
+        select(Connection).where(Connection.user_id == user.id, Connection.provider == "salesforce"))
     status = describe(mailbox.status if mailbox else None, mailbox.status_detail if mailbox else None,
-                      mailbox.retry_after if mailbox else None, settings, utcnow())
+                      mailbox.retry_after if mailbox else None, settings, utcnow(),
+                      salesforce.status if salesforce else None, salesforce.status_detail if salesforce else None)
     zone = settings.time_zone
     return render_template(
         "settings/sync_jobs.html",

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 
 from mailferry.db import utcnow
-from mailferry.models import TenantSetting, UserSetting
+from mailferry.models import Connection, TenantSetting, UserSetting
 from mailferry.settings_service import save_tenant_defaults
 from tests.db import factories
 from tests.server.settings.helpers import element, elements, post_form
@@ -69,6 +69,19 @@ def test_a_mailbox_that_lost_access_shows_needs_reconnect_with_the_fix(world, cl
     assert "needs reconnect" in element(html, "sync-job-status")["text"]
     assert element(html, "sync-job-status-detail")["text"] == "Sign in with Microsoft again."
     assert element(html, "sync-job-fix")["href"] == "/connections"
+
+
+def test_a_salesforce_connection_that_lost_access_shows_needs_reconnect_with_its_fix(world, client, sign_in):
+    user = world.user(world.tenant())
+    factories.mailbox(world.session, user)
+    world.add(Connection(tenant_id=user.tenant_id, user_id=user.id, provider="salesforce", sealed_secrets=b"x",
+                         status="needs_reconnect", status_detail="Reconnect Salesforce: My Settings → Connections."))
+    world.commit()
+    sign_in(client, user)
+    html = client.get("/settings/sync-jobs").get_data(as_text=True)
+    assert element(html, "sync-job-status")["data-status"] == "needs_reconnect"
+    assert "Salesforce" in element(html, "sync-job-status")["text"]
+    assert element(html, "sync-job-status-detail")["text"] == "Reconnect Salesforce: My Settings → Connections."
 
 
 def test_a_throttled_mailbox_says_until_when_in_the_users_time_zone(world, client, sign_in):
