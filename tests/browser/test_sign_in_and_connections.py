@@ -55,6 +55,6 @@ def test_signing_in_from_the_landing_page_lands_on_the_home_page(signed_in_page,
 def test_a_failed_sign_in_explains_itself(page, web):
     response = page.goto("/auth/microsoft/callback?state=unknown&error=access_denied")
     assert response.status == 400
-    assert "cannot be finished" in page.get_by_test_id("problem-message").inner_text()
+    assert "not started from this browser" in page.get_by_test_id("problem-message").inner_text()
     assert page.get_by_test_id("sign-in-again").is_visible()
     assert_accessible(page)
