@@ -233,7 +233,7 @@ def _filtered(session: Session, user_id: int, view: View):
     else:
         query = query.options(defer(UnmatchedAddress.search_text))
     if view.query:
-        query = query.where(search_condition(model, view.query, session.get_bind().dialect.name))
+        query = query.where(search_condition(model, view.query, session.get_bind().dialect.name, within_user=True))
     return query
 
 

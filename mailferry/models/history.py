@@ -79,6 +79,11 @@ class Message(Base):
         Index("ix_messages_history_first_seen", "user_id", "status", "first_seen_at", "id"),
         Index("ix_messages_history_next_attempt", "user_id", "status", "next_attempt_at", "id"),
         Index("ix_messages_history_expires", "user_id", "status", "expires_at", "id"),
+        # Few distinct values, but a tab of 8,000 rows sorted in memory costs 30-90 ms on
+        # SQLite (`mailferry bench history`); walking these indexes costs a few (0002).
+        Index("ix_messages_history_direction", "user_id", "status", "direction", "id"),
+        Index("ix_messages_history_reason", "user_id", "status", "reason", "id"),
+        Index("ix_messages_history_attempts", "user_id", "status", "attempts", "id"),
         # The task pane: "what happened to the email I have open?"
         Index("ix_messages_user_internet_message_id", "user_id", "internet_message_id"),
         # Worker: due retries and re-match sweeps; delta "removed" events; expiry; purge.

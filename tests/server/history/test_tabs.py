@@ -287,3 +287,21 @@ def test_page_query_reads_only_the_given_users_rows(world, engine):
     with Session(engine) as session:
         page = page_query(session, world.user.id, View.of("unresolved"))
         assert [r.subject for r in page.rows] == ["mine"]
+
+
+def test_history_search_reads_the_users_own_search_index_on_sqlite(world, engine):
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from mailferry.history import _filtered, _ordered
+
+    with Session(engine) as session:
+        if session.get_bind().dialect.name != "sqlite":
+            return  # PostgreSQL: the planner weighs the trigram index against the user's indexes
+        for tab in ("unresolved", "unmatched"):
+            view = View.of(tab, query="northwind", sort="to_cc" if tab == "unresolved" else "last_subject")
+            statement = _ordered(_filtered(session, world.user.id, view), view).limit(51)
+            compiled = statement.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+            plan = " ".join(row[-1] for row in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+            assert "VIRTUAL TABLE" not in plan, plan  # not the whole table's FTS index
+            assert "user_id=?" in plan, plan

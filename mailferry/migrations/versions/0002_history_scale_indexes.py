@@ -1,0 +1,61 @@
+"""Sync History at scale (`mailferry bench history`: one user's 20,000 rows among
+2,000,000): indexes for the columns that were sorted in memory, and on SQLite for
+searching one user's rows.
+
+Both databases: `(user_id, status, <column>, id)` for direction, reason and attempts, like
+the other history sort indexes (0001), so every sortable column walks an index.
+
+SQLite only (named in `autogenerate_filter.SQLITE_ONLY_INDEXES`: models cannot declare an
+index for one database):
+
+- `ix_messages_user_search` `(user_id, status, search_text)` and
+  `ix_unmatched_addresses_user_search` `(user_id, search_text)`. The FTS5 trigram index
+  answers a term for the whole table, so a term common across all users (a big
+  customer's domain in 5% of two million rows) made SQLite collect 100,000 row ids before
+  keeping the user's 50: about a second. `search_text LIKE '%term%'` on these indexes
+  reads just that user's tab, never the table: a few milliseconds.
+- `ix_messages_history_to_cc` `(user_id, status, to_cc, id)` and
+  `ix_unmatched_addresses_last_subject` `(user_id, last_subject, id)`: sorting by these
+  unbounded texts. SQLite index entries may be any length (overflow pages); PostgreSQL's
+  btree entries cannot hold a hostile 100,000-character To line, and PostgreSQL sorts one
+  user's tab in memory fast enough.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-26
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+SORT_INDEXES = ("direction", "reason", "attempts")
+SQLITE_INDEXES = (
+    ("ix_messages_user_search", "messages", "user_id, status, search_text"),
+    ("ix_unmatched_addresses_user_search", "unmatched_addresses", "user_id, search_text"),
+    ("ix_messages_history_to_cc", "messages", "user_id, status, to_cc, id"),
+    ("ix_unmatched_addresses_last_subject", "unmatched_addresses", "user_id, last_subject, id"),
+)
+
+
+def upgrade() -> None:
+    for column in SORT_INDEXES:
+        op.create_index(f"ix_messages_history_{column}", "messages", ["user_id", "status", column, "id"])
+    if op.get_bind().dialect.name == "sqlite":
+        for name, table, columns in SQLITE_INDEXES:
+            op.execute(f"CREATE INDEX {name} ON {table} ({columns})")
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        for name, _, _ in SQLITE_INDEXES:
+            op.execute(f"DROP INDEX IF EXISTS {name}")
+    for column in reversed(SORT_INDEXES):
+        op.drop_index(f"ix_messages_history_{column}", table_name="messages")
