@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, func, literal, select, type_coerce, union_all
+from sqlalchemy import String, func, literal, literal_column, select, type_coerce, union_all
 from sqlalchemy.orm import Session, defer, selectinload
 
 from mailferry.models import Message, UnmatchedAddress
@@ -67,11 +67,17 @@ class Tab:
         return next((c for c in self.columns if c.key == key and c.sortable), None)
 
 
+def _first_characters(text_column):
+    """What an unbounded text sorts on: its first 128 characters, written with literal
+    numbers so it is the very expression the indexes of migration 0002 hold."""
+    return func.substr(text_column, literal_column("1"), literal_column("128"))
+
+
 _DATE = Column("date", "Date", Message.sent_at)
 _DIRECTION = Column("direction", "Direction", Message.direction)
 _SUBJECT = Column("subject", "Subject", Message.subject_sort)
 _FROM = Column("from", "From", Message.from_address)
-_TO_CC = Column("to_cc", "To / Cc", Message.to_cc)
+_TO_CC = Column("to_cc", "To / Cc", _first_characters(Message.to_cc))
 
 TABS: dict[str, Tab] = {
     tab.key: tab
@@ -111,7 +117,7 @@ TABS: dict[str, Tab] = {
                 Column("name", "Display name", UnmatchedAddress.display_name_sort),
                 Column("domain", "Domain", UnmatchedAddress.domain),
                 Column("emails", "Emails", UnmatchedAddress.emails_count),
-                Column("last_subject", "Last subject", UnmatchedAddress.last_subject),
+                Column("last_subject", "Last subject", _first_characters(UnmatchedAddress.last_subject)),
                 Column("first_seen", "First seen", UnmatchedAddress.first_seen_at),
                 Column("last_seen", "Last seen", UnmatchedAddress.last_seen_at),
             ),
