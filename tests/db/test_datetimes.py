@@ -61,5 +61,7 @@ def test_timestamps_sort_by_instant_whatever_offset_they_were_given_in(db_sessio
 )
 def test_any_aware_datetime_round_trips_to_the_same_instant(db_session, moment):
     message = _reload(db_session, factories.message(db_session, sent_at=moment))
-    assert message.sent_at == moment
+    # Compared as UTC: Python never calls an ambiguous local time (the repeated hour when
+    # clocks go back) equal to a time in another zone, even for the same instant (PEP 495).
+    assert message.sent_at == moment.astimezone(UTC)
     assert message.sent_at.utcoffset() == timedelta(0)
