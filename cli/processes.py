@@ -180,7 +180,17 @@ def _print_summary(config: Config, names: list[str]) -> None:
     lines.append(f"  Redis            {redis_where}")
     lines.append(f"  Database         {_without_password(config.database_url)}")
     lines.append(f"  Trust this CA to open the pages without warnings: {config.tls_ca_file}")
+    if "sandbox-microsoft" in names:
+        lines.append("  Demo sign-ins (Sign in with Microsoft, then pick one):")
+        lines += [f"    {upn}{'  (admin)' if n == 0 else ''}" for n, upn in enumerate(_demo_sign_ins(config))]
     print("\n".join(lines), flush=True)
+
+
+def _demo_sign_ins(config: Config) -> list[str]:
+    """The demo users, in the order `cli.demo` provisions them (the first is the admin)."""
+    with https_session(config.tls_ca_file) as session:
+        users = session.get(f"{config.sandbox_microsoft_url}/_sandbox/users", timeout=10).json()["users"]
+    return [user["userPrincipalName"] for user in users]
 
 
 def _answers(config: Config, url: str, status: int | None = None):
