@@ -1,7 +1,9 @@
 """When a user's Ignore List changes, the emails it touches are decided again (SPEC section 4).
 
 - Adding an address or domain re-evaluates the user's Unresolved rows at once, and drops
-  the Unmatched Contacts/Leads rows it now covers: they leave both lists.
+  the Unmatched Contacts/Leads rows it now covers: they leave both lists. An email the
+  entry leaves nobody to look up is decided here and then (skipped, rule 7); the others
+  are made due for the worker, which needs Salesforce to decide them.
 - Removing an entry re-evaluates the emails of the attempt window that were skipped
   because nobody was left to look up.
 
@@ -13,11 +15,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from mailferry.addresses import EntryList, ListEntry
-from mailferry.models import Mailbox, Message, UnmatchedAddress
+from mailferry.decision import Outcome, decide
+from mailferry.message_facts import facts_of
+from mailferry.models import Mailbox, Message, UnmatchedAddress, User
+from mailferry.user_context import decision_context
 
 
 def after_entry_added(session: Session, user_id: int, entry: ListEntry, now: datetime) -> list[int]:
@@ -28,12 +33,17 @@ def after_entry_added(session: Session, user_id: int, entry: ListEntry, now: dat
     gone = [row.id for row in unmatched if covered.matches(row.address)]
     if gone:
         session.execute(delete(UnmatchedAddress).where(UnmatchedAddress.id.in_(gone)))
-    session.execute(
-        update(Message)
-        .where(Message.user_id == user_id, Message.status == "unresolved")
-        .values(next_attempt_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    user = session.get(User, user_id)
+    context = decision_context(session, user)
+    for row in session.execute(
+        select(Message).where(Message.user_id == user_id, Message.status == "unresolved")
+    ).scalars():
+        decision = decide(facts_of(row), context)
+        if decision.outcome == Outcome.SKIPPED:
+            row.status, row.reason, row.error_code, row.error_message = "skipped", decision.reason.value, None, None
+            row.next_attempt_at = None
+        else:
+            row.next_attempt_at = now
     return _mailboxes(session, user_id)
 
 

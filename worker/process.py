@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from mailferry import decision as rules
 from mailferry.allowances import MatchedRecord, apply_allowances, task_fields, task_key
 from mailferry.decision import Decision, DecisionContext, EmailFacts, Outcome, Participant
+from mailferry.message_facts import facts_of
 from mailferry.models import Message, User
 from mailferry.provider_errors import ErrorKind, ProviderError
 from mailferry.user_context import ignored_message_ids
@@ -119,22 +120,6 @@ def process_batch(session: Session, batch: list[Message], user: User, context: D
 def _record_all(session, rows, decisions, results, now, counts) -> None:
     for row in rows:
         _record_outcome(session, row, decisions[row.id], results.get(row.id), now, counts)
-
-
-def facts_of(row: Message) -> EmailFacts:
-    # A due Unresolved row has no pending operation: it is still being created unless a
-    # Task exists (Prevent Operations must judge a retry as the operation it continues).
-    operation = row.pending_operation or ("update" if row.salesforce_task_id else "create")
-    return EmailFacts(
-        operation=rules.Operation(operation),
-        direction=rules.Direction(row.direction),
-        participants=tuple(
-            Participant(rules.Role(p["role"]), p.get("address") or "", p.get("name") or "")
-            for p in row.participants or []
-        ),
-        categories=tuple(row.categories or ()),
-        internet_message_id=row.internet_message_id,
-    )
 
 
 def _needs_crm(row: Message, decision: Decision) -> bool:

@@ -107,8 +107,10 @@ def test_ignoring_a_domain_takes_its_mail_out_of_unresolved_and_unmatched_at_onc
         after_entry_added(session, user_id, ListEntry("domain", "deals.example"), utcnow())
     with runtime.sessions() as session:
         assert session.execute(select(UnmatchedAddress).where(UnmatchedAddress.domain == "deals.example")).first() is None
-    jobs.sync_mailbox(mailbox_id)
+    # Nobody is left to look up: decided at once, before any worker runs.
     assert (_row(runtime, "Probe: Big sale").status, _row(runtime, "Probe: Big sale").reason) == ("skipped", "no_candidates")
+    jobs.sync_mailbox(mailbox_id)
+    assert _row(runtime, "Probe: Big sale").status == "skipped"
 
 
 @pytest.mark.parametrize("deletes_allowed", [True, False], ids=["deletes-allowed", "deletes-prevented"])

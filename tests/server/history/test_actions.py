@@ -52,7 +52,10 @@ def test_save_applies_ignore_address_and_domain_from_the_unmatched_tab(client, w
     bob = world.unmatched(address="bob@eu.contoso.example")
     cy = world.unmatched(address="cy@contoso.example")
     keep = world.unmatched(address="dee@fabrikam.example")
-    due_later = world.message(reason="no_match", next_attempt_at=utcnow().replace(year=2099))
+    due_later = world.message(reason="no_match", next_attempt_at=utcnow().replace(year=2099),
+                              participants=_participants(("zed@fabrikam.example", "Zed", "from")))
+    only_ignored = world.message(reason="no_match", next_attempt_at=utcnow().replace(year=2099),
+                                 participants=_participants(("ann@northwind.example", "Ann", "from")))
     world.commit()
     response = client.post("/history/unmatched/save", data={
         "csrf_token": csrf_token(client), "ignore_address": ["ann@northwind.example"],
@@ -64,8 +67,11 @@ def test_save_applies_ignore_address_and_domain_from_the_unmatched_tab(client, w
     assert entries == {("address", "ann@northwind.example", "history"), ("domain", "contoso.example", "history")}
     assert {r.id for r in _fresh(engine, UnmatchedAddress, user_id=world.user.id)} == {keep.id}
     assert not {ann.id, bob.id, cy.id} & {r.id for r in _fresh(engine, UnmatchedAddress)}
-    # Unresolved emails are due at once, and the mailbox sync is queued by name.
+    # Unresolved emails are re-decided at once: one that now has nobody to look up leaves
+    # the tab as skipped; the others are due at once, and the mailbox sync is queued by name.
     assert _fresh(engine, Message, id=due_later.id)[0].next_attempt_at <= utcnow()
+    skipped = _fresh(engine, Message, id=only_ignored.id)[0]
+    assert (skipped.status, skipped.reason) == ("skipped", "no_candidates")
     assert sync_job_id(world.mailbox.id) in sync_queue.job_ids
 
 
@@ -100,7 +106,9 @@ def test_save_from_the_unresolved_tab_ignores_addresses_and_domains_and_mixed_ch
     values = {e.value for e in _fresh(engine, IgnoreEntry, user_id=world.user.id)}
     assert values == {"ann@northwind.example", "globex.example"}
     assert _fresh(engine, Message, id=third.id)[0].status == "ignored"
-    assert {r.id for r in _fresh(engine, Message, user_id=world.user.id, status="unresolved")} == {first.id, second.id}
+    # Nobody is left to look up in either email: they leave the Unresolved tab at once.
+    assert _fresh(engine, Message, user_id=world.user.id, status="unresolved") == []
+    assert {r.id for r in _fresh(engine, Message, user_id=world.user.id, status="skipped")} == {first.id, second.id}
     assert _fresh(engine, UnmatchedAddress, user_id=world.user.id) == []
 
 
