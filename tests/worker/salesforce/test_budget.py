@@ -10,6 +10,7 @@ import pytest
 import redis as redis_lib
 from sqlalchemy import select
 
+from mailferry.api_budget import KEY_PREFIX
 from mailferry.models import ApiUsageSample
 from tests.db import factories
 from mailferry.provider_errors import ErrorKind, ProviderError
@@ -110,8 +111,13 @@ def test_settle_corrects_the_count_to_the_calls_really_made(governor, tenant_id)
     assert governor.status(tenant_id).our_calls == 13
 
 
-def test_samples_are_written_once_per_hour_with_our_calls(governor, db_session, clock):
+def test_samples_are_written_once_per_hour_with_our_calls(governor, db_session, clock, redis):
     tenant = factories.tenant(db_session)
+    # The database numbers tenants from 1 in every test database, but Redis is shared by
+    # the whole test session: start this tenant's counters from nothing.
+    stale = redis.keys(f"{KEY_PREFIX}:{tenant.id}:*")
+    if stale:
+        redis.delete(*stale)
     governor.observe(tenant.id, used=500, allowance=15_000)
     governor.reserve(tenant.id, 7)
     first = governor.record_sample(db_session, tenant.id)
