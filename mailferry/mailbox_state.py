@@ -83,6 +83,15 @@ def fail(mailbox: Mailbox, error: ProviderError, now: datetime) -> None:
         mailbox.status_detail = f"{error.provider} asked us to wait until {mailbox.retry_after:%Y-%m-%d %H:%M:%S} UTC"
 
 
+def crashed(mailbox: Mailbox, what: str, now: datetime) -> None:
+    """The run stopped on an unexpected error (a bug, the database away): back off and run
+    again soon, as after a provider error, rather than wait for the next poll."""
+    _enter(mailbox, IDLE, None)
+    mailbox.last_error = f"unexpected: {what}"[:2000]
+    mailbox.failure_count += 1
+    mailbox.retry_after = next_mailbox_attempt(mailbox.failure_count, now)
+
+
 def release(mailbox: Mailbox) -> None:
     """Give the mailbox back without judging the run (e.g. the worker is shutting down)."""
     _enter(mailbox, IDLE, None)

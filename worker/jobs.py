@@ -71,7 +71,12 @@ def _run(rt, mailbox_id: int) -> dict:
         with rt.session() as session:
             mailbox_state.fail(session.get(Mailbox, mailbox_id), error, utcnow())
         return {"mailbox": mailbox_id, "error": error.kind.value, "code": error.code}
-    except BaseException:
+    except Exception as error:
+        log.exception("mailbox %s: the run stopped on an unexpected error", mailbox_id)
+        with rt.session() as session:
+            mailbox_state.crashed(session.get(Mailbox, mailbox_id), repr(error), utcnow())
+        raise
+    except BaseException:  # the worker is being stopped: hand the mailbox back as it is
         with rt.session() as session:
             mailbox_state.release(session.get(Mailbox, mailbox_id))
         raise

@@ -42,7 +42,11 @@ def due_mailboxes(session: Session, now: datetime) -> list[int]:
         # backoff window is over (filtered above), not a whole polling interval later: its
         # mail may not be fetched at all yet.
         failed = mailbox.failure_count > 0
-        if has_work or failed or mailbox.last_run_at is None or mailbox.last_run_at + poll_every <= now:
+        # A run that started but never finished (its worker was killed, even before it could
+        # record anything) is run again now, not a polling interval later.
+        unfinished = mailbox.stage == "idle" and mailbox.last_run_at is not None and (
+            mailbox.last_success_at is None or mailbox.last_success_at < mailbox.last_run_at)
+        if has_work or failed or unfinished or mailbox.last_run_at is None or mailbox.last_run_at + poll_every <= now:
             due.append(mailbox.id)
     return due
 

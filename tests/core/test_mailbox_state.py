@@ -75,3 +75,12 @@ def test_a_stage_left_by_a_dead_worker_is_recovered_only_when_nobody_holds_the_l
 def test_a_fresh_stage_is_not_recovered(db_session, mailbox):
     mailbox_state.claim(db_session, mailbox.id, NOW)
     assert mailbox_state.recover_stale(db_session, NOW + timedelta(seconds=5), is_locked=lambda _id: False) == []
+
+
+def test_an_unexpected_error_backs_off_and_makes_the_mailbox_due_again_soon(db_session, mailbox):
+    mailbox_state.claim(db_session, mailbox.id, NOW)
+    mailbox_state.crashed(mailbox, "OperationalError('database is locked')", NOW)
+    assert mailbox.stage == "idle" and mailbox.failure_count == 1
+    assert mailbox.retry_after == NOW + timedelta(seconds=5)
+    assert mailbox.last_error.startswith("unexpected: OperationalError")
+    assert mailbox.status == "active"

@@ -72,12 +72,23 @@ def test_the_poll_picks_never_run_and_overdue_mailboxes_and_those_with_due_work(
     mailbox = db_session.execute(select(Mailbox).where(Mailbox.user_id == user.id)).scalar_one()
     assert mailbox.id in due_mailboxes(db_session, NOW)  # never ran
     mailbox.last_run_at = NOW - timedelta(minutes=1)
+    mailbox.last_success_at = NOW - timedelta(seconds=50)
     db_session.flush()
     assert mailbox.id not in due_mailboxes(db_session, NOW)  # polled a minute ago (every 5)
     assert mailbox.id in due_mailboxes(db_session, NOW + timedelta(minutes=5))
     _message(db_session, user, "retry", status="unresolved", reason="system_error",
              next_attempt_at=NOW - timedelta(seconds=1))
     assert mailbox.id in due_mailboxes(db_session, NOW)  # due work
+
+
+def test_a_run_that_never_finished_is_due_again_at_once(db_session, user):
+    mailbox = db_session.execute(select(Mailbox).where(Mailbox.user_id == user.id)).scalar_one()
+    mailbox.last_run_at = NOW - timedelta(seconds=20)  # claimed, then its worker was killed
+    db_session.flush()
+    assert mailbox.id in due_mailboxes(db_session, NOW)
+    mailbox.last_success_at = NOW - timedelta(seconds=10)  # it finished after all
+    db_session.flush()
+    assert mailbox.id not in due_mailboxes(db_session, NOW)
 
 
 @pytest.mark.parametrize("state", ["needs_reconnect", "throttled-window", "sync-off"])
