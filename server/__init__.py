@@ -83,3 +83,6 @@ def register_blueprints(app: Flask) -> None:
     from server.connections import blueprint as connections
 
     app.register_blueprint(connections)
+    from server.addin import blueprint as addin
+
+    app.register_blueprint(addin)
