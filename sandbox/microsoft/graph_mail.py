@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import uuid
 from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Response, g, request
@@ -326,12 +325,10 @@ def add_category(user_ref=None):
         raise GraphError(400, "ErrorInvalidParameter", "displayName is required.")
     if color not in CATEGORY_COLORS:
         raise GraphError(400, "RequestBodyRead", f"Invalid categoryColor '{color}'.")
-    with state().store.lock:
-        if any(c.display_name.lower() == name.lower() for c in mailbox.categories):
-            # Undocumented on Graph (reference §1.6); Graph's generic code for duplicate names.
-            raise GraphError(409, "nameAlreadyExists", f"A category named '{name}' already exists.")
-        category = Category(str(uuid.uuid4()), name, color)
-        mailbox.categories.append(category)
+    category = state().store.add_master_category(mailbox, name, color)
+    if category is None:
+        # Undocumented on Graph (reference §1.6); Graph's generic code for duplicate names.
+        raise GraphError(409, "nameAlreadyExists", f"A category named '{name}' already exists.")
     return as_json({"@odata.context": context(mailbox, "outlook/masterCategories/$entity"),
                     **category_json(category)}, status=201)
 

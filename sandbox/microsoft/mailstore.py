@@ -251,6 +251,21 @@ class MailStore:
             change = Change(mailbox, message.id, message.folder_id, "deleted", etag=message.change_key)
         self._notify([change])
 
+    def add_master_category(self, mailbox: Mailbox, name: str, color: str) -> Category | None:
+        """Add to the master list; None when the name exists already (compared case-insensitively,
+        as Outlook does). Shared by Graph's POST and the simulated Outlook's Office.js call."""
+        with self.lock:
+            if self.master_category(mailbox, name) is not None:
+                return None
+            category = Category(str(uuid.uuid4()), name, color)
+            mailbox.categories.append(category)
+            return category
+
+    def master_category(self, mailbox: Mailbox, name: str) -> Category | None:
+        folded = name.casefold()
+        with self.lock:
+            return next((c for c in mailbox.categories if c.display_name.casefold() == folded), None)
+
     def expire_delta_tokens(self, mailbox: Mailbox) -> None:
         with self.lock:
             mailbox.delta_generation += 1
