@@ -45,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     database.add_argument("action", choices=("upgrade", "downgrade", "current"))
     database.add_argument("revision", nargs="?", help="target revision (default: head; downgrade: required)")
     command("doctor", _doctor, "check configuration, certificates, database and Redis")
+    manifest = command("manifest", _manifest, "write the Outlook add-in manifest for a host (docs/outlook.md)")
+    manifest.add_argument("--base-url", required=True, metavar="URL",
+                          help="the HTTPS origin Mailferry is served from, e.g. https://mailferry.example.com")
+    manifest.add_argument("--output", metavar="PATH", help="write to this file (default: standard output)")
     bench = command("bench", _bench, "run a benchmark and print its figures")
     bench_names = bench.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     for name, module in _benchmarks().items():
@@ -154,6 +158,28 @@ def _benchmarks() -> dict[str, str]:
 
 def _bench(config: Config, args) -> int:
     return importlib.import_module(_benchmarks()[args.benchmark]).run(config, args)
+
+
+def _manifest(config: Config, args) -> int:
+    from pathlib import Path
+
+    from mailferry.outlook_manifest import ManifestBaseUrlError, manifest_for
+
+    try:
+        text = manifest_for(args.base_url)
+    except ManifestBaseUrlError as error:
+        print(f"--base-url: {error}", file=sys.stderr)
+        return 2
+    if not args.output:
+        sys.stdout.write(text)
+        return 0
+    try:
+        Path(args.output).write_text(text, encoding="utf-8")
+    except OSError as error:
+        print(f"--output: cannot write {args.output}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    print(f"wrote the add-in manifest for {args.base_url} to {args.output}", file=sys.stderr)
+    return 0
 
 
 def _doctor(config: Config, args) -> int:
