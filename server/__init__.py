@@ -84,5 +84,9 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(connections)
     from server.addin import blueprint as addin
+    from server.addin.api import blueprint as addin_api
 
     app.register_blueprint(addin)
+    app.register_blueprint(addin_api)
+    # The add-in API authenticates each call by its bearer token; no cookie is involved.
+    app.extensions["csrf"].exempt(addin_api)

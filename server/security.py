@@ -1,26 +1,35 @@
 """Security headers on every response.
 
 Scripts and styles come only from our origin (no inline script); pages cannot be framed,
-except the add-in task-pane pages, which will name the Outlook origins themselves.
+except the add-in's pages, which name the Outlook origins themselves
+(`content_security_policy(frame_ancestors=...)`, see `server.addin.pages`).
 """
 
 from __future__ import annotations
 
 from flask import Flask, Response
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "form-action 'self'",
-        "base-uri 'none'",
-        "object-src 'none'",
-        "frame-ancestors 'none'",
-    ]
-)
+DIRECTIVES = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "connect-src": "'self'",
+    "form-action": "'self'",
+    "base-uri": "'none'",
+    "object-src": "'none'",
+    "frame-ancestors": "'none'",
+}
+
+
+def content_security_policy(**changes: str) -> str:
+    """The app's policy with some directives replaced (`frame_ancestors="..."` for
+    frame-ancestors)."""
+    directives = {**DIRECTIVES, **{name.replace("_", "-"): value for name, value in changes.items()}}
+    return "; ".join(f"{name} {value}" for name, value in directives.items())
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 
 HEADERS = {
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",

@@ -3,52 +3,115 @@
 These pages hold no user data: they load the add-in's scripts, which fetch everything through
 the bearer-token API (`server.addin.api`). Office.js comes from Microsoft's CDN; a page opened
 by the sandbox's simulated Outlook (`office_js=stand-in`) while the app runs against the
-sandbox loads the sandbox's stand-in instead.
+sandbox (the demo) loads the sandbox's stand-in instead.
+
+Outlook shows the pane and the function file in frames, so those pages name Outlook's
+origins in `frame-ancestors` (every other page refuses to be framed) and allow Office.js's
+origin in `script-src`. The sign-in dialog's last page must reach the window that opened it
+(`Office.context.ui.messageParent`), so it does not cut its opener off (COOP).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlencode
 
-from flask import Response, abort, render_template, request, send_from_directory
+from flask import Response, abort, redirect, render_template, request, send_from_directory, url_for
+from flask_login import current_user
 
 from mailferry import outlook_manifest
 from server.addin import blueprint
+from server.addin.bearer import issue_dialog_token
 from server.extensions import config
+from server.security import content_security_policy
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 #: The add-in's front end (scripts, styles, icons), at the repository root beside `server/`.
-ADDIN_DIR = Path(__file__).resolve().parents[2] / "addin"
+ADDIN_DIR = PROJECT_ROOT / "addin"
 #: MSAL.js as installed from npm (`make install` runs `npm ci`), served from our origin.
-MSAL_DIR = Path(__file__).resolve().parents[2] / "node_modules" / "@azure" / "msal-browser" / "lib"
+MSAL_DIR = PROJECT_ROOT / "node_modules" / "@azure" / "msal-browser" / "lib"
 OFFICE_JS_CDN = "https://appsforoffice.microsoft.com/lib/1/hosted/office.js"
+OFFICE_JS_ORIGIN = "https://appsforoffice.microsoft.com"
+#: Where Outlook on the web and the new Outlook frame add-ins (classic desktop Outlook hosts
+#: the pane in a top-level web view, where frame-ancestors does not apply).
+OUTLOOK_ORIGINS = (
+    "https://outlook.office.com", "https://outlook.office365.com", "https://outlook.cloud.microsoft",
+    "https://outlook.live.com", "https://*.outlook.com",
+)
+
+
+def _stand_in_requested() -> bool:
+    return request.args.get("office_js") == "stand-in" and config().is_demo
 
 
 def office_js_url() -> str:
     """Microsoft's Office.js, or the sandbox's stand-in for a page the simulated Outlook opened."""
-    settings = config()
-    if request.args.get("office_js") == "stand-in" and settings.is_demo:
-        return f"{settings.microsoft_authority_host}/outlook/office.js"
+    if _stand_in_requested():
+        return f"{config().microsoft_authority_host}/outlook/office.js"
     return OFFICE_JS_CDN
 
 
-def _page(template: str) -> str:
-    return render_template(template, office_js_url=office_js_url())
+def _add_in_page(template: str, **values) -> Response:
+    """A page Outlook frames or opens: Office.js allowed, Outlook's origins as ancestors."""
+    script_origins = [OFFICE_JS_ORIGIN]
+    ancestors = list(OUTLOOK_ORIGINS)
+    if config().is_demo:  # the simulated Outlook of the sandbox hosts the demo's add-in
+        script_origins.append(config().microsoft_authority_host)
+        ancestors.append(config().microsoft_authority_host)
+    response = Response(render_template(template, office_js_url=office_js_url(),
+                                        stand_in=_stand_in_requested(), **values))
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        script_src=" ".join(["'self'", *script_origins]),
+        frame_ancestors=" ".join(["'self'", *ancestors]),
+    )
+    return response
 
 
 @blueprint.get("/taskpane")
 def taskpane():
-    return _page("addin/taskpane.html")
+    return _add_in_page("addin/taskpane.html", settings=_client_settings())
 
 
 @blueprint.get("/commands")
 def commands():
-    return _page("addin/commands.html")
+    return _add_in_page("addin/commands.html", settings=_client_settings())
+
+
+def _client_settings() -> dict:
+    """What the scripts need to ask Entra for a token for Mailferry's API (public values)."""
+    settings = config()
+    origin = settings.base_url.split("://", 1)[1]
+    return {
+        "client_id": settings.microsoft_client_id,
+        "authority": f"{settings.microsoft_authority_host}/organizations",
+        "api_scope": f"api://{origin}/{settings.microsoft_client_id}/access_as_user",
+        "sign_in_url": url_for("addin.sign_in", **({"office_js": "stand-in"} if _stand_in_requested() else {})),
+    }
+
+
+@blueprint.get("/sign-in")
+def sign_in():
+    """The dialog fallback's first page (hosts without Nested App Authentication): the normal
+    Microsoft sign-in, in the dialog's own top-level window, then `signed_in`."""
+    finish = url_for("addin.signed_in", **({"office_js": "stand-in"} if _stand_in_requested() else {}))
+    return redirect(url_for("auth.sign_in") + "?" + urlencode({"next": finish}))
+
+
+@blueprint.get("/signed-in")
+def signed_in():
+    """The dialog's last page: hands the pane a short-lived Mailferry token, then closes."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("addin.sign_in", **request.args))
+    response = _add_in_page("addin/signed_in.html", token=issue_dialog_token(current_user.id))
+    response.headers["Cross-Origin-Opener-Policy"] = "unsafe-none"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blueprint.get("/manifest.xml")
 def manifest():
-    """The manifest for the host this request reached: what an admin downloads to deploy."""
-    body = outlook_manifest.manifest_for(request.host_url.rstrip("/"))
+    """The manifest for this server (MAILFERRY_BASE_URL): what an admin downloads to deploy."""
+    body = outlook_manifest.manifest_for(config().base_url)
     response = Response(body, mimetype="application/xml")
     response.headers["Content-Disposition"] = 'inline; filename="manifest.xml"'
     # Public: the simulated Outlook (another origin) reads it to build its ribbon.

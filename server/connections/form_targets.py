@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from mailferry.config import Config
 from mailferry.salesforce_identity import SANDBOX_LOGIN_URL
-from server.security import CONTENT_SECURITY_POLICY
+from server.security import content_security_policy
 
 MY_DOMAIN_SOURCE = "https://*.my.salesforce.com"
 # What may go into the policy from stored data: an https origin, host and optional port only.
@@ -33,7 +33,7 @@ def login_sources(config: Config, previous_login_host: str | None = None) -> lis
 
 def policy(config: Config, previous_login_host: str | None = None) -> str:
     allowed = " ".join(["'self'", *login_sources(config, previous_login_host)])
-    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action {allowed}")
+    return content_security_policy(form_action=allowed)
 
 
 def needs_link(config: Config, login_url: str, previous_login_host: str | None = None) -> bool:

@@ -1,0 +1,141 @@
+"""What happened, or would happen, to one email: the task pane's status (SPEC section 7).
+
+An email the worker has stored is shown as its Sync History row says (synced with its
+records, unresolved with the reason, excluded with the rule, ...). An email it has not seen
+yet (just arrived, or never stored: not designated, omitted, sync off) is decided live with
+the same rules of SPEC section 2 and the user's current context, from the facts Outlook
+gives the pane; such an email can be synced now if the rules let it reach the lookup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from mailferry.addresses import parse_address
+from mailferry.decision import (Direction, EmailFacts, Operation, Outcome, Participant, Role,
+                                decide, ordered_participants)
+from mailferry.message_facts import facts_of
+from mailferry.models import Message, UnmatchedAddress, User
+from mailferry.user_context import decision_context, ignored_message_ids
+
+#: Live outcomes as the pane names them (a stored row's status is used as is).
+_LIVE_STATUS = {
+    Outcome.DROPPED: "off",
+    Outcome.OMITTED: "omitted",
+    Outcome.IGNORED: "ignored",
+    Outcome.EXCLUDED: "excluded",
+    Outcome.NOT_DESIGNATED: "not_designated",
+    Outcome.SKIPPED: "skipped",
+    Outcome.NEEDS_LOOKUP: "not_synced_yet",
+}
+
+
+@dataclass(frozen=True)
+class OutlookItem:
+    """The open email as Office.js describes it (read mode)."""
+
+    internet_message_id: str
+    sender: tuple[str, str]  # (address, display name)
+    to: tuple[tuple[str, str], ...] = ()
+    cc: tuple[tuple[str, str], ...] = ()
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ParticipantStatus:
+    address: str
+    name: str
+    role: str
+    #: recorded | not_recorded (matched, left off by a Salesforce limit) | unmatched |
+    #: ignored (on the Ignore List or the Global Exclusion List) | not_looked_up
+    state: str
+    record_type: str | None = None
+    record_id: str | None = None
+    record_name: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class EmailStatus:
+    status: str
+    reason: str | None
+    rule: int | None = None
+    message: Message | None = None
+    participants: list[ParticipantStatus] = field(default_factory=list)
+
+    @property
+    def can_sync_now(self) -> bool:
+        """Worth asking the worker to run now: it has not seen the email, or is retrying it."""
+        return self.status in ("not_synced_yet", "pending", "unresolved")
+
+
+def status_of(session: Session, user: User, item: OutlookItem) -> EmailStatus:
+    context = decision_context(session, user)
+    row = session.execute(
+        select(Message).options(selectinload(Message.records))
+        .where(Message.user_id == user.id, Message.internet_message_id == item.internet_message_id)
+        .limit(1)
+    ).scalar_one_or_none()
+    if row is not None:
+        facts = facts_of(row)
+        status = EmailStatus(row.status, row.reason or row.error_code, message=row)
+    else:
+        facts = _facts(item, context.own_addresses)
+        if ignored_message_ids(session, user.id, [item.internet_message_id]):
+            context = replace(context, ignore_email_chosen=True)
+        decision = decide(facts, context)
+        status = EmailStatus(_LIVE_STATUS.get(decision.outcome, decision.outcome.value),
+                             decision.reason.value, decision.rule)
+    status.participants = _participants(session, user, facts, context, row)
+    return status
+
+
+def _facts(item: OutlookItem, own: frozenset[str]) -> EmailFacts:
+    sender_key = parse_address(item.sender[0]).key
+    participants = [Participant(Role.FROM, *item.sender)]
+    participants += [Participant(Role.TO, address, name) for address, name in item.to]
+    participants += [Participant(Role.CC, address, name) for address, name in item.cc]
+    return EmailFacts(
+        operation=Operation.CREATE,
+        direction=Direction.OUTGOING if sender_key in own else Direction.INCOMING,
+        participants=tuple(participants),
+        categories=item.categories,
+        internet_message_id=item.internet_message_id,
+    )
+
+
+def _participants(session: Session, user: User, facts: EmailFacts, context, row: Message | None) -> list[ParticipantStatus]:
+    """Everyone on the email except the user: what Salesforce record each is on, or why not."""
+    records = {}
+    for record in (row.records if row is not None else []):
+        records.setdefault(parse_address(record.address).key, record)
+    people, seen = [], set()
+    for person in ordered_participants(facts.participants):
+        key = parse_address(person.address).key
+        if not key or key in seen or key in context.own_addresses:
+            continue
+        seen.add(key)
+        people.append((key, person))
+    unmatched = set(session.execute(
+        select(UnmatchedAddress.address).where(UnmatchedAddress.user_id == user.id,
+                                               UnmatchedAddress.address.in_([key for key, _ in people]))
+    ).scalars()) if people else set()
+    result = []
+    for key, person in people:
+        record = records.get(key)
+        if record is not None:
+            result.append(ParticipantStatus(
+                person.address, person.name, person.role.value,
+                "recorded" if record.recorded else "not_recorded",
+                record.sobject_type, record.record_id, record.name, record.reason))
+        elif context.ignore_list.matches(key) or context.global_exclusions.matches(key):
+            result.append(ParticipantStatus(person.address, person.name, person.role.value, "ignored"))
+        elif key in unmatched or (row is not None and row.status == "unresolved"):
+            result.append(ParticipantStatus(person.address, person.name, person.role.value, "unmatched"))
+        else:
+            result.append(ParticipantStatus(person.address, person.name, person.role.value, "not_looked_up"))
+    return result
+

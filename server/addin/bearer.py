@@ -1,0 +1,121 @@
+"""Who is calling the add-in API: a bearer token, never a cookie (SPEC section 7).
+
+Inside Outlook the pane is a third-party iframe that may not keep cookies, so every API call
+carries `Authorization: Bearer <token>`, one of:
+- an Entra access token for Mailferry's API scope, from Nested App Authentication
+  (`server.addin.entra_tokens` checks it); the user is found by tenant `tid` + object `oid`;
+- where the host has no NAA, a short-lived Mailferry token that the sign-in dialog hands to
+  the pane (`issue_dialog_token`): signed with the app's secret key, valid for an hour.
+
+A user is known once they have signed in to Mailferry on the web (which connects their
+mailbox); the API refuses others with a message saying so, instead of creating them here.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import wraps
+
+from flask import current_app, g, jsonify
+from flask import request
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+
+from mailferry.models import Tenant, User
+from mailferry.tls import https_session
+from server.addin.entra_tokens import EntraTokenValidator, KeysUnavailable, TokenRejected
+from server.extensions import config, db
+
+log = logging.getLogger(__name__)
+
+#: Marks Mailferry's own dialog tokens (an Entra JWT starts with "eyJ").
+DIALOG_TOKEN_PREFIX = "mf1."
+DIALOG_TOKEN_SECONDS = 3600
+_DIALOG_SALT = "mailferry-addin-dialog-token"
+
+
+def issue_dialog_token(user_id: int) -> str:
+    return DIALOG_TOKEN_PREFIX + _serializer().dumps({"uid": user_id})
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_DIALOG_SALT)
+
+
+def _validator() -> EntraTokenValidator:
+    validator = current_app.extensions.get("mailferry.entra_tokens")
+    if validator is None:
+        settings = config()
+        validator = EntraTokenValidator(settings.microsoft_authority_host, settings.microsoft_client_id,
+                                        https_session(settings.client_ca_file))
+        current_app.extensions["mailferry.entra_tokens"] = validator
+    return validator
+
+
+class NotSignedIn(Exception):
+    def __init__(self, status: int, error: str, message: str):
+        super().__init__(message)
+        self.status, self.error, self.message = status, error, message
+
+
+def _bearer() -> str:
+    kind, _, token = request.headers.get("Authorization", "").partition(" ")
+    if kind.lower() != "bearer" or not token.strip():
+        raise NotSignedIn(401, "sign_in_required", "Sign in to Mailferry to see this email's sync status.")
+    return token.strip()
+
+
+def _user_from_dialog_token(token: str) -> User | None:
+    try:
+        claims = _serializer().loads(token[len(DIALOG_TOKEN_PREFIX):], max_age=DIALOG_TOKEN_SECONDS)
+    except SignatureExpired as error:
+        raise NotSignedIn(401, "sign_in_required", "Your Mailferry sign-in has expired. Sign in again.") from error
+    except BadSignature as error:
+        raise NotSignedIn(401, "sign_in_required", "Your Mailferry sign-in is not valid. Sign in again.") from error
+    return db().get(User, int(claims.get("uid", 0)))
+
+
+def _user_from_entra_token(token: str) -> User | None:
+    try:
+        identity = _validator().identity(token)
+    except TokenRejected as error:
+        log.info("add-in token refused: %s", error)
+        raise NotSignedIn(401, "sign_in_required",
+                          "Your Microsoft sign-in was not accepted (expired or not valid). Sign in again.") from error
+    except KeysUnavailable as error:
+        log.warning("%s", error)
+        raise NotSignedIn(503, "unavailable", "Mailferry cannot reach Microsoft to check your sign-in. "
+                          "Try again in a minute.") from error
+    return db().execute(
+        select(User).join(Tenant, Tenant.id == User.tenant_id)
+        .where(Tenant.tid == identity.tid, User.oid == identity.oid)
+    ).scalar_one_or_none()
+
+
+def authenticate() -> User:
+    token = _bearer()
+    user = (_user_from_dialog_token(token) if token.startswith(DIALOG_TOKEN_PREFIX)
+            else _user_from_entra_token(token))
+    if user is None:
+        raise NotSignedIn(403, "not_registered",
+                          f"Sign in to Mailferry once at {config().base_url} to connect your mailbox; "
+                          "the add-in works from then on.")
+    return user
+
+
+def token_required(view):
+    """The view runs with `g.addin_user` set; otherwise a JSON error the pane shows."""
+
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        try:
+            g.addin_user = authenticate()
+        except NotSignedIn as refusal:
+            response = jsonify(error=refusal.error, message=refusal.message)
+            response.status_code = refusal.status
+            if refusal.status == 401:
+                response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+            return response
+        return view(*args, **kwargs)
+
+    return guarded
