@@ -11,6 +11,9 @@ class SandboxSettings:
     # they appear in issuers, instance URLs, nextLinks and Lightning links.
     microsoft_url: str = "https://localhost:3001"
     salesforce_url: str = "https://localhost:3002"
+    # Where Mailferry's web app runs: the simulated Outlook loads the add-in's manifest from
+    # `<product_url>/addin/manifest.xml` unless its page is given another (`?manifest=`).
+    product_url: str = "https://localhost:3000"
     # The demo seed: same number, same world (users, mail, contacts, leads).
     seed: int = 1
     # "USERSxMESSAGES", e.g. "100x1000", for benchmarks; None for the demo size.

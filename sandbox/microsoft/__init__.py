@@ -13,6 +13,7 @@ import re
 
 from flask import Flask, request
 
+from .. import outlook
 from ..control import SandboxControl
 from ..settings import SandboxSettings
 from ..world import World
@@ -90,6 +91,7 @@ def create_app(settings: SandboxSettings) -> Flask:
     sandbox.control.init_app(app)
     for blueprint in (identity.bp, graph_mail.bp, graph_subscriptions.bp, graph_batch.bp, control.bp):
         app.register_blueprint(blueprint)
+    outlook.init_app(app)  # the simulated Outlook (sandbox/outlook): host page, Office.js stand-in
     app.register_error_handler(GraphError, graph_error_response)
     app.register_error_handler(404, _not_found)
     app.register_error_handler(405, _not_allowed)
