@@ -173,4 +173,4 @@ def compact_history():
         raise BadRequest(f"Unknown tab; use one of {', '.join(history.TABS)}.") from error
     page = history.page_query(db(), user.id, view)
     return jsonify(presenting.history_json(page, history.tab_counts(db(), user.id),
-                                           Links(instance_url(db(), user.id))))
+                                           Links(instance_url(db(), user.id)), user_settings(db(), user).time_zone))

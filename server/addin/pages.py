@@ -101,7 +101,7 @@ def sign_in():
 def signed_in():
     """The dialog's last page: hands the pane a short-lived Mailferry token, then closes."""
     if not current_user.is_authenticated:
-        return redirect(url_for("addin.sign_in", **request.args))
+        return sign_in()
     response = _add_in_page("addin/signed_in.html", token=issue_dialog_token(current_user.id))
     response.headers["Cross-Origin-Opener-Policy"] = "unsafe-none"
     response.headers["Cache-Control"] = "no-store"
@@ -119,11 +119,11 @@ def manifest():
     return response
 
 
-@blueprint.get("/assets/<path:filename>")
-def asset(filename: str):
-    if filename.endswith(".md"):
+@blueprint.get("/assets/<path:asset_path>")
+def asset(asset_path: str):
+    if asset_path.endswith((".md", ".py")):  # notes and the icon drawing script are not served
         abort(404)
-    return send_from_directory(ADDIN_DIR, filename, max_age=300)
+    return send_from_directory(ADDIN_DIR, asset_path, max_age=300)
 
 
 @blueprint.get("/vendor/msal-browser.min.js")

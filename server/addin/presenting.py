@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from mailferry import history
 from mailferry.email_status import EmailStatus
-from server.history.presenting import Links, when
+from server.history.presenting import Links
+from server.time_display import local_time
 
 #: (title, what it means / what to do) per status.
 STATUS_TEXT = {
@@ -74,13 +75,13 @@ def status_json(found: EmailStatus, links: Links) -> dict:
     }
 
 
-def history_json(page: history.Page, counts: dict[str, int], links: Links) -> dict:
+def history_json(page: history.Page, counts: dict[str, int], links: Links, zone: str) -> dict:
     view = page.view
     rows = []
     for row in page.rows:
         if view.tab.status is None:  # Unmatched Contacts/Leads
             rows.append({"id": row.id, "title": row.address, "subtitle": row.display_name or "",
-                         "when": when(row.last_seen_at), "detail": f"{row.emails_count} emails",
+                         "when": local_time(row.last_seen_at, zone, never=""), "detail": f"{row.emails_count} emails",
                          "create_contact_url": links.new("Contact", row.address, row.display_name),
                          "create_lead_url": links.new("Lead", row.address, row.display_name)})
             continue
@@ -90,7 +91,7 @@ def history_json(page: history.Page, counts: dict[str, int], links: Links) -> di
         elif view.tab.key == "synced":
             detail = ", ".join(r.name or r.record_id for r in row.records if r.recorded)
         rows.append({"id": row.id, "title": row.subject or "(no subject)",
-                     "subtitle": row.from_name or row.from_address or "", "when": when(row.sent_at),
+                     "subtitle": row.from_name or row.from_address or "", "when": local_time(row.sent_at, zone, never=""),
                      "detail": detail})
     return {
         "tab": view.tab.key, "query": view.query, "page": view.page, "has_next": page.has_next,

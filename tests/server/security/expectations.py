@@ -31,6 +31,11 @@ OWNER_ROW = {"anonymous": LOGIN, "colleague": HIDDEN, "other_tenant_user": HIDDE
 ADMIN = {"anonymous": LOGIN, "colleague": FORBIDDEN, "other_tenant_user": FORBIDDEN, "admin": ALLOWED,
          "other_tenant_admin": ALLOWED, "owner": FORBIDDEN}
 TENANT_ROW = {**ADMIN, "other_tenant_admin": HIDDEN}
+# The add-in API: a bearer token or nothing. A signed-in browser session (these principals
+# are signed in by cookie) gets 401 like anyone without a token (tests/addin cover tokens).
+BEARER_ONLY = {p: LOGIN for p in PUBLIC}
+# Always sends the browser to the Microsoft sign-in (the add-in's sign-in dialog).
+STARTS_SIGN_IN = {p: LOGIN for p in PUBLIC}
 
 EXPECTATIONS: dict[str, dict[str, str]] = {
     # foundation
@@ -68,6 +73,22 @@ EXPECTATIONS: dict[str, dict[str, str]] = {
     "admin.exclusions": ADMIN,
     "admin.smart_addresses": ADMIN,
     "admin.users": ADMIN,
+    # Outlook add-in pages and files (server/addin): no user data, public
+    "addin.taskpane": PUBLIC,
+    "addin.commands": PUBLIC,
+    "addin.manifest": PUBLIC,
+    "addin.asset": PUBLIC,
+    "addin.msal_browser": PUBLIC,
+    "addin.sign_in": STARTS_SIGN_IN,
+    "addin.signed_in": SIGNED_IN,  # hands the signed-in person a token for themselves
+    # the add-in API (server/addin/api.py)
+    "addin_api.me": BEARER_ONLY,
+    "addin_api.status": BEARER_ONLY,
+    "addin_api.ignore": BEARER_ONLY,
+    "addin_api.sync_now": BEARER_ONLY,
+    "addin_api.ignore_email": BEARER_ONLY,
+    "addin_api.retry": BEARER_ONLY,
+    "addin_api.compact_history": BEARER_ONLY,
 }
 
 
@@ -76,6 +97,7 @@ def parameters(world: World) -> dict[str, object]:
     return {
         **world.owner_ids,
         "filename": "css/app.css",
+        "asset_path": "taskpane.css",
         "tab": "unresolved",
     }
 

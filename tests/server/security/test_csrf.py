@@ -8,8 +8,15 @@ import pytest
 from tests.server.security.test_authorization_matrix import ROUTES
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
-#: Routes called by other servers, not by our pages: no session, so no CSRF token.
+#: Routes called by other servers, or with a bearer token instead of a session: no cookie
+#: authenticates them, so there is nothing for a cross-site request to ride on.
+BEARER = "the add-in API: only a bearer token from the pane's memory authenticates it (cookies are ignored)"
 EXEMPT = {
+    "addin_api.status": BEARER,
+    "addin_api.ignore": BEARER,
+    "addin_api.sync_now": BEARER,
+    "addin_api.ignore_email": BEARER,
+    "addin_api.retry": BEARER,
     "graph_webhooks.notifications": "Graph proves itself with the subscription's clientState",
     "graph_webhooks.lifecycle": "Graph proves itself with the subscription's clientState",
     "auth.microsoft_callback": "Entra's cross-site form_post; the flow's state and the binding cookie protect it",

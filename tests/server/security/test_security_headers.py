@@ -8,8 +8,8 @@ import pytest
 from tests.server.security.test_authorization_matrix import ROUTES
 
 GET_ROUTES = [(e, r) for e, r, m in ROUTES if m == "GET"]
-#: Pages Outlook frames (issue 6): their frame-ancestors names the Outlook origins.
-TASK_PANE_ENDPOINTS: set[str] = set()
+#: Pages Outlook frames or opens (issue 6): their frame-ancestors names the Outlook origins.
+TASK_PANE_ENDPOINTS = {"addin.taskpane", "addin.commands", "addin.signed_in"}
 
 
 def directives(policy: str) -> dict[str, list[str]]:
@@ -36,7 +36,9 @@ def test_every_page_carries_the_security_headers(endpoint, rule, security_stack,
         assert "'unsafe-inline'" not in csp[directive] and "'unsafe-eval'" not in csp[directive], csp
     assert "'unsafe-inline'" not in csp["default-src"]
     assert csp["object-src"] == ["'none'"] and csp["base-uri"] == ["'none'"]
-    if endpoint not in TASK_PANE_ENDPOINTS:
+    if endpoint in TASK_PANE_ENDPOINTS:
+        assert "https://outlook.office.com" in csp["frame-ancestors"] and "*" not in csp["frame-ancestors"]
+    else:
         assert csp["frame-ancestors"] == ["'none'"]
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
     assert int(response.headers["Strict-Transport-Security"].split("=")[1].split(";")[0]) >= 15552000
