@@ -56,6 +56,6 @@ export function notify(item, text, { error = false } = {}) {
   const details = error
     ? { type: Office.MailboxEnums.ItemNotificationMessageType.ErrorMessage, message }
     : { type: Office.MailboxEnums.ItemNotificationMessageType.InformationalMessage, message,
-        icon: "Icon.16x16", persistent: false };
+        icon: "Icon.16", persistent: false };
   return new Promise((resolve) => item.notificationMessages.replaceAsync(NOTIFICATION_KEY, details, () => resolve()));
 }
