@@ -69,6 +69,7 @@ def serve_sandbox(config: Config, service: str) -> None:
         salesforce_url=config.sandbox_salesforce_url,
         seed=config.sandbox_seed,
         ca_file=str(config.tls_ca_file),
+        product_url=config.base_url,  # the simulated Outlook reads the add-in manifest there
     )
 
     def load():
