@@ -6,6 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.orm import Session
+
+from mailferry.models import User
+from mailferry.settings_service import user_settings_state
+
 
 def local_time(moment: datetime | None, zone: str = "UTC", never: str = "never") -> str:
     if moment is None:
@@ -17,3 +22,10 @@ def local_time(moment: datetime | None, zone: str = "UTC", never: str = "never")
 def iso(moment: datetime | None) -> str:
     """For `<time datetime=…>`: machine-readable UTC."""
     return moment.isoformat(timespec="seconds") if moment else ""
+
+
+def viewer_zone(session: Session, user_id: int) -> str:
+    """The signed-in person's `time_zone` setting (a tenant lock applies), for the times a
+    page shows them."""
+    user = session.get(User, user_id)
+    return user_settings_state(session, user).effective.time_zone if user else "UTC"

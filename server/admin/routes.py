@@ -18,13 +18,12 @@ from mailferry.settings_service import (
     save_tenant_defaults,
     stored_form,
     tenant_defaults_state,
-    user_settings_state,
 )
 from server.access import admin_required
 from server.admin.chart import hourly_chart
 from server.extensions import db, redis_client
 from server.settings.form import EDIT_KEYS, SYNC_MODES, folders_text, time_zones, values_from_form
-from server.time_display import iso, local_time
+from server.time_display import iso, local_time, viewer_zone
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
@@ -39,7 +38,7 @@ def _me() -> User:
 
 def _zone() -> str:
     """The admin's own time zone, for the times the pages show."""
-    return user_settings_state(db(), _me()).effective.time_zone
+    return viewer_zone(db(), current_user.id)
 
 
 @blueprint.get("")

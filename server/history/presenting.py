@@ -1,10 +1,11 @@
 """What the templates need beyond the rows: the user's Salesforce org for links, and dates
-in a form people read."""
+in the user's time zone."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,6 +41,23 @@ class Links:
         return salesforce_links.new_record_url(self.instance_url, sobject, address, display_name)
 
 
-def when(value: datetime | None) -> str:
-    """UTC, to the minute; the full instant is in the <time> element's datetime."""
-    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+@dataclass(frozen=True)
+class Clock:
+    """Times in the viewer's time zone (their `time_zone` setting: "how times are shown to
+    you"), to the minute; the page names the zone once, and each <time datetime> holds the
+    UTC instant. Day and time are apart so a narrow column breaks between them, not inside
+    the date."""
+
+    zone: str = "UTC"
+
+    def _local(self, value: datetime) -> datetime:
+        return value.astimezone(ZoneInfo(self.zone))
+
+    def day(self, value: datetime | None) -> str:
+        return f"{self._local(value):%Y-%m-%d}" if value else ""
+
+    def time(self, value: datetime | None) -> str:
+        return f"{self._local(value):%H:%M}" if value else ""
+
+    def text(self, value: datetime | None) -> str:
+        return f"{self.day(value)} {self.time(value)}" if value else ""

@@ -20,6 +20,7 @@ from mailferry.db import utcnow
 from mailferry.history import TABS, View
 from server.extensions import db, db_session
 from server.history import actions, presenting, state
+from server.time_display import viewer_zone
 
 blueprint = Blueprint("history", __name__, url_prefix="/history")
 
@@ -46,7 +47,7 @@ def tab(tab: str):
     links = presenting.Links(presenting.instance_url(session, current_user.id))
     return render_template(
         "history/index.html", view=view, page=page, counts=counts, tabs=TABS.values(), links=links,
-        state=state, reason_text=history.reason_text, when=presenting.when,
+        state=state, reason_text=history.reason_text, clock=presenting.Clock(viewer_zone(session, current_user.id)),
         total=None if view.query else counts[view.tab.key],
     )
 

@@ -21,7 +21,8 @@ from mailferry.db import utcnow
 from mailferry.models import IgnoreEntry
 from server.extensions import db
 from server.history.actions import enqueue_syncs
-from server.history.presenting import when
+from server.history.presenting import Clock
+from server.time_display import viewer_zone
 
 blueprint = Blueprint("ignore_list", __name__, url_prefix="/ignore-list")
 
@@ -29,12 +30,7 @@ blueprint = Blueprint("ignore_list", __name__, url_prefix="/ignore-list")
 @blueprint.get("")
 @login_required
 def index():
-    entries = db().execute(
-        select(IgnoreEntry).where(IgnoreEntry.user_id == current_user.id)
-        .order_by(IgnoreEntry.kind.desc(), IgnoreEntry.value, IgnoreEntry.id)
-    ).scalars().all()
-    return render_template("ignore_list/index.html", entries=entries, sources=ignoring.SOURCES, when=when,
-                           value=request.args.get("value", ""))
+    return _page(request.args.get("value", ""))
 
 
 @blueprint.post("")
@@ -45,7 +41,8 @@ def add():
     added = ignoring.add_entry(session, current_user.id, current_user.tenant_id, text, "settings", utcnow())
     if added.error:
         flash(f"Not added: {added.error}.", "error")
-        return render_template_with_error(text)
+        # The page again, the typed text kept, with status 400 so the failure is visible.
+        return _page(text[:320], invalid=True), 400
     session.commit()
     if added.created:
         queued = enqueue_syncs(added.mailbox_ids)
@@ -58,14 +55,15 @@ def add():
     return redirect(url_for("ignore_list.index"))
 
 
-def render_template_with_error(text: str):
-    """The page again, the typed text kept, with status 400 so the failure is visible."""
-    entries = db().execute(
+def _page(value: str, invalid: bool = False) -> str:
+    """The user's entries, domains first (they cover the most), then by value."""
+    session = db()
+    entries = session.execute(
         select(IgnoreEntry).where(IgnoreEntry.user_id == current_user.id)
         .order_by(IgnoreEntry.kind.desc(), IgnoreEntry.value, IgnoreEntry.id)
     ).scalars().all()
-    return render_template("ignore_list/index.html", entries=entries, sources=ignoring.SOURCES, when=when,
-                           value=text[:320], invalid=True), 400
+    return render_template("ignore_list/index.html", entries=entries, sources=ignoring.SOURCES,
+                           clock=Clock(viewer_zone(session, current_user.id)), value=value, invalid=invalid)
 
 
 @blueprint.post("/<int:entry_id>/remove")

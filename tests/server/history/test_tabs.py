@@ -65,7 +65,9 @@ def test_unresolved_row_shows_every_column_and_its_salesforce_error(client, worl
     html = client.get("/history/unresolved").get_data(as_text=True)
     for text in ("Quarterly numbers", "Outgoing", "rep@acme.example", "Rep One", "jane@x.example",
                  "Salesforce refused the write", "FIELD_CUSTOM_VALIDATION_EXCEPTION", "Email must be set",
-                 f"{(now + timedelta(hours=1)):%Y-%m-%d %H:%M}", f"{(now + timedelta(days=28)):%Y-%m-%d}"):
+                 f'<span class="day">{(now + timedelta(hours=1)):%Y-%m-%d}</span> '
+                 f'<span class="clock">{(now + timedelta(hours=1)):%H:%M}</span>',
+                 f"{(now + timedelta(days=28)):%Y-%m-%d}"):
         assert text in html, text
     assert f'data-id="{row.id}"' in html
     for header in ("Date", "Direction", "Subject", "From", "To / Cc", "Reason", "First seen", "Attempts",
@@ -305,3 +307,24 @@ def test_history_search_reads_the_users_own_search_index_on_sqlite(world, engine
             plan = " ".join(row[-1] for row in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
             assert "VIRTUAL TABLE" not in plan, plan  # not the whole table's FTS index
             assert "user_id=?" in plan, plan
+
+
+def test_times_are_shown_in_the_users_time_zone_which_the_page_names(client, world):
+    """SPEC 6: the time zone setting sets "how times are shown to you"; each <time> still
+    holds the UTC instant."""
+    from datetime import UTC, datetime
+
+    from mailferry.models import IgnoreEntry, UserSetting
+
+    sent = datetime(2026, 1, 15, 23, 30, tzinfo=UTC)  # Tokyo (UTC+9, no DST): the 16th, 08:30
+    world.message(status="unresolved", reason="no_match", sent_at=sent)
+    world.session.add(UserSetting(user_id=world.user.id, key="time_zone", value="Asia/Tokyo"))
+    world.session.add(IgnoreEntry(tenant_id=world.user.tenant_id, user_id=world.user.id, kind="domain",
+                                  value="x.example", source="settings", created_at=sent))
+    world.commit()
+    html = client.get("/history/unresolved").get_data(as_text=True)
+    assert '<span class="day">2026-01-16</span> <span class="clock">08:30</span>' in html
+    assert f'datetime="{sent.isoformat()}"' in html
+    assert "Times are in Asia/Tokyo" in html
+    ignore_list = client.get("/ignore-list").get_data(as_text=True)
+    assert "2026-01-16 08:30 <span class=\"muted\">Asia/Tokyo</span>" in ignore_list
