@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailferry.models import Connection, Mailbox, Tenant
+from server.time_display import local_time
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,12 @@ class MailboxView:
     retry_after: datetime | None
     last_run_at: datetime | None
     last_success_at: datetime | None
+    zone: str = "UTC"  # the viewer's time zone setting
 
     @property
     def status_label(self) -> str:
         if self.status == "throttled":
-            return f"Throttled until {format_time(self.retry_after)}" if self.retry_after else "Throttled"
+            return f"Throttled until {local_time(self.retry_after, self.zone)}" if self.retry_after else "Throttled"
         return {"active": "Syncing", "needs_reconnect": "Needs reconnect", "disabled": "Disabled"}.get(
             self.status, self.status)
 
@@ -57,11 +59,7 @@ class ConnectionsPage:
     app_only: bool  # the tenant's admin set up app-only Microsoft access
 
 
-def format_time(moment: datetime | None) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "never"
-
-
-def read_page(session: Session, user_id: int, tenant_id: int) -> ConnectionsPage:
+def read_page(session: Session, user_id: int, tenant_id: int, zone: str = "UTC") -> ConnectionsPage:
     rows = session.execute(select(Connection).where(Connection.user_id == user_id)).scalars()
     by_provider = {row.provider: row for row in rows}
     mailbox = session.execute(select(Mailbox).where(Mailbox.user_id == user_id)).scalar_one_or_none()
@@ -71,7 +69,7 @@ def read_page(session: Session, user_id: int, tenant_id: int) -> ConnectionsPage
         salesforce=_view("salesforce", by_provider.get("salesforce")),
         mailbox=None if mailbox is None else MailboxView(
             mailbox.address, mailbox.status, mailbox.status_detail, mailbox.retry_after,
-            mailbox.last_run_at, mailbox.last_success_at),
+            mailbox.last_run_at, mailbox.last_success_at, zone),
         app_only=bool(tenant and tenant.app_only_enabled),
     )
 

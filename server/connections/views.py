@@ -9,6 +9,7 @@ that is not theirs and is refused.
 from __future__ import annotations
 
 import logging
+from functools import partial
 import secrets
 
 import redis
@@ -25,9 +26,10 @@ from mailferry.tls import https_session
 from server import oauth_flows
 from server.connections import form_targets
 from server.connections.login_hosts import chosen_login_url, login_choices
-from server.connections.state import format_time, read_page
+from server.connections.state import read_page
 from server.extensions import config, db
 from server.first_sync import queue_first_sync
+from server.time_display import local_time, viewer_zone
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("connections", __name__)
@@ -37,9 +39,10 @@ FLOW = "salesforce-connect"
 @blueprint.get("/connections")
 @login_required
 def index():
-    page = read_page(db(), current_user.id, current_user.tenant_id)
+    zone = viewer_zone(db(), current_user.id)
+    page = read_page(db(), current_user.id, current_user.tenant_id, zone)
     response = make_response(render_template("connections/index.html", page=page, choices=login_choices(config()),
-                                             format_time=format_time))
+                                             format_time=partial(local_time, zone=zone)))
     response.headers["Content-Security-Policy"] = form_targets.policy(config(), page.salesforce.login_host)
     return response
 

@@ -85,3 +85,20 @@ def test_only_the_users_own_connections_are_shown(signed_in, security_stack, cli
     assert other["userPrincipalName"] in page and person["userPrincipalName"] not in page
     with Session(security_stack.engine) as session:
         assert session.execute(select(User)).scalars().all().__len__() == 2
+
+
+def test_times_are_shown_in_the_users_time_zone(signed_in, security_stack):
+    """The time zone setting sets how times are shown (SPEC 6), on Connections too."""
+    from datetime import UTC, datetime
+
+    from mailferry.models import UserSetting
+
+    client, _ = signed_in
+    until = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)  # Paris in summer: UTC+2
+    _change(security_stack, Mailbox, status="throttled", retry_after=until)
+    with Session(security_stack.engine) as session:
+        user = session.execute(select(User)).scalars().first()
+        session.add(UserSetting(user_id=user.id, key="time_zone", value="Europe/Paris"))
+        session.commit()
+    page = client.get("/connections").get_data(as_text=True)
+    assert "Throttled until 2026-07-01 14:00 CEST" in page
