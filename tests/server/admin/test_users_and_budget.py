@@ -55,7 +55,8 @@ def test_the_users_page_shows_each_users_connections_last_run_and_counts_per_tab
     busy = _user_with_history(world, tenant, unresolved=3, synced=2, excluded=1, unmatched=4,
                               last_run_at=utcnow() - timedelta(minutes=3))
     broken = world.user(tenant, display_name="Broken")
-    factories.mailbox(world.session, broken, status="needs_reconnect")
+    factories.mailbox(world.session, broken, status="needs_reconnect",
+                      status_detail="Microsoft 365 stopped accepting Mailferry: sign in with Microsoft again.")
     world.add(Connection(tenant_id=tenant.id, user_id=broken.id, provider="salesforce", status="needs_reconnect",
                          status_detail="Reconnect Salesforce under Connections."))
     other = world.tenant()
@@ -71,6 +72,9 @@ def test_the_users_page_shows_each_users_connections_last_run_and_counts_per_tab
     assert [counts[k][position] for k in counts] == ["3", "2", "1", "4"]
     assert [e["data-status"] for e in elements(html, "user-salesforce")][list(rows).index(broken.id)] == "needs_reconnect"
     assert "Reconnect Salesforce under Connections." in html
+    # The mailbox's fix is shown to the admin too (SPEC 6), in that user's row.
+    broken_row = html.split(f'data-user-id="{broken.id}"')[1].split("</tr>")[0]
+    assert "Microsoft 365 stopped accepting Mailferry: sign in with Microsoft again." in broken_row
     assert [e["data-status"] for e in elements(html, "user-sync")] == [
         {admin.id: "not_connected", busy.id: "connected", broken.id: "needs_reconnect"}[i] for i in rows]
     assert [e["text"] for e in elements(html, "user-last-run")][list(rows).index(admin.id)] == "never"

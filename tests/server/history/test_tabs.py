@@ -328,3 +328,37 @@ def test_times_are_shown_in_the_users_time_zone_which_the_page_names(client, wor
     assert "Times are in Asia/Tokyo" in html
     ignore_list = client.get("/ignore-list").get_data(as_text=True)
     assert "2026-01-16 08:30 <span class=\"muted\">Asia/Tokyo</span>" in ignore_list
+
+
+def test_every_empty_tab_says_what_appears_there_and_a_page_past_the_end_links_to_the_first(client, world):
+    for tab, words in (("unresolved", "appear here with what to do"), ("synced", "once they are recorded"),
+                       ("excluded", "DoNotSync category"), ("unmatched", "create the record or ignore them")):
+        html = client.get(f"/history/{tab}").get_data(as_text=True)
+        assert elements(html, "empty-state") and words in html, tab
+        assert not elements(html, "history-table"), tab
+    world.message(status="unresolved", reason="no_match")
+    world.commit()
+    html = client.get("/history/unresolved?page=9").get_data(as_text=True)
+    assert "past the end of the list" in html and 'href="/history/unresolved">Go to the first page' in html
+
+
+def test_unmatched_row_shows_every_column_and_its_actions(client, world):
+    first, last = utcnow() - timedelta(days=3), utcnow() - timedelta(hours=2)
+    row = world.unmatched(address="nora@fabrikam.example", display_name="Nora Buyer", domain="fabrikam.example",
+                          emails_count=7, last_subject="Pricing question", first_seen_at=first, last_seen_at=last)
+    world.commit()
+    html = client.get("/history/unmatched").get_data(as_text=True)
+    assert row_ids(html) == [row.id]
+    for text in ("nora@fabrikam.example", "Nora Buyer", "fabrikam.example", ">7<", "Pricing question",
+                 f'datetime="{first.isoformat()}"', f'datetime="{last.isoformat()}"'):
+        assert text in html, text
+    for header in ("Address", "Display name", "Domain", "Emails", "Last subject", "First seen", "Last seen"):
+        assert f'>{header}<' in html or f">{header}<span" in html, header
+    assert elements(html, "ignore-address")[0]["value"] == "nora@fabrikam.example"
+    assert elements(html, "ignore-domain")[0]["value"] == "fabrikam.example"
+    contact, lead = elements(html, "create-contact")[0], elements(html, "create-lead")[0]
+    assert contact["href"] == (f"{INSTANCE}/lightning/o/Contact/new?defaultFieldValues="
+                               "Email=nora%40fabrikam.example,FirstName=Nora,LastName=Buyer")
+    assert lead["href"].startswith(f"{INSTANCE}/lightning/o/Lead/new?defaultFieldValues=")
+    assert contact["target"] == lead["target"] == "_blank"
+    assert elements(html, "save")  # Save applies the ticked boxes
