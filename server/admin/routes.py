@@ -22,7 +22,7 @@ from mailferry.settings_service import (
 from server.access import admin_required
 from server.admin.chart import hourly_chart
 from server.extensions import db, redis_client
-from server.settings.form import EDIT_KEYS, SYNC_MODES, folders_text, time_zones, values_from_form
+from server.settings.form import BOOLEAN_KEYS, EDIT_KEYS, SYNC_MODES, folders_text, time_zones, values_from_form
 from server.time_display import iso, local_time, viewer_zone
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
@@ -131,7 +131,9 @@ def defaults():
         errors = result.errors
         shown.update(values)
     shown["folders"] = shown["folders"] if isinstance(shown["folders"], str) else folders_text(shown["folders"])
-    return render_template("admin/defaults.html", shown=shown, locks=locks, state=state, errors=errors,
+    # The same keys, in the same order, as the user's Edit page (server/settings/form.py).
+    return render_template("admin/defaults.html", keys=EDIT_KEYS, boolean_keys=BOOLEAN_KEYS,
+                           shown=shown, locks=locks, state=state, errors=errors,
                            catalogue=CATALOGUE, sync_modes=SYNC_MODES, time_zones=time_zones()), (
         422 if errors else 200)
 
