@@ -3,6 +3,7 @@
 // on every path, errors included: Outlook waits for it before running the next command.
 
 import { call, SignInRequired } from "./api.js";
+import { announceChange } from "./changes.js";
 import { applyCategory, notify } from "./item.js";
 
 function domainOf(address) {
@@ -19,6 +20,7 @@ function command(run) {
     const item = Office.context.mailbox.item;
     try {
       await notify(item, await run(item));
+      announceChange(item.internetMessageId);
     } catch (error) {
       await notify(item, explain(error), { error: true });
     } finally {

@@ -4,6 +4,7 @@
 
 import { ApiError, call, SignInRequired } from "./api.js";
 import { accessToken } from "./auth.js";
+import { onChange } from "./changes.js";
 import { applyCategory, itemFacts } from "./item.js";
 
 const statusBox = document.getElementById("status");
@@ -11,6 +12,7 @@ const historyBox = document.getElementById("history");
 const SYNC_WAIT_MS = 30000;
 const SYNC_POLL_MS = 1500;
 let me = null;
+let shownStatus = null; // the status on screen, for watching it change
 let shownItem = 0; // bumped on every email change: answers for an older email are dropped
 let historyView = { tab: "unresolved", q: "", page: 1 };
 
@@ -102,6 +104,7 @@ async function loadMe() {
 }
 
 function renderStatus(answer, item) {
+  shownStatus = answer.status;
   const header = el("div", { class: `status status-${answer.status}`, "data-testid": "email-status",
                              "data-status": answer.status },
     el("h1", { "data-testid": "status-title" }, answer.title),
@@ -183,15 +186,36 @@ async function act(run) {
 async function syncAndWait(internetMessageId) {
   const queued = await call("POST", "sync", { internetMessageId });
   if (!queued.queued) return { message: "The sync service did not answer; the email syncs at its next run." };
+  if (await waitForNewStatus(shownStatus)) return null;
+  return { message: "Sync is queued; this email's status updates when it finishes." };
+}
+
+// Ask again every SYNC_POLL_MS until the email's status is no longer `from` (the worker has
+// acted), showing it; false if it did not change within SYNC_WAIT_MS or the email changed.
+async function waitForNewStatus(from) {
   const mine = shownItem;
   const deadline = Date.now() + SYNC_WAIT_MS;
   while (Date.now() < deadline && mine === shownItem) {
     await new Promise((resolve) => setTimeout(resolve, SYNC_POLL_MS));
-    const answer = await call("POST", "status", await itemFacts(Office.context.mailbox.item));
-    if (!["not_synced_yet", "pending", "not_designated"].includes(answer.status)) return null;
+    const item = Office.context.mailbox.item;
+    const answer = await call("POST", "status", await itemFacts(item));
+    if (mine !== shownItem) return false;
+    if (answer.status !== from && !["not_synced_yet", "pending"].includes(answer.status)) {
+      renderStatus(answer, item);
+      loadHistory();
+      return true;
+    }
   }
-  return { message: "Sync is queued; this email's status updates when it finishes." };
+  return false;
 }
+
+// A ribbon command changed the email on screen: follow it to its new status.
+onChange((internetMessageId) => {
+  const item = Office.context.mailbox.item;
+  if (item && item.internetMessageId === internetMessageId && shownStatus) {
+    waitForNewStatus(shownStatus).catch((error) => failed(error, showStatus));
+  }
+});
 
 // --- the compact Sync History ----------------------------------------------------------
 async function loadHistory() {
