@@ -29,6 +29,9 @@ STATUS_TEXT = {
     "skipped": ("Nothing to sync", "Everyone on this email is you, a colleague, or on your Ignore List."),
     "off": ("Sync is off", "Email sync is turned off in My Settings, or your administrator disabled it."),
 }
+#: Longest subject or name the compact history sends (the pane is narrow; the full text is in
+#: the Sync History).
+TITLE_LENGTH = 300
 #: What a participant's state means, in words.
 PARTICIPANT_TEXT = {
     "recorded": "Recorded on",
@@ -80,7 +83,7 @@ def history_json(page: history.Page, counts: dict[str, int], links: Links, zone:
     rows = []
     for row in page.rows:
         if view.tab.status is None:  # Unmatched Contacts/Leads
-            rows.append({"id": row.id, "title": row.address, "subtitle": row.display_name or "",
+            rows.append({"id": row.id, "title": row.address, "subtitle": (row.display_name or "")[:TITLE_LENGTH],
                          "when": local_time(row.last_seen_at, zone, never=""), "detail": f"{row.emails_count} emails",
                          "create_contact_url": links.new("Contact", row.address, row.display_name),
                          "create_lead_url": links.new("Lead", row.address, row.display_name)})
@@ -92,7 +95,7 @@ def history_json(page: history.Page, counts: dict[str, int], links: Links, zone:
             detail = ", ".join(r.name or r.record_id for r in row.records if r.recorded)
         rows.append({"id": row.id, "title": row.subject or "(no subject)",
                      "subtitle": row.from_name or row.from_address or "", "when": local_time(row.sent_at, zone, never=""),
-                     "detail": detail})
+                     "when": local_time(row.sent_at, zone, never=""), "detail": detail[:TITLE_LENGTH]})
     return {
         "tab": view.tab.key, "query": view.query, "page": view.page, "has_next": page.has_next,
         "tabs": [{"key": tab.key, "label": tab.label, "count": counts.get(tab.key, 0)} for tab in history.TABS.values()],

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from mailferry.models import IgnoreEntry, Message, User, UserSetting
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.hostile import PAYLOADS, plant
 from tests.browser.test_history_flows import deliver, engine, patient_expectations  # noqa: F401  (fixtures)
 from worker import jobs
 from worker.runtime import runtime
@@ -282,3 +283,30 @@ def test_without_nested_app_auth_the_sign_in_dialog_hands_the_pane_a_token(outlo
     dialog.locator(f'[data-testid="sign-in-user"][data-upn="{upn}"]').click()
     dialog.wait_for_event("close", timeout=TIMEOUT_MS)  # the pane closes it once it has the token
     expect(pane.get_by_test_id("email-status")).to_have_attribute("data-status", "synced")
+
+
+def test_hostile_strings_stay_text_in_the_pane(signed_in_page, outlook, web, demo_users, client_session):
+    upn = demo_users[0]["userPrincipalName"]
+    signed_in_page(upn, start="/connections")  # a Mailferry user, without Salesforce yet
+    plant(web.config.database_url, upn)  # hostile subjects, names, records, an unsafe org URL
+    answer = client_session.post(f"{web.microsoft}/_sandbox/users/{upn}/messages", timeout=30, json={
+        "from": {"address": "h0@hostile.example", "name": PAYLOADS[0]}, "to": [{"address": upn}],
+        "subject": PAYLOADS[0], "body": "x", "internetMessageId": "<hostile-synced-0@x.example>"})
+    assert answer.status_code == 201, answer.text
+    page = outlook(upn)
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    _open_email(page, "<hostile-synced-0@x.example>")
+    pane = _pane(page)
+    expect(pane.get_by_test_id("email-status")).to_have_attribute("data-status", "synced")
+    expect(pane.get_by_test_id("status-record")).to_contain_text(PAYLOADS[0][:40])
+    frame = _pane_frame(page)
+    for tab in ("unresolved", "synced", "excluded", "unmatched"):
+        pane.locator(f'[data-testid="pane-history-tab"][data-tab="{tab}"]').click()
+        expect(pane.locator(f'[data-testid="pane-history-tab"][data-tab="{tab}"]')).to_have_attribute(
+            "aria-selected", "true")
+        expect(pane.get_by_test_id("pane-history-row").first).to_be_visible()
+        assert frame.evaluate("() => window.__mf_pwned === undefined")
+        assert frame.locator('a[href^="javascript:" i]').count() == 0
+        assert frame.evaluate("() => document.documentElement.scrollWidth - window.innerWidth") <= 1
+    assert not dialogs
