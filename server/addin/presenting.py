@@ -93,8 +93,8 @@ def history_json(page: history.Page, counts: dict[str, int], links: Links, zone:
             detail = history.reason_text(row.reason or row.error_code)
         elif view.tab.key == "synced":
             detail = ", ".join(r.name or r.record_id for r in row.records if r.recorded)
-        rows.append({"id": row.id, "title": row.subject or "(no subject)",
-                     "subtitle": row.from_name or row.from_address or "", "when": local_time(row.sent_at, zone, never=""),
+        rows.append({"id": row.id, "title": (row.subject or "(no subject)")[:TITLE_LENGTH],
+                     "subtitle": (row.from_name or row.from_address or "")[:TITLE_LENGTH],
                      "when": local_time(row.sent_at, zone, never=""), "detail": detail[:TITLE_LENGTH]})
     return {
         "tab": view.tab.key, "query": view.query, "page": view.page, "has_next": page.has_next,
