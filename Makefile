@@ -9,7 +9,7 @@ PYTHON      ?= $(shell for c in python3 python3.13 python3.12 python3.11; do \
                  $$c -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$c; break; }; \
                done)
 STAMP       := $(VENV)/.installed
-# The browser tests' JavaScript tools (axe-core), pinned in package-lock.json.
+# MSAL.js for the Outlook add-in and axe-core for the browser tests, pinned in package-lock.json.
 NODE_STAMP  := node_modules/.installed
 PYTEST_ARGS ?=
 
@@ -31,12 +31,13 @@ $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	@touch $@
 
 # `npm ci` again whenever package.json or its lock changes. Without npm, `make run` still
-# works; the browser tests then fail saying axe-core is missing.
+# works but the add-in's pages cannot sign in (MSAL.js is missing: /addin/vendor answers 503),
+# and the browser tests fail saying axe-core is missing.
 $(NODE_STAMP): package.json package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
 	  npm ci --no-audit --no-fund --loglevel=error && touch $@; \
 	else \
-	  echo "npm not found: skipping axe-core (the browser tests need it; install Node.js 20+ and npm)"; \
+	  echo "npm not found: skipping MSAL.js and axe-core (the Outlook add-in and the browser tests need them; install Node.js 20+ and npm)"; \
 	fi
 
 certs: install

@@ -174,6 +174,8 @@ def _print_summary(config: Config, names: list[str]) -> None:
     if "sandbox-microsoft" in names:
         lines.append(f"  Microsoft 365    {config.sandbox_microsoft_url}  (sandbox: Entra ID and Graph)")
         lines.append(f"  Salesforce       {config.sandbox_salesforce_url}  (sandbox org)")
+        lines.append(f"  Outlook add-in   {config.sandbox_microsoft_url}/outlook  (simulated Outlook; "
+                     f"manifest: {config.base_url}/addin/manifest.xml)")
     workers = [name for name in names if name.startswith("worker-")]
     if workers:
         lines.append(f"  Sync             {len(workers)} worker(s) and the scheduler")

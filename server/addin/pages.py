@@ -111,7 +111,11 @@ def signed_in():
 @blueprint.get("/manifest.xml")
 def manifest():
     """The manifest for this server (MAILFERRY_BASE_URL): what an admin downloads to deploy."""
-    body = outlook_manifest.manifest_for(config().base_url)
+    try:
+        body = outlook_manifest.manifest_for(config().base_url)
+    except outlook_manifest.ManifestBaseUrlError as error:  # e.g. a base URL with a path
+        return Response(f"The Outlook add-in cannot be served from this address: {error}\n",
+                        status=500, mimetype="text/plain")
     response = Response(body, mimetype="application/xml")
     response.headers["Content-Disposition"] = 'inline; filename="manifest.xml"'
     # Public: the simulated Outlook (another origin) reads it to build its ribbon.

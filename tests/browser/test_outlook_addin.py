@@ -310,3 +310,20 @@ def test_hostile_strings_stay_text_in_the_pane(signed_in_page, outlook, web, dem
         assert frame.locator('a[href^="javascript:" i]').count() == 0
         assert frame.evaluate("() => document.documentElement.scrollWidth - window.innerWidth") <= 1
     assert not dialogs
+
+
+def test_sync_now_records_an_email_the_worker_has_not_read_yet(outlook, demo_users, engine, deliver):
+    upn = demo_users[0]["userPrincipalName"]
+    mailbox = engine(upn)
+    jobs.sync_mailbox(mailbox)
+    known = _rows(("synced",), upn)[0].from_address
+    subject = "Probe: just arrived"
+    deliver(upn, known, subject)  # the worker has not run since
+    page = outlook(upn)
+    _open_email(page, _newest_delivery_in_mailbox(page, subject))
+    pane = _pane(page)
+    expect(pane.get_by_test_id("email-status")).to_have_attribute("data-status", "not_synced_yet")
+    pane.get_by_test_id("sync-now").click()  # queues the sync and watches the email
+    jobs.sync_mailbox(mailbox)  # the worker's part, run here
+    expect(pane.get_by_test_id("email-status")).to_have_attribute("data-status", "synced")
+    expect(pane.get_by_test_id("status-record").first).to_have_attribute("data-recorded", "true")
