@@ -116,9 +116,10 @@ function renderStatus(answer, item) {
       el("span", { class: r.recorded ? "check" : "dash", "aria-hidden": "true" }, r.recorded ? "✓" : "–"),
       `${r.type}: `, link(r.name, r.url, "record-link"),
       !r.recorded && r.reason && el("span", { class: "muted" }, ` (not recorded: ${r.reason})`))));
+  const task = answer.task_url && el("p", {}, link("Open the activity in Salesforce", answer.task_url, "task-link"));
   const people = el("ul", { class: "participants", "data-testid": "participants" },
     answer.participants.map((p) => participant(p)));
-  show(statusBox, header, records || "", el("h2", {}, "People on this email"),
+  show(statusBox, header, records || "", task || "", el("h2", {}, "People on this email"),
     answer.participants.length ? people : el("p", { class: "muted" }, "Nobody but you."),
     actions(answer, item));
 }

@@ -100,6 +100,8 @@ def test_a_synced_email_shows_synced_with_its_records(outlook, web, demo_users, 
     expect(record).to_have_attribute("data-recorded", "true")
     expect(record.get_by_test_id("record-link")).to_have_attribute(
         "href", re.compile("^" + re.escape(web.salesforce) + r"/lightning/r/(Contact|Lead)/\w{18}/view$"))
+    expect(pane.get_by_test_id("task-link")).to_have_attribute(
+        "href", re.compile("^" + re.escape(web.salesforce) + r"/lightning/r/Task/\w{18}/view$"))
     expect(pane.get_by_test_id("pane-history-tab")).to_have_count(4)
     assert_accessible(_pane_frame(page))
 
