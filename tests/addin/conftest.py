@@ -18,6 +18,7 @@ from tests.sandbox.microsoft.conftest import ALICE, BOB, TENANT, sign_in  # noqa
 from tests.sandbox.conftest import microsoft_app, sandbox_settings  # noqa: F401  (fixtures)
 from tests.sandbox.microsoft.conftest import ms, sandbox_state  # noqa: F401  (fixtures)
 from tests.server.conftest import make_config, migrated_database_url  # noqa: F401  (fixtures)
+from tests.server.history.conftest import sync_queue  # noqa: F401  (fixture)
 
 API_SCOPE = f"api://localhost:3000/{DEMO_CLIENT_ID}/access_as_user"
 INSTANCE = "https://acme.my.salesforce.example"
@@ -97,10 +98,3 @@ def sign_in_cookie():
             session["_fresh"] = True
 
     return sign
-
-
-@pytest.fixture
-def sync_queue(redis_url):
-    from tests.server.history.conftest import sync_queue as queue_fixture
-
-    yield from queue_fixture.__wrapped__(redis_url)
