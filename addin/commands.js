@@ -3,6 +3,7 @@
 // on every path, errors included: Outlook waits for it before running the next command.
 
 import { call, SignInRequired } from "./api.js";
+import { naaSupported } from "./auth.js";
 import { announceChange } from "./changes.js";
 import { applyCategory, notify } from "./item.js";
 
@@ -10,8 +11,17 @@ function domainOf(address) {
   return address.slice(address.lastIndexOf("@") + 1).toLowerCase();
 }
 
+// Without Nested App Authentication a command may open the sign-in dialog itself; with it,
+// a token the broker cannot give silently needs the pane's Sign in button.
+function signInOptions() {
+  return { interactive: !naaSupported() };
+}
+
 function explain(error) {
-  if (error instanceof SignInRequired) return "Sign in to Mailferry: open Sync status and choose Sign in.";
+  if (error instanceof SignInRequired) {
+    return naaSupported() ? "Sign in to Mailferry: open Sync status and choose Sign in."
+      : "Sign in to Mailferry to use this command (the sign-in did not finish).";
+  }
   return `Mailferry: ${error.message}`;
 }
 
@@ -33,18 +43,27 @@ async function ignore(item, kind) {
   const sender = item.from && item.from.emailAddress;
   if (!sender) throw new Error("this email has no sender to ignore.");
   const value = kind === "domain" ? domainOf(sender) : sender;
-  const answer = await call("POST", "ignore", { kind, value });
+  const answer = await call("POST", "ignore", { kind, value }, signInOptions());
   return answer.message;
 }
 
+// Don't sync / Sync to Salesforce: the category on the item (master list first), then the
+// mailbox sync that acts on it; the message says what will really happen.
 async function categorize(item, which) {
-  const me = await call("GET", "me");
+  const me = await call("GET", "me", null, signInOptions());
   const name = which === "crm" ? me.crm_category : me.donotsync_category;
   await applyCategory(item, name);
-  await call("POST", "sync", { internetMessageId: item.internetMessageId });
-  return which === "crm"
-    ? `Marked “${name}”: Mailferry is syncing this email to Salesforce.`
-    : `Marked “${name}”: this email is not synced (an activity already recorded is removed).`;
+  const queued = await call("POST", "sync", {})
+    .then((answer) => answer.queued, () => false);
+  const when = queued ? "now" : "at its next sync";
+  if (which === "crm") {
+    if (!me.sync_enabled) return `Marked “${name}”, but your email sync is off: turn it on in Mailferry's My Settings.`;
+    if (!me.salesforce_connected) return `Marked “${name}”: it syncs once you connect Salesforce in Mailferry.`;
+    return `Marked “${name}”: Mailferry syncs this email to Salesforce ${when}.`;
+  }
+  return me.prevent_delete
+    ? `Marked “${name}”: not synced. An activity already in Salesforce stays (your settings prevent deletes).`
+    : `Marked “${name}”: not synced; an activity already recorded is removed ${when}.`;
 }
 
 Office.actions.associate("ignoreSender", command((item) => ignore(item, "address")));

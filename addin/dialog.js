@@ -1,4 +1,6 @@
-// The sign-in dialog's last page: hand the short-lived token to the pane that opened it.
+// The sign-in dialog's last page: hand the short-lived token to the pane that opened it,
+// with the pane's nonce, so the pane takes only the answer to its own request.
 Office.onReady(() => {
-  Office.context.ui.messageParent(JSON.stringify({ token: document.body.dataset.token }));
+  const { token, nonce } = document.body.dataset;
+  Office.context.ui.messageParent(JSON.stringify({ token, nonce }));
 });

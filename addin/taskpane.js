@@ -12,6 +12,7 @@ const historyBox = document.getElementById("history");
 const SYNC_WAIT_MS = 30000;
 const SYNC_POLL_MS = 1500;
 let me = null;
+let meLoading = null; // one /me request for every email change that comes before its answer
 let shownStatus = null; // the status on screen, for watching it change
 let shownItem = 0; // bumped on every email change: answers for an older email are dropped
 let historyView = { tab: "unresolved", q: "", page: 1 };
@@ -87,7 +88,8 @@ async function showStatus() {
   }
   statusBox.setAttribute("aria-busy", "true");
   try {
-    if (!me) await loadMe();
+    meLoading ||= loadMe().catch((error) => { meLoading = null; throw error; });
+    await meLoading;
     const answer = await call("POST", "status", await itemFacts(item));
     if (mine === shownItem) renderStatus(answer, item);
   } catch (error) {
@@ -141,16 +143,23 @@ function participant(p) {
     buttons.length ? el("div", { class: "row-actions" }, buttons) : "");
 }
 
+// Put a category on the email shown, unless the person has moved to another one meanwhile.
+async function categorizeShown(item, name) {
+  const now = Office.context.mailbox.item;
+  if (!now || now.internetMessageId !== item.internetMessageId) throw new Error("another email is selected now");
+  await applyCategory(item, name);
+  return syncAndWait();
+}
+
 function actions(answer, item) {
   const buttons = [];
   const mid = item.internetMessageId;
   if (answer.status === "not_designated") {
     buttons.push(el("button", { type: "button", class: "primary", "data-testid": "sync-to-salesforce",
-      onclick: () => act(async () => { await applyCategory(item, me.crm_category); return syncAndWait(mid); }) },
-      "Sync to Salesforce"));
+      onclick: () => act(() => categorizeShown(item, me.crm_category)) }, "Sync to Salesforce"));
   } else if (answer.can_sync_now) {
     buttons.push(el("button", { type: "button", class: "primary", "data-testid": "sync-now",
-      onclick: () => act(() => syncAndWait(mid)) }, "Sync now"));
+      onclick: () => act(() => syncAndWait()) }, "Sync now"));
   }
   if (answer.can_retry) {
     buttons.push(el("button", { type: "button", "data-testid": "retry-now",
@@ -158,8 +167,7 @@ function actions(answer, item) {
   }
   if (!["excluded", "ignored", "omitted", "off"].includes(answer.status)) {
     buttons.push(el("button", { type: "button", "data-testid": "dont-sync",
-      onclick: () => act(async () => { await applyCategory(item, me.donotsync_category); return syncAndWait(mid); }) },
-      "Don't sync"));
+      onclick: () => act(() => categorizeShown(item, me.donotsync_category)) }, "Don't sync"));
   }
   if (answer.can_ignore_email) {
     buttons.push(el("button", { type: "button", "data-testid": "ignore-email",
@@ -168,10 +176,12 @@ function actions(answer, item) {
   return buttons.length ? el("div", { class: "actions", "data-testid": "status-actions" }, buttons) : "";
 }
 
-// Run an action, then show the email again (and the history, whose counts changed).
+// Run an action, then show the email again (and the history, whose counts changed). Its
+// buttons stay disabled meanwhile: a second click would queue the same work twice.
 async function act(run) {
   const mine = shownItem;
   statusBox.setAttribute("aria-busy", "true");
+  for (const button of statusBox.querySelectorAll("button")) button.disabled = true;
   try {
     const answer = await run();
     if (mine !== shownItem) return;
@@ -184,8 +194,8 @@ async function act(run) {
 }
 
 // Sync now: queue the mailbox's sync, then watch the email until the worker has decided it.
-async function syncAndWait(internetMessageId) {
-  const queued = await call("POST", "sync", { internetMessageId });
+async function syncAndWait() {
+  const queued = await call("POST", "sync", {});
   if (!queued.queued) return { message: "The sync service did not answer; the email syncs at its next run." };
   if (await waitForNewStatus(shownStatus)) return null;
   return { message: "Sync is queued; this email's status updates when it finishes." };
@@ -214,16 +224,22 @@ async function waitForNewStatus(from) {
 onChange((internetMessageId) => {
   const item = Office.context.mailbox.item;
   if (item && item.internetMessageId === internetMessageId && shownStatus) {
-    waitForNewStatus(shownStatus).catch((error) => failed(error, showStatus));
+    const mine = shownItem;
+    waitForNewStatus(shownStatus).catch((error) => { if (mine === shownItem) failed(error, showStatus); });
   }
 });
 
 // --- the compact Sync History ----------------------------------------------------------
+let historyRequest = 0; // only the answer to the latest request is drawn
+
 async function loadHistory() {
+  const mine = ++historyRequest;
   const params = new URLSearchParams({ tab: historyView.tab, q: historyView.q, page: historyView.page });
   try {
-    renderHistory(await call("GET", `history?${params}`));
+    const page = await call("GET", `history?${params}`);
+    if (mine === historyRequest) renderHistory(page);
   } catch (error) {
+    if (mine !== historyRequest) return;
     document.querySelector("[data-testid=pane-history-rows]").replaceChildren(
       el("li", { class: "problem", role: "alert" }, error.message));
   }
@@ -263,7 +279,13 @@ document.querySelector("[data-page=next]").addEventListener("click", () => {
   loadHistory();
 });
 
-Office.onReady(() => {
+Office.onReady((info) => {
+  if (!info.host) { // opened in a plain browser tab: there is no email to show
+    historyBox.hidden = true;
+    show(statusBox, el("p", { "data-testid": "outside-outlook" },
+      "This is Mailferry's Outlook add-in: open an email in Outlook and choose Sync status."));
+    return;
+  }
   // A pinned pane stays open while the person moves between emails.
   Office.context.mailbox.addHandlerAsync(Office.EventType.ItemChanged, () => showStatus());
   showStatus();

@@ -282,10 +282,11 @@ def _is_smart(parsed: ParsedAddress, context: DecisionContext) -> bool:
     return False
 
 
-def _sort_out_candidates(
+def sort_out_candidates(
     parsed: list[ParsedAddress], context: DecisionContext
 ) -> tuple[tuple[str, ...], tuple[RelatedTo, ...], tuple[SetAside, ...]]:
-    """Rule 7's removals: own, smart, ignored and invalid addresses; repeats kept once."""
+    """Rule 7's removals: own, smart, ignored and invalid addresses; repeats kept once.
+    (The task pane also uses it to say why each participant is or is not looked up.)"""
     candidates: list[str] = []
     hints: list[RelatedTo] = []
     set_aside: list[SetAside] = []
@@ -363,7 +364,7 @@ def decide(email: EmailFacts, context: DecisionContext) -> Decision:
         return Decision(Outcome.NOT_DESIGNATED, Reason.NOT_DESIGNATED, 6)
 
     # Rule 7: remove own, smart and ignored addresses; is anyone left to look up?
-    candidates, hints, set_aside = _sort_out_candidates(parsed, context)
+    candidates, hints, set_aside = sort_out_candidates(parsed, context)
     if not candidates:
         return Decision(Outcome.SKIPPED, Reason.NO_CANDIDATES, 7, (), hints, set_aside)
 

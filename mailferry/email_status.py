@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from mailferry.addresses import parse_address
-from mailferry.decision import (Direction, EmailFacts, Operation, Outcome, Participant, Role,
-                                decide, ordered_participants)
+from mailferry.decision import (Direction, EmailFacts, Operation, Outcome, Participant, Role, SetAsideReason,
+                                decide, ordered_participants, sort_out_candidates)
 from mailferry.message_facts import facts_of
 from mailferry.models import Message, UnmatchedAddress, User
 from mailferry.user_context import decision_context, ignored_message_ids
@@ -50,7 +50,7 @@ class ParticipantStatus:
     name: str
     role: str
     #: recorded | not_recorded (matched, left off by a Salesforce limit) | unmatched |
-    #: ignored (on the Ignore List or the Global Exclusion List) | not_looked_up
+    #: ignored (on the Ignore List or the Global Exclusion List) | invalid | not_looked_up
     state: str
     record_type: str | None = None
     record_id: str | None = None
@@ -68,8 +68,13 @@ class EmailStatus:
 
     @property
     def can_sync_now(self) -> bool:
-        """Worth asking the worker to run now: it has not seen the email, or is retrying it."""
-        return self.status in ("not_synced_yet", "pending", "unresolved")
+        """Worth asking the worker to run now: it has not read the email or not recorded it yet
+        (an Unresolved email waits for its retry time: Retry now brings that forward)."""
+        return self.status in ("not_synced_yet", "pending")
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status == "unresolved" and self.message is not None
 
 
 def status_of(session: Session, user: User, item: OutlookItem) -> EmailStatus:
@@ -77,7 +82,7 @@ def status_of(session: Session, user: User, item: OutlookItem) -> EmailStatus:
     row = session.execute(
         select(Message).options(selectinload(Message.records))
         .where(Message.user_id == user.id, Message.internet_message_id == item.internet_message_id)
-        .limit(1)
+        .order_by(Message.id).limit(1)  # one row per mailbox: the first mailbox's
     ).scalar_one_or_none()
     if row is not None:
         facts = facts_of(row)
@@ -108,14 +113,18 @@ def _facts(item: OutlookItem, own: frozenset[str]) -> EmailFacts:
 
 
 def _participants(session: Session, user: User, facts: EmailFacts, context, row: Message | None) -> list[ParticipantStatus]:
-    """Everyone on the email except the user: what Salesforce record each is on, or why not."""
+    """Everyone on the email but the user and smart addresses: the Salesforce record each is
+    on, or why not, by rule 7's own sorting (`sort_out_candidates`)."""
     records = {}
     for record in (row.records if row is not None else []):
         records.setdefault(parse_address(record.address).key, record)
+    ordered = ordered_participants(facts.participants)
+    _, _, set_aside = sort_out_candidates([parse_address(p.address) for p in ordered], context)
+    aside = {parse_address(s.address).key: s.reason for s in set_aside}
     people, seen = [], set()
-    for person in ordered_participants(facts.participants):
+    for person in ordered:
         key = parse_address(person.address).key
-        if not key or key in seen or key in context.own_addresses:
+        if not key or key in seen or aside.get(key) in (SetAsideReason.OWN_ADDRESS, SetAsideReason.SMART_ADDRESS):
             continue
         seen.add(key)
         people.append((key, person))
@@ -123,19 +132,19 @@ def _participants(session: Session, user: User, facts: EmailFacts, context, row:
         select(UnmatchedAddress.address).where(UnmatchedAddress.user_id == user.id,
                                                UnmatchedAddress.address.in_([key for key, _ in people]))
     ).scalars()) if people else set()
+    no_match = row is not None and row.reason == "no_match"
     result = []
     for key, person in people:
         record = records.get(key)
+        state = ("ignored" if aside.get(key) == SetAsideReason.IGNORE_LIST or context.global_exclusions.matches(key)
+                 else "invalid" if aside.get(key) == SetAsideReason.INVALID_ADDRESS
+                 else "unmatched" if key in unmatched or no_match
+                 else "not_looked_up")
         if record is not None:
             result.append(ParticipantStatus(
                 person.address, person.name, person.role.value,
                 "recorded" if record.recorded else "not_recorded",
                 record.sobject_type, record.record_id, record.name, record.reason))
-        elif context.ignore_list.matches(key) or context.global_exclusions.matches(key):
-            result.append(ParticipantStatus(person.address, person.name, person.role.value, "ignored"))
-        elif key in unmatched or (row is not None and row.status == "unresolved"):
-            result.append(ParticipantStatus(person.address, person.name, person.role.value, "unmatched"))
         else:
-            result.append(ParticipantStatus(person.address, person.name, person.role.value, "not_looked_up"))
+            result.append(ParticipantStatus(person.address, person.name, person.role.value, state))
     return result
-

@@ -2,7 +2,8 @@
 
 Scripts and styles come only from our origin (no inline script); pages cannot be framed,
 except the add-in's pages, which name the Outlook origins themselves
-(`content_security_policy(frame_ancestors=...)`, see `server.addin.pages`).
+(`content_security_policy(frame_ancestors=...)`, see `server.addin.pages`). Redirects carry
+no Cross-Origin-Opener-Policy (see `_add_headers`).
 """
 
 from __future__ import annotations

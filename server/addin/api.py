@@ -92,6 +92,7 @@ def me():
         user={"name": user.display_name or user.upn, "upn": user.upn},
         sync_enabled=settings.enabled, sync_mode=settings.sync_mode.value, sync_mode_label=settings.sync_mode.label,
         crm_category=settings.crm_category, donotsync_category=settings.donotsync_category,
+        prevent_delete=settings.prevent_delete,
         salesforce_connected=salesforce == "connected",
         history_url=config().base_url + url_for("history.index"),
     )
@@ -130,9 +131,9 @@ def ignore():
 @token_required
 def sync_now():
     """Sync now / Sync to Salesforce / Don't sync: the category is on the item already (the
-    command put it there); the user's mailbox sync runs now to act on it."""
+    command put it there); the user's mailbox sync runs now to act on it. Graph's delta finds
+    what changed, so the body names no email."""
     user = g.addin_user
-    _text(_body(), "internetMessageId", MAX_MESSAGE_ID)
     mailboxes = db().execute(select(Mailbox.id).where(Mailbox.user_id == user.id)).scalars().all()
     return jsonify(queued=enqueue_syncs(mailboxes))
 

@@ -9,6 +9,10 @@ carries `Authorization: Bearer <token>`, one of:
 
 A user is known once they have signed in to Mailferry on the web (which connects their
 mailbox); the API refuses others with a message saying so, instead of creating them here.
+
+The scripts also send the address of the mailbox Outlook shows (`X-Mailferry-Mailbox`): a
+token of another account (the sign-in dialog lets a person pick any) must not show or change
+that account's data while they look at this mailbox.
 """
 
 from __future__ import annotations
@@ -16,13 +20,14 @@ from __future__ import annotations
 import logging
 from functools import wraps
 
-from flask import current_app, g, jsonify
-from flask import request
+from flask import current_app, g, jsonify, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
+from mailferry.addresses import parse_address
 from mailferry.models import Tenant, User
 from mailferry.tls import https_session
+from mailferry.user_context import own_addresses
 from server.addin.entra_tokens import EntraTokenValidator, KeysUnavailable, TokenRejected
 from server.extensions import config, db
 
@@ -92,6 +97,9 @@ def _user_from_entra_token(token: str) -> User | None:
     ).scalar_one_or_none()
 
 
+MAILBOX_HEADER = "X-Mailferry-Mailbox"
+
+
 def authenticate() -> User:
     token = _bearer()
     user = (_user_from_dialog_token(token) if token.startswith(DIALOG_TOKEN_PREFIX)
@@ -100,6 +108,11 @@ def authenticate() -> User:
         raise NotSignedIn(403, "not_registered",
                           f"Sign in to Mailferry once at {config().base_url} to connect your mailbox; "
                           "the add-in works from then on.")
+    mailbox = parse_address(request.headers.get(MAILBOX_HEADER, "")).key
+    if mailbox and mailbox not in own_addresses(db(), user):
+        raise NotSignedIn(403, "wrong_account",
+                          f"You are signed in to Mailferry as {user.upn}, but this mailbox is {mailbox}. "
+                          "Sign in again with this mailbox's account.")
     return user
 
 

@@ -3,20 +3,23 @@
 A token is accepted only when all of these hold (reference microsoft.md §2.5, §3.6):
 - its RS256 signature verifies with a key from Entra's published JWKS (fetched over HTTPS
   from the configured authority host, cached, fetched again when an unknown `kid` appears:
-  Entra rolls its keys);
+  Entra rolls its keys); no other algorithm is accepted, so a token "signed" with the public
+  key as an HMAC secret, or not signed at all, is refused;
 - `iss` is the v2.0 issuer of the tenant the token names (`<authority>/<tid>/v2.0`), so a
   token of one tenant cannot claim another;
-- `aud` is Mailferry's API (its client id, as v2.0 tokens carry it, or its App ID URI);
+- `aud` is Mailferry's API, named by its client id as v2.0 tokens for an API carry it;
+- `azp` (the app that asked for it) is Mailferry's own registration too: the add-in uses the
+  same app, so another app a user consented to cannot spend its tokens here;
 - it has not expired (60 s of clock skew allowed) and is a delegated user token (`scp`
   holds `access_as_user`; app-only tokens carry `roles` and are refused);
 - it names the user (`oid`) and tenant (`tid`) by which Mailferry keys its users.
 
-ID tokens are refused by the audience and scope checks: their `aud` is the client id but
-they carry no `scp`.
+ID tokens are refused by the scope check: their `aud` is the client id but they carry no `scp`.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -24,12 +27,13 @@ from dataclasses import dataclass
 import jwt
 import requests
 
+log = logging.getLogger(__name__)
 API_SCOPE = "access_as_user"
 CLOCK_SKEW_SECONDS = 60
 #: How long fetched keys are trusted before they are fetched again.
 KEYS_TTL_SECONDS = 3600
-#: An unknown `kid` triggers a fetch at most this often (a forged token cannot make us
-#: hammer Entra).
+#: After a fetch (or a failed one), the next happens no sooner than this: an unknown `kid`
+#: in a forged token cannot make us hammer Entra, and an outage is retried soon.
 REFETCH_AFTER_SECONDS = 60
 
 
@@ -45,19 +49,17 @@ class KeysUnavailable(Exception):
 class TokenIdentity:
     tid: str
     oid: str
-    username: str
-    name: str
 
 
 class EntraTokenValidator:
     def __init__(self, authority_host: str, client_id: str, session: requests.Session):
         self.authority_host = authority_host.rstrip("/")
         self.client_id = client_id
-        self.audiences = [client_id]
         self._session = session
-        self._lock = threading.Lock()
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at = 0.0
+        self._fetch_lock = threading.Lock()
+        self._keys: dict[str, jwt.PyJWK] = {}  # replaced whole, never changed in place
+        self._fresh_until = 0.0  # monotonic time after which the keys are fetched again
+        self._next_fetch = 0.0  # no fetch before this (monotonic)
 
     @property
     def jwks_uri(self) -> str:
@@ -74,7 +76,7 @@ class EntraTokenValidator:
         key = self._key(header.get("kid") or "")
         try:
             claims = jwt.decode(
-                token, key.key, algorithms=["RS256"], audience=self.audiences, leeway=CLOCK_SKEW_SECONDS,
+                token, key.key, algorithms=["RS256"], audience=self.client_id, leeway=CLOCK_SKEW_SECONDS,
                 options={"require": ["exp", "iss", "aud", "tid", "oid"]},
             )
         except jwt.PyJWTError as error:
@@ -82,37 +84,42 @@ class EntraTokenValidator:
         tid = str(claims["tid"])
         if claims["iss"] != f"{self.authority_host}/{tid}/v2.0":
             raise TokenRejected(f"issuer {claims['iss']!r} is not tenant {tid}'s")
+        if claims.get("azp") != self.client_id:
+            raise TokenRejected(f"issued to another app (azp={claims.get('azp')!r})")
         if API_SCOPE not in str(claims.get("scp", "")).split():
             raise TokenRejected(f"scope {API_SCOPE} missing (scp={claims.get('scp')!r})")
-        username = claims.get("preferred_username") or claims.get("upn") or ""
-        if not username:
-            raise TokenRejected("no preferred_username or upn")
-        return TokenIdentity(tid, str(claims["oid"]), username, claims.get("name") or username)
+        return TokenIdentity(tid, str(claims["oid"]))
 
     def _key(self, kid: str) -> jwt.PyJWK:
-        with self._lock:
-            age = time.monotonic() - self._fetched_at
-            if age > KEYS_TTL_SECONDS or (kid not in self._keys and age > REFETCH_AFTER_SECONDS):
-                try:
-                    self._fetch()
-                except KeysUnavailable:
-                    if not self._keys:
-                        raise
-                    # Keep the keys we had: a brief outage must not sign everyone out.
-            if not self._keys:
-                raise KeysUnavailable(f"Entra's signing keys could not be fetched from {self.jwks_uri}")
-            key = self._keys.get(kid)
+        keys = self._keys
+        now = time.monotonic()
+        if (now > self._fresh_until or kid not in keys) and now >= self._next_fetch:
+            keys = self._refresh()
+        if not keys:
+            raise KeysUnavailable(f"Entra's signing keys could not be fetched from {self.jwks_uri}")
+        key = keys.get(kid)
         if key is None:
             raise TokenRejected(f"signing key {kid!r} is not one of Entra's")
         return key
 
-    def _fetch(self) -> None:
+    def _refresh(self) -> dict[str, jwt.PyJWK]:
+        """Fetch the keys (one thread at a time; the others keep using the keys they have, or
+        wait for the first ones). A failed fetch keeps the old keys: a brief outage must not
+        sign everyone out."""
+        if not self._fetch_lock.acquire(blocking=not self._keys):
+            return self._keys
+        if self._keys and time.monotonic() < self._next_fetch:
+            self._fetch_lock.release()  # another thread fetched while this one waited
+            return self._keys
         try:
+            self._next_fetch = time.monotonic() + REFETCH_AFTER_SECONDS
             response = self._session.get(self.jwks_uri, timeout=10)
             response.raise_for_status()
             key_set = jwt.PyJWKSet.from_dict(response.json())
+            self._keys = {key.key_id: key for key in key_set.keys if key.key_id}
+            self._fresh_until = time.monotonic() + KEYS_TTL_SECONDS
         except (requests.RequestException, ValueError, jwt.PyJWTError) as error:
-            self._fetched_at = time.monotonic()  # try again after REFETCH_AFTER_SECONDS, not per request
-            raise KeysUnavailable(f"Entra's signing keys could not be fetched from {self.jwks_uri}: {error}") from error
-        self._keys = {key.key_id: key for key in key_set.keys if key.key_id}
-        self._fetched_at = time.monotonic()
+            log.warning("Entra's signing keys could not be fetched from %s: %s", self.jwks_uri, error)
+        finally:
+            self._fetch_lock.release()
+        return self._keys

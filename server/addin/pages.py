@@ -13,6 +13,7 @@ origin in `script-src`. The sign-in dialog's last page must reach the window tha
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -30,6 +31,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ADDIN_DIR = PROJECT_ROOT / "addin"
 #: MSAL.js as installed from npm (`make install` runs `npm ci`), served from our origin.
 MSAL_DIR = PROJECT_ROOT / "node_modules" / "@azure" / "msal-browser" / "lib"
+#: What /addin/assets serves from ADDIN_DIR.
+ASSET_TYPES = (".js", ".css", ".png")
+#: A sign-in nonce as the pane makes it (crypto.randomUUID()).
+NONCE = re.compile(r"[0-9a-f-]{36}")
 OFFICE_JS_CDN = "https://appsforoffice.microsoft.com/lib/1/hosted/office.js"
 OFFICE_JS_ORIGIN = "https://appsforoffice.microsoft.com"
 #: Where Outlook on the web and the new Outlook frame add-ins (classic desktop Outlook hosts
@@ -51,18 +56,18 @@ def office_js_url() -> str:
     return OFFICE_JS_CDN
 
 
-def _add_in_page(template: str, **values) -> Response:
-    """A page Outlook frames or opens: Office.js allowed, Outlook's origins as ancestors."""
+def _add_in_page(template: str, framed: bool = True, **values) -> Response:
+    """A page Outlook frames (`framed`: Outlook's origins as ancestors) or opens as a dialog
+    window (never framed); Office.js allowed either way."""
     script_origins = [OFFICE_JS_ORIGIN]
-    ancestors = list(OUTLOOK_ORIGINS)
+    ancestors = ["'self'", *OUTLOOK_ORIGINS]
     if config().is_demo:  # the simulated Outlook of the sandbox hosts the demo's add-in
         script_origins.append(config().microsoft_authority_host)
         ancestors.append(config().microsoft_authority_host)
-    response = Response(render_template(template, office_js_url=office_js_url(),
-                                        stand_in=_stand_in_requested(), **values))
+    response = Response(render_template(template, office_js_url=office_js_url(), **values))
     response.headers["Content-Security-Policy"] = content_security_policy(
         script_src=" ".join(["'self'", *script_origins]),
-        frame_ancestors=" ".join(["'self'", *ancestors]),
+        frame_ancestors=" ".join(ancestors) if framed else "'none'",
     )
     return response
 
@@ -80,20 +85,31 @@ def commands():
 def _client_settings() -> dict:
     """What the scripts need to ask Entra for a token for Mailferry's API (public values)."""
     settings = config()
-    origin = settings.base_url.split("://", 1)[1]
+    host = outlook_manifest.add_in_origin(settings.base_url).split("://", 1)[1]
     return {
         "client_id": settings.microsoft_client_id,
         "authority": f"{settings.microsoft_authority_host}/organizations",
-        "api_scope": f"api://{origin}/{settings.microsoft_client_id}/access_as_user",
-        "sign_in_url": url_for("addin.sign_in", **({"office_js": "stand-in"} if _stand_in_requested() else {})),
+        "api_scope": f"api://{host}/{settings.microsoft_client_id}/access_as_user",
+        "sign_in_url": url_for("addin.sign_in", **_stand_in_query()),
     }
+
+
+def _stand_in_query() -> dict:
+    return {"office_js": "stand-in"} if _stand_in_requested() else {}
+
+
+def _nonce() -> dict:
+    """The pane's random value for one sign-in (it accepts only the token that echoes it), as
+    a URL parameter to pass along."""
+    nonce = request.args.get("nonce", "")
+    return {"nonce": nonce} if NONCE.fullmatch(nonce) else {}
 
 
 @blueprint.get("/sign-in")
 def sign_in():
     """The dialog fallback's first page (hosts without Nested App Authentication): the normal
     Microsoft sign-in, in the dialog's own top-level window, then `signed_in`."""
-    finish = url_for("addin.signed_in", **({"office_js": "stand-in"} if _stand_in_requested() else {}))
+    finish = url_for("addin.signed_in", **_nonce(), **_stand_in_query())
     return redirect(url_for("auth.sign_in") + "?" + urlencode({"next": finish}))
 
 
@@ -102,7 +118,8 @@ def signed_in():
     """The dialog's last page: hands the pane a short-lived Mailferry token, then closes."""
     if not current_user.is_authenticated:
         return sign_in()
-    response = _add_in_page("addin/signed_in.html", token=issue_dialog_token(current_user.id))
+    response = _add_in_page("addin/signed_in.html", framed=False, token=issue_dialog_token(current_user.id),
+                            nonce=_nonce().get("nonce", ""))
     response.headers["Cross-Origin-Opener-Policy"] = "unsafe-none"
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -125,7 +142,7 @@ def manifest():
 
 @blueprint.get("/assets/<path:asset_path>")
 def asset(asset_path: str):
-    if asset_path.endswith((".md", ".py")):  # notes and the icon drawing script are not served
+    if not asset_path.endswith(ASSET_TYPES):  # not the notes, the icon script or anything to come
         abort(404)
     return send_from_directory(ADDIN_DIR, asset_path, max_age=300)
 

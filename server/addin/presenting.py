@@ -15,9 +15,9 @@ from server.time_display import local_time
 #: (title, what it means / what to do) per status.
 STATUS_TEXT = {
     "synced": ("Synced to Salesforce", "Recorded as an activity on the records below."),
-    "unresolved": ("Unresolved", "Mailferry keeps retrying. Create the missing Contact or Lead, or ignore "
-                                 "the address, then Retry now."),
-    "expired": ("Unresolved, no longer retried", "Its retry window ended. Create the record, then Retry now."),
+    "unresolved": ("Unresolved", "Salesforce has not taken it yet; Mailferry keeps retrying. Retry now tries at once."),
+    "expired": ("Unresolved, no longer retried", "Mailferry stopped retrying it when its retry window ended; "
+                                                 "it stays out of Salesforce."),
     "excluded": ("Excluded", "A rule keeps this email out of Salesforce."),
     "pending": ("Syncing", "Mailferry has this email and is recording it."),
     "not_synced_yet": ("Not synced yet", "Mailferry has not read this email yet. Sync now to record it at once."),
@@ -26,8 +26,14 @@ STATUS_TEXT = {
     "ignored": ("Ignored", "You chose not to sync this email."),
     "omitted": ("Omitted by policy", "Your organization's Global Exclusion List keeps this email out of "
                                      "Mailferry; nothing about it is stored."),
-    "skipped": ("Nothing to sync", "Everyone on this email is you, a colleague, or on your Ignore List."),
+    "skipped": ("Nothing to sync", "Everyone on this email is you, on your Ignore List (your own domain is on "
+                                   "it) or not a valid address."),
     "off": ("Sync is off", "Email sync is turned off in My Settings, or your administrator disabled it."),
+}
+#: Texts that depend on the reason as well.
+STATUS_TEXT_BY_REASON = {
+    ("unresolved", "no_match"): ("Unresolved", "Nobody on it is a Contact or Lead in Salesforce yet. Create one, "
+                                               "or ignore the address, then Retry now."),
 }
 #: Longest subject or name the compact history sends (the pane is narrow; the full text is in
 #: the Sync History).
@@ -38,12 +44,14 @@ PARTICIPANT_TEXT = {
     "not_recorded": "Matched, not recorded",
     "unmatched": "No Contact or Lead",
     "ignored": "On your Ignore List or excluded by your admin",
+    "invalid": "Not a valid address",
     "not_looked_up": "Not looked up yet",
 }
 
 
 def status_json(found: EmailStatus, links: Links) -> dict:
-    title, detail = STATUS_TEXT.get(found.status, (found.status.replace("_", " ").capitalize(), ""))
+    title, detail = STATUS_TEXT_BY_REASON.get((found.status, found.reason)) or STATUS_TEXT.get(
+        found.status, (found.status.replace("_", " ").capitalize(), ""))
     row = found.message
     records = []
     for record in (row.records if row is not None else []):
@@ -73,7 +81,7 @@ def status_json(found: EmailStatus, links: Links) -> dict:
         "task_url": links.record("Task", row.salesforce_task_id) if row is not None else None,
         "records": records, "participants": participants,
         "can_sync_now": found.can_sync_now,
-        "can_retry": found.status in ("unresolved", "expired") and row is not None,
+        "can_retry": found.can_retry,
         "can_ignore_email": row is not None and found.status not in ("ignored",),
     }
 

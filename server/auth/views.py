@@ -150,6 +150,10 @@ def _entra_refusal(error: str, description: str):
 def _safe_next() -> str | None:
     """Where to go after signing in: only a path of this site (no open redirect)."""
     target = request.args.get("next") or ""
+    # Browsers drop tabs and newlines from URLs, so "/\t/evil.example" would become
+    # "//evil.example", another site: no control characters at all.
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return None
     if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return None

@@ -41,7 +41,8 @@ def test_an_unresolved_email_shows_the_reason_and_the_fixes(api, api_token, addi
     addin_world.session.commit()
     status = api(api_token()).post("/addin/api/status", json=_item("<open-1@customer.example>")).get_json()
     assert status["status"] == "unresolved" and status["reason_text"] == "No matching Contact or Lead in Salesforce"
-    assert status["can_retry"] and status["can_sync_now"]
+    assert status["can_retry"] and not status["can_sync_now"]  # Retry now brings the retry forward
+    assert status["title"] == "Unresolved" and "Create one, or ignore the address" in status["detail"]
     [carol] = status["participants"]
     assert carol["state"] == "unmatched" and carol["domain"] == "customer.example"
     assert carol["create_contact_url"].startswith(f"{INSTANCE}/lightning/o/Contact/new?defaultFieldValues=")
@@ -111,7 +112,7 @@ def test_ignore_domain_refuses_an_address_and_bad_input_gets_a_clear_message(api
 
 
 def test_sync_now_queues_only_the_callers_mailbox(api, api_token, addin_world, sync_queue):
-    answer = api(api_token()).post("/addin/api/sync", json={"internetMessageId": "<new-9@customer.example>"})
+    answer = api(api_token()).post("/addin/api/sync", json={})
     assert answer.get_json() == {"queued": True}
     assert [job.args for job in sync_queue.jobs] == [(addin_world.alice_mailbox.id,)]
 
@@ -146,3 +147,46 @@ def test_compact_history_pages_searches_and_counts_only_the_callers_rows(api, ap
     assert sorted(r["title"] for r in found["rows"]) == ["Quote 1", "Quote 10", "Quote 11"]
     assert all("stranger" not in r["title"] for r in first["rows"] + second["rows"])
     assert client.get("/addin/api/history?tab=secret").status_code == 400
+
+
+def test_an_unresolved_write_failure_does_not_call_its_people_unmatched(api, api_token, addin_world):
+    addin_world.message(status="unresolved", reason="system_error", error_code="UNABLE_TO_LOCK_ROW",
+                        internet_message_id="<locked@customer.example>", participants=_participants())
+    addin_world.session.commit()
+    status = api(api_token()).post("/addin/api/status", json=_item("<locked@customer.example>")).get_json()
+    assert status["can_retry"] and "keeps retrying" in status["detail"]
+    [carol] = status["participants"]
+    assert carol["state"] == "not_looked_up" and carol["create_contact_url"] is None
+
+
+def test_an_expired_email_offers_no_retry_that_would_do_nothing(api, api_token, addin_world):
+    addin_world.message(status="expired", reason="no_match", internet_message_id="<old@customer.example>",
+                        participants=_participants())
+    addin_world.session.commit()
+    status = api(api_token()).post("/addin/api/status", json=_item("<old@customer.example>")).get_json()
+    assert status["title"] == "Unresolved, no longer retried"
+    assert not status["can_retry"] and not status["can_sync_now"]
+
+
+def test_smart_and_invalid_addresses_are_sorted_out_as_the_rules_do(api, api_token, addin_world):
+    from mailferry.models import Tenant
+
+    tenant = addin_world.session.get(Tenant, addin_world.alice.tenant_id)
+    tenant.smart_address_domain = "smart.contoso-test.com"
+    addin_world.session.commit()
+    item = _item("<smart@x>")
+    item["cc"] = [{"emailAddress": "account-001000000000001@smart.contoso-test.com", "displayName": ""},
+                  {"emailAddress": "not an address", "displayName": "Broken"}]
+    status = api(api_token()).post("/addin/api/status", json=item).get_json()
+    states = {p["address"]: p["state"] for p in status["participants"]}
+    assert states == {"carol@customer.example": "not_looked_up", "not an address": "invalid"}
+
+
+def test_a_token_of_another_account_is_refused_for_this_mailbox(api, api_token, addin_world):
+    client = api(api_token())
+    client.environ_base["HTTP_X_MAILFERRY_MAILBOX"] = "bob@contoso-test.com"
+    answer = client.get("/addin/api/me")
+    assert answer.status_code == 403 and answer.get_json()["error"] == "wrong_account"
+    assert "bob@contoso-test.com" in answer.get_json()["message"]
+    client.environ_base["HTTP_X_MAILFERRY_MAILBOX"] = ALICE.upn.upper()
+    assert client.get("/addin/api/me").status_code == 200

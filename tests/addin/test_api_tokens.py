@@ -54,7 +54,7 @@ def _claims(ms: str, **changes) -> dict:
     now = int(time.time())
     claims = {"aud": DEMO_CLIENT_ID, "iss": f"{ms}/{TENANT}/v2.0", "iat": now, "nbf": now, "exp": now + 3600,
               "tid": TENANT, "oid": ALICE.oid, "preferred_username": ALICE.upn, "name": ALICE.display_name,
-              "scp": "access_as_user", "ver": "2.0"}
+              "scp": "access_as_user", "ver": "2.0", "azp": DEMO_CLIENT_ID}
     claims.update(changes)
     return claims
 
@@ -111,8 +111,12 @@ def test_the_dialog_token_from_a_signed_in_session_works_and_a_tampered_one_does
         api, addin_app, addin_world, sign_in_cookie):
     client = addin_app.test_client()
     sign_in_cookie(client, addin_world.alice)
-    page = client.get("/addin/signed-in")
+    nonce = "0b7e6f7a-52a4-4d3c-9a51-3a5d2f0c9e11"
+    page = client.get(f"/addin/signed-in?nonce={nonce}")
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    assert f'data-nonce="{nonce}"' in page.get_data(as_text=True)  # the pane takes only its own answer
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert 'data-nonce=""' in client.get('/addin/signed-in?nonce="><script>').get_data(as_text=True)
     token = page.get_data(as_text=True).split('data-token="', 1)[1].split('"', 1)[0]
     assert token.startswith("mf1.")
     assert api(token).get("/addin/api/me").get_json()["user"]["upn"] == ALICE.upn
@@ -133,3 +137,28 @@ def test_signed_in_page_sends_anonymous_people_to_the_sign_in(addin_app):
     response = addin_app.test_client().get("/addin/signed-in?office_js=stand-in")
     assert response.status_code == 302
     assert response.location == "/auth/sign-in?next=%2Faddin%2Fsigned-in%3Foffice_js%3Dstand-in"
+
+
+def test_a_token_asked_for_by_another_app_is_refused(api, addin_world, ms, sandbox_state):
+    token = sandbox_state.key.mint(_claims(ms, azp="99999999-8888-7777-6666-555555555555"))
+    assert _refused(api(token).get("/addin/api/me"))
+
+
+def test_a_token_signed_with_the_public_key_as_an_hmac_secret_is_refused(api, addin_world, ms, sandbox_state):
+    """The classic algorithm confusion: a verifier that let the token pick HS256 would check it
+    with the (public) RSA key as the secret. Built by hand: PyJWT itself refuses to sign so."""
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+
+    def part(value: dict) -> bytes:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=")
+
+    public_pem = sandbox_state.key.public.public_bytes(serialization.Encoding.PEM,
+                                                       serialization.PublicFormat.SubjectPublicKeyInfo)
+    signed = part({"alg": "HS256", "typ": "JWT", "kid": sandbox_state.key.kid}) + b"." + part(_claims(ms))
+    signature = base64.urlsafe_b64encode(hmac.new(public_pem, signed, hashlib.sha256).digest()).rstrip(b"=")
+    assert _refused(api((signed + b"." + signature).decode()).get("/addin/api/me"))

@@ -270,7 +270,16 @@ def test_an_expired_or_forged_token_gets_a_sign_in_prompt_never_data(outlook, de
         assert session.execute(select(IgnoreEntry).where(IgnoreEntry.source == "addin")).first() is None
 
 
-def test_without_nested_app_auth_the_sign_in_dialog_hands_the_pane_a_token(outlook, demo_users, engine):
+def _sign_in_in_dialog(page, click, upn: str) -> None:
+    """Click something that opens the sign-in dialog, pick `upn` there, and see the dialog close."""
+    with page.context.expect_page() as opened:
+        click()
+    dialog = opened.value
+    dialog.locator(f'[data-testid="sign-in-user"][data-upn="{upn}"]').click()
+    dialog.wait_for_event("close", timeout=TIMEOUT_MS)  # closed once the token reached the add-in
+
+
+def test_without_nested_app_auth_the_sign_in_dialog_hands_the_pane_a_token(outlook, demo_users, engine, deliver):
     upn = demo_users[0]["userPrincipalName"]
     mailbox = engine(upn)
     jobs.sync_mailbox(mailbox)
@@ -279,12 +288,25 @@ def test_without_nested_app_auth_the_sign_in_dialog_hands_the_pane_a_token(outlo
     _open_email(page, synced.internet_message_id)
     pane = _pane(page)
     expect(pane.get_by_test_id("sign-in-prompt")).to_be_visible()
-    with page.context.expect_page() as opened:
-        pane.get_by_test_id("sign-in").click()
-    dialog = opened.value
-    dialog.locator(f'[data-testid="sign-in-user"][data-upn="{upn}"]').click()
-    dialog.wait_for_event("close", timeout=TIMEOUT_MS)  # the pane closes it once it has the token
+    _sign_in_in_dialog(page, pane.get_by_test_id("sign-in").click, upn)
     expect(pane.get_by_test_id("email-status")).to_have_attribute("data-status", "synced")
+    # The commands share the pane's sign-in: no second dialog.
+    pages_before = len(page.context.pages)
+    _button(page, "IgnoreDomainButton").click()
+    expect(_notification(page)).to_contain_text("is on your Ignore List")
+    assert len(page.context.pages) == pages_before
+
+
+def test_without_nested_app_auth_a_command_opens_the_sign_in_dialog_itself(outlook, demo_users, engine, deliver):
+    upn = demo_users[0]["userPrincipalName"]
+    mailbox = engine(upn)
+    subject, sender = "Probe: ignore me before signing in", "someone@ignore-first.example"
+    deliver(upn, sender, subject)
+    jobs.sync_mailbox(mailbox)
+    page = outlook(upn, naa="off")
+    _open_email(page, _newest_delivery(upn, subject))
+    _sign_in_in_dialog(page, _button(page, "IgnoreSenderButton").click, upn)
+    expect(_notification(page)).to_contain_text(f"{sender} is on your Ignore List")
 
 
 def test_hostile_strings_stay_text_in_the_pane(signed_in_page, outlook, web, demo_users, client_session):
@@ -329,3 +351,9 @@ def test_sync_now_records_an_email_the_worker_has_not_read_yet(outlook, demo_use
     jobs.sync_mailbox(mailbox)  # the worker's part, run here
     expect(pane.get_by_test_id("email-status")).to_have_attribute("data-status", "synced")
     expect(pane.get_by_test_id("status-record").first).to_have_attribute("data-recorded", "true")
+
+
+def test_the_pane_opened_outside_outlook_says_where_it_belongs(page, web):
+    page.goto("/addin/taskpane?office_js=stand-in")  # Office.js outside a host: onReady says host null
+    expect(page.get_by_test_id("outside-outlook")).to_contain_text("open an email in Outlook")
+    assert_accessible(page)

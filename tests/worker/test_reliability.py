@@ -420,12 +420,14 @@ def test_salesforce_5xx_locked_rows_and_graph_throttling_still_end_synced_withou
                   {"path": "/services/data/*", "status": 503, "rate": 0.2},
                   {"path": "/services/data/*", "status": 500, "error_code": "UNKNOWN_EXCEPTION", "rate": 0.2})
     clouds.org(lock_row={"sobject": "Task", "count": 3})
-    # Graph: each mailbox is throttled once, at some call of its run, with a Retry-After
-    # shorter than the engine's own first backoff (5 s) for some and longer for others.
+    # Graph: each mailbox is throttled once, at its first call, with a Retry-After shorter
+    # than the engine's own first backoff (5 s) for some and longer for others. (At a random
+    # call instead, a mailbox whose run needs one or two calls escaped now and then, and the
+    # test could not tell that from faults that never bite.)
     waits = {mailbox_id: (2, 8, 4, 10)[n % 4] for n, mailbox_id in enumerate(mailbox_ids)}
     clouds.faults(clouds.microsoft, *[
         {"path": f"/v1.0/users/{refs[mailbox_id]}/*", "status": 429, "error_code": "TooManyRequests",
-         "retry_after": waits[mailbox_id], "rate": 0.5, "count": 1}
+         "retry_after": waits[mailbox_id], "rate": 1.0, "count": 1}
         for mailbox_id in mailbox_ids])
     began = time.monotonic()
     with CallLog(microsoft_app) as graph_log, CallLog(salesforce_app) as salesforce_log:
@@ -477,7 +479,7 @@ def test_salesforce_5xx_locked_rows_and_graph_throttling_still_end_synced_withou
           f"emails {verdict.emails} {dict(state.statuses)}; Tasks {verdict.tasks}, synced {verdict.synced}, "
           f"duplicates {verdict.duplicates}; elapsed {elapsed:.1f}s")
     assert sum(c.status >= 500 for c in data_calls) == hits[clouds.salesforce] > 0
-    assert hits[clouds.salesforce] > 0 and throttles == hits[clouds.microsoft] >= len(mailbox_ids) // 2, \
+    assert hits[clouds.salesforce] > 0 and throttles == hits[clouds.microsoft] == len(mailbox_ids), \
         "the faults did not bite"
     assert during.system_errors > 0, "no write failed: the Salesforce faults missed the writes"
 
