@@ -486,6 +486,9 @@ def test_salesforce_5xx_locked_rows_and_graph_throttling_still_end_synced_withou
 
 def test_redis_flushed_mid_run_the_scheduler_and_sweeps_bring_every_email_to_its_outcome(world, clouds, fleet):
     runtime, mailbox_ids, expected, _ = world
+    # Salesforce answers slowly until the flush, so the run is surely caught midway (on a fast
+    # machine the whole run could end between two looks at the database).
+    clouds.faults(clouds.salesforce, {"path": "/services/data/*", "status": 0, "latency_ms": 300})
     began = time.monotonic()
     _start_syncing(runtime, fleet, mailbox_ids)
     # Flush once some mail is stored and some of it is still to do: queues, locks and leases go.
@@ -493,6 +496,7 @@ def test_redis_flushed_mid_run_the_scheduler_and_sweeps_bring_every_email_to_its
                         seconds=60)
     flushed_at = time.monotonic() - began
     runtime.redis.flushdb()
+    clouds.http.delete(f"{clouds.salesforce}/_sandbox/faults").raise_for_status()
     state = wait_until(runtime, fleet, lambda s: s.settled(expected), "settled after the flush")
     elapsed = time.monotonic() - began
     fleet.stop()
