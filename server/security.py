@@ -50,8 +50,9 @@ def _add_headers(response: Response) -> Response:
     for name, value in HEADERS.items():
         if name == "Cross-Origin-Opener-Policy" and response.status_code in (301, 302, 303, 307, 308):
             # Browsers apply COOP to every redirect of a navigation: on the sign-in redirects
-            # it would cut the add-in's sign-in dialog off from the window that opened it
-            # (the redirect itself renders nothing that COOP could protect).
+            # it would cut the add-in's sign-in dialog off from the window that opened it,
+            # which Office.js on the web reaches through window.opener (the redirect itself
+            # renders nothing that COOP could protect).
             continue
         response.headers.setdefault(name, value)
     return response
