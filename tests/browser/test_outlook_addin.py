@@ -24,7 +24,21 @@ from worker.runtime import runtime
 
 @pytest.fixture
 def outlook(page, web):
-    """`outlook(upn, **query)`: the simulated Outlook of `upn`, its ribbon drawn from the app's manifest."""
+    """`outlook(upn, **query)`: the simulated Outlook of `upn`, its ribbon drawn from the app's manifest.
+    A Content-Security-Policy violation in the app's frames (pane, function file, dialog)
+    fails the test: the `page` fixture checks only pages whose top document is the app's."""
+    violations = []
+    # Chromium reports a frame's violations without saying which frame; each document reports
+    # its own, with its address, through the standard event (init scripts are not subject to CSP).
+    page.context.add_init_script(
+        "document.addEventListener('securitypolicyviolation', (e) => console.error("
+        "'CSP violation in ' + location.href + ': ' + e.violatedDirective + ' ' + e.blockedURI));")
+
+    def on_console(message):
+        if message.text.startswith(f"CSP violation in {web.url}"):
+            violations.append(message.text)
+
+    page.on("console", on_console)
 
     def open_mailbox(upn: str, **query):
         params = {"user": upn, "manifest": f"{web.url}/addin/manifest.xml", "function_timeout": "20", **query}
@@ -34,7 +48,8 @@ def outlook(page, web):
         expect(page.get_by_test_id("ribbon-button")).to_have_count(5)
         return page
 
-    return open_mailbox
+    yield open_mailbox
+    assert not violations, "Content-Security-Policy violations in the add-in's pages:\n" + "\n".join(violations)
 
 
 def _open_email(page, internet_message_id: str, folder: str = "inbox"):
