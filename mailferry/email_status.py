@@ -136,15 +136,19 @@ def _participants(session: Session, user: User, facts: EmailFacts, context, row:
     result = []
     for key, person in people:
         record = records.get(key)
-        state = ("ignored" if aside.get(key) == SetAsideReason.IGNORE_LIST or context.global_exclusions.matches(key)
-                 else "invalid" if aside.get(key) == SetAsideReason.INVALID_ADDRESS
-                 else "unmatched" if key in unmatched or no_match
-                 else "not_looked_up")
         if record is not None:
             result.append(ParticipantStatus(
                 person.address, person.name, person.role.value,
                 "recorded" if record.recorded else "not_recorded",
                 record.sobject_type, record.record_id, record.name, record.reason))
+            continue
+        if aside.get(key) == SetAsideReason.IGNORE_LIST or context.global_exclusions.matches(key):
+            state = "ignored"
+        elif aside.get(key) == SetAsideReason.INVALID_ADDRESS:
+            state = "invalid"
+        elif key in unmatched or no_match:
+            state = "unmatched"
         else:
-            result.append(ParticipantStatus(person.address, person.name, person.role.value, state))
+            state = "not_looked_up"
+        result.append(ParticipantStatus(person.address, person.name, person.role.value, state))
     return result

@@ -8,6 +8,7 @@ text, never as HTML.
 from __future__ import annotations
 
 from mailferry import history
+from mailferry.addresses import domain_of
 from mailferry.email_status import EmailStatus
 from server.history.presenting import Links
 from server.time_display import local_time
@@ -63,7 +64,7 @@ def status_json(found: EmailStatus, links: Links) -> dict:
     for person in found.participants:
         entry = {
             "address": person.address, "name": person.name, "role": person.role, "state": person.state,
-            "state_text": PARTICIPANT_TEXT[person.state], "domain": person.address.rsplit("@", 1)[-1].lower(),
+            "state_text": PARTICIPANT_TEXT[person.state], "domain": domain_of(person.address) or "",
             "record": None, "create_contact_url": None, "create_lead_url": None,
         }
         if person.record_type:

@@ -18,6 +18,7 @@ from tests.sandbox.microsoft.conftest import ALICE, BOB, TENANT, sign_in  # noqa
 from tests.sandbox.conftest import microsoft_app, sandbox_settings  # noqa: F401  (fixtures)
 from tests.sandbox.microsoft.conftest import ms, sandbox_state  # noqa: F401  (fixtures)
 from tests.server.conftest import make_config, migrated_database_url  # noqa: F401  (fixtures)
+from tests.server.conftest import sign_in_session
 from tests.server.history.conftest import sync_queue  # noqa: F401  (fixture)
 
 API_SCOPE = f"api://localhost:3000/{DEMO_CLIENT_ID}/access_as_user"
@@ -92,9 +93,4 @@ def api(addin_app):
 @pytest.fixture
 def sign_in_cookie():
     """A browser session signed in on the web (Flask-Login's session cookie)."""
-    def sign(client, user) -> None:
-        with client.session_transaction() as session:
-            session["_user_id"] = str(user.id)
-            session["_fresh"] = True
-
-    return sign
+    return sign_in_session

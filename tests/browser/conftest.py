@@ -8,6 +8,8 @@
 - `signed_in_page(upn)`: signs in through the sandbox's Microsoft sign-in page.
 - `tests.browser.axe.assert_accessible(page)`: no serious or critical axe-core violation.
 - A Content-Security-Policy violation on any page fails the test (`page` records them).
+- `engine`: the sync engine run in-process (no worker here), `mailbox_of(upn)`; `deliver`:
+  mail into a sandbox mailbox; `expect` waits as long as any other step (autouse).
 
 Every test here is marked `browser` automatically. A missing Chromium or axe-core fails the
 tests with the fix; they are never skipped.
@@ -20,12 +22,17 @@ import re
 from dataclasses import dataclass, field
 
 import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
 
+from cli.demo import connect_demo_users
 from cli.processes import free_port
 from mailferry import migrate
+from mailferry.models import Mailbox, User
 from tests.browser.stack import CHROMIUM, clear_database, spki_hash, web_config
 from tests.db_fixtures import current_backend, empty_database
 from tests.https_server import start_https
+from worker.runtime import Runtime, use_runtime
 from tests.sandbox.conftest import (  # noqa: F401  (shared fixtures)
     microsoft, microsoft_app, salesforce, salesforce_app, sandbox_settings,
 )
@@ -162,3 +169,43 @@ def demo_users(web, client_session) -> list[dict]:
     answer = client_session.get(f"{web.microsoft}/_sandbox/users", timeout=30)
     answer.raise_for_status()
     return answer.json()["users"]
+
+
+@pytest.fixture(autouse=True)
+def patient_expectations():
+    """`expect` waits as long as any other browser step (CI machines are loaded)."""
+    expect.set_options(timeout=TIMEOUT_MS)
+    yield
+    expect.set_options(timeout=5_000)  # Playwright's default
+
+
+@pytest.fixture
+def engine(web):
+    """The sync engine in this process, on the web app's database and Redis, with every demo
+    user provisioned and their Salesforce connected (as `make run` does): the tenant's first
+    user is its admin. Returns `mailbox_of(upn)`."""
+    runtime = Runtime(web.config)
+    use_runtime(runtime)
+    connect_demo_users(web.config)
+
+    def mailbox_of(upn: str) -> int:
+        with runtime.sessions() as session:
+            user = session.execute(select(User).where(User.upn == upn.lower())).scalar_one()
+            return session.execute(select(Mailbox.id).where(Mailbox.user_id == user.id)).scalar_one()
+
+    yield mailbox_of
+    use_runtime(None)
+    runtime.engine.dispose()
+
+
+@pytest.fixture
+def deliver(web, client_session):
+    """Mail into a sandbox mailbox through the Microsoft sandbox's control API."""
+
+    def send(upn: str, sender: str, subject: str, name: str | None = None) -> None:
+        sender_field = {"address": sender, **({"name": name} if name else {})}
+        answer = client_session.post(f"{web.microsoft}/_sandbox/users/{upn}/messages", timeout=30, json={
+            "from": sender_field, "to": [{"address": upn}], "subject": subject, "body": "Hello."})
+        assert answer.status_code == 201, answer.text
+
+    return send

@@ -12,56 +12,12 @@ import re
 import pytest
 from playwright.sync_api import expect
 from rq import Queue
-from sqlalchemy import select
 
-from cli.demo import connect_demo_users
 from mailferry.job_queue import SYNC_QUEUE
-from mailferry.models import Mailbox, User
 from server.history.actions import RETRY_JOB
 from tests.browser.axe import assert_accessible
-from tests.browser.conftest import TIMEOUT_MS
 from worker import jobs
-from worker.runtime import Runtime, runtime, use_runtime
-
-
-@pytest.fixture(autouse=True)
-def patient_expectations():
-    """`expect` waits as long as any other browser step (CI machines are loaded)."""
-    expect.set_options(timeout=TIMEOUT_MS)
-    yield
-    expect.set_options(timeout=5_000)  # Playwright's default, for the other modules
-
-
-@pytest.fixture
-def engine(web):
-    """The sync engine in this process, on the web app's database and Redis, with every demo
-    user provisioned and their Salesforce connected (as `make run` does): the tenant's first
-    user is its admin. Returns `mailbox_of(upn)`."""
-    runtime = Runtime(web.config)
-    use_runtime(runtime)
-    connect_demo_users(web.config)
-
-    def mailbox_of(upn: str) -> int:
-        with runtime.sessions() as session:
-            user = session.execute(select(User).where(User.upn == upn.lower())).scalar_one()
-            return session.execute(select(Mailbox.id).where(Mailbox.user_id == user.id)).scalar_one()
-
-    yield mailbox_of
-    use_runtime(None)
-    runtime.engine.dispose()
-
-
-@pytest.fixture
-def deliver(web, client_session):
-    """Mail into a sandbox mailbox through the Microsoft sandbox's control API."""
-
-    def send(upn: str, sender: str, subject: str, name: str | None = None) -> None:
-        sender_field = {"address": sender, **({"name": name} if name else {})}
-        answer = client_session.post(f"{web.microsoft}/_sandbox/users/{upn}/messages", timeout=30, json={
-            "from": sender_field, "to": [{"address": upn}], "subject": subject, "body": "Hello."})
-        assert answer.status_code == 201, answer.text
-
-    return send
+from worker.runtime import runtime
 
 
 class RetryQueue:

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from mailferry.history import TABS
 from tests.browser.axe import assert_accessible
-from tests.browser.test_history_flows import _row, deliver, engine, patient_expectations  # noqa: F401  (fixtures)
+from tests.browser.test_history_flows import _row
 from worker import jobs
 
 LONG_SUBJECT = "Probe layout " + " ".join(f"quarterly-forecast-{n}" for n in range(40))

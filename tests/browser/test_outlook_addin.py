@@ -17,7 +17,6 @@ from mailferry.models import IgnoreEntry, Message, User, UserSetting
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.hostile import PAYLOADS, plant
-from tests.browser.test_history_flows import deliver, engine, patient_expectations  # noqa: F401  (fixtures)
 from worker import jobs
 from worker.runtime import runtime
 

@@ -33,14 +33,14 @@ def app(make_config):
     return create_app(make_config())
 
 
-@pytest.fixture
-def sign_in():
+def sign_in_session(client, user) -> None:
     """Make a test client act as a signed-in user, the way Flask-Login's own session does
     (the sign-in flow itself is tested end to end through the sandbox)."""
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user.id)
+        session["_fresh"] = True
 
-    def sign(client, user) -> None:
-        with client.session_transaction() as session:
-            session["_user_id"] = str(user.id)
-            session["_fresh"] = True
 
-    return sign
+@pytest.fixture
+def sign_in():
+    return sign_in_session
