@@ -1,6 +1,7 @@
 # The two commands: `make run` (everything, on https://localhost:3000) and `make test`.
-# Both create .venv and install the pinned dependencies first; nothing else is needed but
-# Python 3.11+, make and git.
+# Both create .venv and install the pinned dependencies first; `make run` needs nothing but
+# Python 3.11+, make and git. `make test` also needs Node.js with npm and Chromium
+# (test-prerequisites below installs Debian's chromium when it can).
 
 VENV        := .venv
 BIN         := $(VENV)/bin
@@ -12,14 +13,22 @@ STAMP       := $(VENV)/.installed
 # MSAL.js for the Outlook add-in and axe-core for the browser tests, pinned in package-lock.json.
 NODE_STAMP  := node_modules/.installed
 PYTEST_ARGS ?=
+# The Chromium the browser tests drive; `make test CHROMIUM=/path/to/chromium` for another build.
+CHROMIUM    ?= /usr/bin/chromium
 
-.PHONY: run test install certs lock clean
+.PHONY: run test test-prerequisites install certs lock clean
 
 run: install certs
 	$(BIN)/mailferry run
 
-test: install certs
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: test-prerequisites install certs
+	CHROMIUM="$(CHROMIUM)" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Chromium (installed with apt-get when missing, as root or with passwordless sudo) and
+# axe-core (from npm ci): whatever cannot be installed stops `make test` before the suite,
+# with the command that installs it.
+test-prerequisites: $(NODE_STAMP)
+	@sh tests/prerequisites.sh "$(CHROMIUM)" node_modules/axe-core/axe.min.js
 
 install: $(STAMP) $(NODE_STAMP)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from pathlib import Path
 
 from cryptography import x509
@@ -20,7 +21,8 @@ from mailferry.tls import CertificatePaths
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 AXE_SCRIPT = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM = Path("/usr/bin/chromium")
+#: Debian's Chromium; `make test CHROMIUM=/path/to/chromium` (the Makefile passes it on) for another build.
+CHROMIUM = Path(os.environ.get("CHROMIUM") or "/usr/bin/chromium")
 
 
 def web_config(data_dir: Path, database_url: str, redis_url: str, certs: CertificatePaths,
