@@ -6,6 +6,7 @@ import socket
 import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable, Iterator
 
 import requests
@@ -59,6 +60,11 @@ def worker_specs(config: Config) -> list[ProcessSpec]:
     return specs + [ProcessSpec("scheduler", python_command("scheduler"))]
 
 
+def sandbox_state_dir(config: Config) -> Path:
+    """Where the sandbox servers keep their worlds (`mailferry demo reset` empties it)."""
+    return config.data_dir / "sandbox"
+
+
 def serve_sandbox(config: Config, service: str) -> None:
     """Serve one sandbox server in the foreground (one process: its state is in memory)."""
     from cli.serve import serve_https
@@ -70,6 +76,7 @@ def serve_sandbox(config: Config, service: str) -> None:
         seed=config.sandbox_seed,
         ca_file=str(config.tls_ca_file),
         product_url=config.base_url,  # the simulated Outlook reads the add-in manifest there
+        state_dir=str(sandbox_state_dir(config)),  # the world survives a restart
     )
 
     def load():

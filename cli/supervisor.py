@@ -1,9 +1,11 @@
 """Start a set of processes, wait until each is ready, and stop them all together.
 
 Used by `mailferry run` (and `mailferry sandbox`). Children run in their own process groups so
-that Ctrl-C reaches only the supervisor, which then stops them in reverse order with SIGTERM
-(SIGKILL after a grace period). Each child also gets SIGKILL from the kernel if the supervisor
-itself dies, so no process is ever left behind.
+that Ctrl-C reaches only the supervisor, which then stops them one at a time in reverse order
+with SIGTERM (SIGKILL after a grace period): a worker finishes its run while the web app, the
+sandbox and Redis it talks to are still there, and the sandbox saves its world after the last
+write it will get. Each child also gets SIGKILL from the kernel if the supervisor itself dies,
+so no process is ever left behind.
 """
 
 from __future__ import annotations
@@ -75,15 +77,13 @@ class Supervisor:
         return 0
 
     def stop(self) -> None:
-        """SIGTERM every child, newest first, then SIGKILL what is still running after the grace."""
+        """Newest first, one at a time: SIGTERM, then SIGKILL if it still runs after the grace."""
         self._stopping = True
         for spec, process in reversed(self._children):
             if process.poll() is None:
                 _signal_group(process, signal.SIGTERM)
-        deadline = time.monotonic() + GRACE_SECONDS
-        for spec, process in reversed(self._children):
             try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                process.wait(timeout=GRACE_SECONDS)
             except subprocess.TimeoutExpired:
                 self._log(f"{spec.name} did not stop within {GRACE_SECONDS:.0f}s; killing it")
                 _signal_group(process, signal.SIGKILL)
@@ -94,13 +94,14 @@ class Supervisor:
         self._children.clear()
 
     def install_signal_handlers(self) -> None:
-        """Turn SIGINT/SIGTERM into a clean stop of `wait`."""
+        """Turn SIGINT/SIGTERM (and SIGHUP: the terminal closed) into a clean stop of `wait`."""
 
         def request_stop(signum, frame):
             self._stopping = True
 
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGHUP, request_stop)
 
 
 def python_command(*args: str) -> list[str]:

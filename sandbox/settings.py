@@ -21,3 +21,6 @@ class SandboxSettings:
     # CA bundle the sandbox trusts when it calls out (Graph change notifications to the
     # subscriber's HTTPS endpoint).
     ca_file: str | None = None
+    # Where each server keeps its world across restarts (`sandbox.persistence`); None: in
+    # memory only, a fresh world at every start (tests).
+    state_dir: str | None = None

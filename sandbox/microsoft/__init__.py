@@ -4,12 +4,14 @@ mail, over HTTPS (docs/sandbox.md, Microsoft 365).
 `create_app(settings)` builds the Flask app; `load_world(app, world)` loads a World in-process
 (tests use it to start from a hand-made world; `POST /_sandbox/reset` does the same with
 `sandbox.seed.build_world`). All state lives in one process: serve with one gunicorn worker
-and many threads.
+and many threads. With `settings.state_dir` the world is kept in a file there across restarts
+(`sandbox.persistence`).
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from flask import Flask, request
 
@@ -18,13 +20,15 @@ from ..control import SandboxControl
 from ..settings import SandboxSettings
 from ..world import World
 from . import control, gate, graph_batch, graph_mail, graph_subscriptions, identity
-from .apps import AppRegistry
+from ..persistence import keep_world, shape_of
+from ..world import Address, DemoUser
+from .apps import AppRegistration, AppRegistry
 from .errors import GraphError, error_response, graph_error_response
-from .grants import GrantStore
-from .mailstore import MailStore
+from .grants import AuthCode, GrantStore, RefreshGrant
+from .mailstore import Category, Folder, Mailbox, MailStore, Message
 from .notifier import Notifier
 from .state import EXTENSION, Tunables
-from .subscriptions import SubscriptionStore
+from .subscriptions import Subscription, SubscriptionStore
 from .tokens import SigningKey
 
 __all__ = ["create_app", "load_world", "MicrosoftSandbox"]
@@ -44,11 +48,25 @@ class MicrosoftSandbox:
         self.notifier = Notifier(settings.ca_file, self.tunables)
         self.subscriptions = SubscriptionStore(self.store, self.notifier)
         self.control = SandboxControl(error_response, self.extra_stats)
+        self.world_file = None  # set when the world is kept across restarts
 
     def extra_stats(self) -> dict:
         """What `/_sandbox/stats` adds for this server: live subscriptions and deliveries."""
         return {"subscriptions": len(self.subscriptions.all()),
                 "notifications": dict(sorted(self.notifier.counts.items()))}
+
+    def dump(self) -> dict[str, bytes]:
+        """What a restart keeps: the signing key, app registrations, sign-ins, mail and
+        subscriptions (not the test knobs, faults, stats or notifications in flight)."""
+        return {"key": self.key.dump(), "apps": self.apps.dump(), "grants": self.grants.dump(),
+                "store": self.store.dump(), "subscriptions": self.subscriptions.dump()}
+
+    def restore(self, saved: dict[str, bytes]) -> None:
+        self.key = SigningKey(saved["key"])
+        self.apps.restore(saved["apps"])
+        self.grants.restore(saved["grants"])
+        self.store.restore(saved["store"])
+        self.subscriptions.restore(saved["subscriptions"])
 
     def load(self, world: World) -> None:
         """Replace the world and forget everything issued against the previous one (the
@@ -97,7 +115,13 @@ def create_app(settings: SandboxSettings) -> Flask:
     app.register_error_handler(405, _not_allowed)
     app.register_error_handler(500, _server_error)
     app.wsgi_app = _normalize_paths(app.wsgi_app)
-    _load_default_world(sandbox)
+    if settings.state_dir:
+        sandbox.world_file = keep_world(Path(settings.state_dir) / "microsoft.state", settings,
+                   shape_of(Message, Mailbox, Folder, Category, DemoUser, Address, Subscription,
+                            AuthCode, RefreshGrant, AppRegistration),
+                   sandbox.dump, sandbox.restore, lambda: _load_default_world(sandbox))
+    else:
+        _load_default_world(sandbox)
     return app
 
 

@@ -7,6 +7,7 @@ or 127.0.0.1 (and http on those hosts), so the product can run on any port.
 
 from __future__ import annotations
 
+import pickle
 import threading
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
@@ -52,6 +53,14 @@ class AppRegistry:
     def reset(self) -> None:
         with self._lock:
             self._apps = {DEMO_CLIENT_ID: AppRegistration(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)}
+
+    def dump(self) -> bytes:
+        with self._lock:
+            return pickle.dumps(self._apps)
+
+    def restore(self, saved: bytes) -> None:
+        with self._lock:
+            self._apps = pickle.loads(saved)
 
     def get(self, client_id: str) -> AppRegistration | None:
         return self._apps.get(client_id)

@@ -7,6 +7,7 @@ world is reset. Each remembers who and what it was issued for.
 
 from __future__ import annotations
 
+import pickle
 import secrets
 import threading
 import time
@@ -46,6 +47,14 @@ class GrantStore:
         with self._lock:
             self.codes.clear()
             self.refresh.clear()
+
+    def dump(self) -> bytes:
+        with self._lock:
+            return pickle.dumps((self.codes, self.refresh))
+
+    def restore(self, saved: bytes) -> None:
+        with self._lock:
+            self.codes, self.refresh = pickle.loads(saved)
 
     def issue_code(self, code: AuthCode) -> str:
         value = "0.A" + secrets.token_urlsafe(48)

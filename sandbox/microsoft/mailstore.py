@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import hashlib
 import itertools
+import pickle
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -152,6 +153,17 @@ class MailStore:
                 mailbox = self.mailbox(spec.user_upn)
                 if mailbox is not None:
                     self._insert(mailbox, spec, notify=False)
+
+    def dump(self) -> bytes:
+        """The tenant and its mailboxes (messages, change logs, categories), for the state file."""
+        with self.lock:
+            return pickle.dumps((self.epoch, self.tenant_id, self.tenant_domain, self.tenant_name,
+                                 self.mailboxes, self._lookup), protocol=pickle.HIGHEST_PROTOCOL)
+
+    def restore(self, saved: bytes) -> None:
+        with self.lock:
+            (self.epoch, self.tenant_id, self.tenant_domain, self.tenant_name,
+             self.mailboxes, self._lookup) = pickle.loads(saved)
 
     def _add_mailbox(self, user: DemoUser, categories: tuple[str, ...]) -> None:
         folders = {}

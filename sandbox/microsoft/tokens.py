@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import pickle
 import threading
 import time
 import uuid
@@ -43,13 +44,18 @@ class TokenError(Exception):
 
 
 class SigningKey:
-    def __init__(self) -> None:
-        self._private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    """The tenant's token-signing key and its certificate: new, or those of a saved world
+    (`saved`, from `dump`), so tokens issued before a restart keep their kid and still verify."""
+
+    def __init__(self, saved: bytes | None = None) -> None:
+        pem, der = pickle.loads(saved) if saved else (None, None)
+        self._private = (serialization.load_pem_private_key(pem, password=None) if pem
+                         else rsa.generate_private_key(public_exponent=65537, key_size=2048))
         self.public = self._private.public_key()
         self._pem = self._private.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        cert = self._self_signed_cert()
-        der = cert.public_bytes(serialization.Encoding.DER)
+        der = der or self._self_signed_cert().public_bytes(serialization.Encoding.DER)
+        self._der = der
         # Entra's JWKS carries the certificate (x5c) and its SHA-1 thumbprint as kid and x5t.
         self.kid = b64url(hashlib.sha1(der).digest())
         numbers = self.public.public_numbers()
@@ -68,6 +74,9 @@ class SigningKey:
                 .public_key(self.public).serial_number(x509.random_serial_number())
                 .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=730))
                 .sign(self._private, hashes.SHA256()))
+
+    def dump(self) -> bytes:
+        return pickle.dumps((self._pem, self._der))
 
     def mint(self, claims: dict) -> str:
         return jwt.encode(claims, self._pem, algorithm="RS256", headers={"kid": self.kid, "typ": "JWT"})

@@ -3,7 +3,6 @@ them case-insensitive (18 characters), starting with the sObject's key prefix.""
 
 from __future__ import annotations
 
-import itertools
 import re
 import threading
 
@@ -53,13 +52,14 @@ def _base62(number: int, width: int) -> str:
 class IdMaker:
     """Makes fresh Ids per key prefix; `Mf` in the middle keeps them apart from seeded Ids."""
 
-    def __init__(self) -> None:
-        self._counter = itertools.count(1)
+    def __init__(self, last: int = 0) -> None:
+        self.last = last  # the number of the newest Id made (kept across restarts)
         self._lock = threading.Lock()
 
     def make(self, prefix: str) -> str:
         with self._lock:
-            number = next(self._counter)
+            self.last += 1
+            number = self.last
         return to_18(f"{prefix}Mf0000{_base62(number, 6)}")
 
 

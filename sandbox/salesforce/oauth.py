@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import pickle
 import secrets
 import threading
 import time
@@ -66,6 +67,14 @@ class Sessions:
         self.access: dict[str, Session] = {}
         self.refresh: dict[str, Grant] = {}
         self.codes: dict[str, Code] = {}
+
+    def dump(self) -> bytes:
+        with self._lock:
+            return pickle.dumps((self.access, self.refresh, self.codes))
+
+    def restore(self, saved: bytes) -> None:
+        with self._lock:
+            self.access, self.refresh, self.codes = pickle.loads(saved)
 
     def new_code(self, user_id, client_id, redirect_uri, scope, challenge) -> str:
         code = "aPrx" + secrets.token_urlsafe(32)

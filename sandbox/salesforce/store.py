@@ -9,6 +9,7 @@ indexes right and, inside a transaction, remember what to undo.
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 import re
 import threading
 from collections import defaultdict
@@ -115,6 +116,25 @@ class Org:
             for name in LOAD_ORDER:
                 for raw in salesforce.get(name, []):
                     self.insert_raw(name, raw, lenient=True)
+
+    def dump(self) -> bytes:
+        """The records (live and in the recycle bin), settings, API usage and the Id counter."""
+        with self.lock:
+            return pickle.dumps((self.settings, self.records, self.deleted, self.api_used, self._ids.last),
+                                protocol=pickle.HIGHEST_PROTOCOL)
+
+    def restore(self, saved: bytes) -> None:
+        with self.lock:
+            settings, records, deleted, api_used, last_id = pickle.loads(saved)
+            self.settings = settings
+            self._rebuild_schema()
+            self._clear()
+            for name, table in records.items():
+                for record in table.values():
+                    self._put(name, record)
+            self.deleted.update(deleted)
+            self.api_used = api_used
+            self._ids = ids.IdMaker(last_id)
 
     def update_settings(self, changes: dict) -> OrgSettings:
         with self.lock:

@@ -1,0 +1,105 @@
+"""The sandbox keeps its world across restarts (issue 10): a server started on the state file
+another one left finds the same mail, delta state, subscriptions, sign-ins and org records;
+a file of another seed or shape is not loaded."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+import time
+
+import jwt
+import pytest
+
+from sandbox.microsoft import create_app as create_microsoft
+from sandbox.salesforce import create_app as create_salesforce
+from sandbox.persistence import WorldFile
+from sandbox.settings import SandboxSettings
+
+
+@pytest.fixture
+def settings(tmp_path, certs) -> SandboxSettings:
+    return SandboxSettings(seed=1, ca_file=str(certs.ca_cert), state_dir=str(tmp_path / "sandbox"))
+
+
+def _stop(app, key):
+    app.extensions[key].world_file.stop()
+
+
+def test_the_microsoft_world_is_the_same_after_a_restart(settings):
+    first = create_microsoft(settings)
+    sandbox = first.extensions["mailferry_microsoft_sandbox"]
+    mailbox = next(iter(sandbox.store.mailboxes.values()))
+    inbox = mailbox.folder("inbox")
+    message = next(m for m in mailbox.messages.values() if m.folder_id == inbox.id)
+    sandbox.store.update_message(mailbox, message, {"categories": ["CRM"]})
+    refresh_token = sandbox.grants.issue_refresh(_grant(mailbox.user.oid))
+    token = sandbox.key.mint({"sub": mailbox.user.oid, "exp": time.time() + 600})
+    seq = mailbox.seq
+    _stop(first, "mailferry_microsoft_sandbox")
+
+    again = create_microsoft(settings).extensions["mailferry_microsoft_sandbox"]
+    restored = again.store.mailbox(mailbox.user.upn)
+    assert restored.seq == seq  # delta tokens of the first run still point into this log
+    assert restored.messages[message.id].categories == ["CRM"]
+    assert again.grants.find_refresh(refresh_token).oid == mailbox.user.oid
+    # The same signing key and kid: a token minted before the restart verifies after it.
+    assert jwt.get_unverified_header(token)["kid"] == again.key.kid
+    assert again.key.verify(token)["sub"] == mailbox.user.oid
+    again.world_file.stop()
+
+
+def test_the_salesforce_org_is_the_same_after_a_restart_and_ids_do_not_repeat(settings):
+    first = create_salesforce(settings)
+    sandbox = first.extensions["salesforce_sandbox"]
+    contact_id = sandbox.org.insert_raw("Contact", {"LastName": "Kept", "Email": "kept@customer.example"})
+    user_id = sandbox.org.default_user_id()
+    refresh = sandbox.sessions.new_refresh_token(user_id, "client", "api refresh_token")
+    access = sandbox.sessions.issue(user_id, "client", "api", refresh)
+    _stop(first, "salesforce_sandbox")
+
+    again = create_salesforce(settings).extensions["salesforce_sandbox"]
+    assert again.org.get("Contact", contact_id)["Email"] == "kept@customer.example"
+    # The email index is rebuilt, so matching finds the restored contact.
+    assert [r["Id"] for r in again.org.lookup("Contact", "Email", ["KEPT@customer.example"])] == [contact_id]
+    assert again.sessions.check(access).user_id == user_id
+    assert refresh in again.sessions.refresh
+    newer = again.org.insert_raw("Contact", {"LastName": "Newer"})
+    assert newer != contact_id and again.org.get("Contact", contact_id)["LastName"] == "Kept"
+    again.world_file.stop()
+
+
+def test_a_state_file_of_another_seed_is_not_loaded(settings):
+    first = create_salesforce(settings)
+    contact_id = first.extensions["salesforce_sandbox"].org.insert_raw("Contact", {"LastName": "Old"})
+    _stop(first, "salesforce_sandbox")
+    other = create_salesforce(dataclasses.replace(settings, seed=2)).extensions["salesforce_sandbox"]
+    assert other.org.get("Contact", contact_id) is None
+    other.world_file.stop()
+
+
+def test_a_state_file_of_another_shape_is_not_loaded(settings, tmp_path):
+    path = tmp_path / "world.state"
+    WorldFile(path, {"shape": "old"}, lambda: {"part": pickle.dumps(1)}, lambda saved: None).save()
+    restored = []
+    assert WorldFile(path, {"shape": "new"}, dict, restored.append).load() is False
+    assert restored == []
+    assert WorldFile(path, {"shape": "old"}, dict, restored.append).load() is True
+    assert pickle.loads(restored[0]["part"]) == 1
+
+
+def test_an_unchanged_world_is_not_written_again(tmp_path):
+    path = tmp_path / "world.state"
+    world_file = WorldFile(path, {}, lambda: {"part": b"same"}, lambda saved: None)
+    world_file.save()
+    written = path.stat().st_mtime_ns
+    path.write_bytes(path.read_bytes())  # same bytes, newer time: a rewrite would change it again
+    touched = path.stat().st_mtime_ns
+    world_file.save()
+    assert path.stat().st_mtime_ns == touched and touched >= written
+
+
+def _grant(oid):
+    from sandbox.microsoft.grants import RefreshGrant
+
+    return RefreshGrant("client", oid, ["Mail.ReadWrite"])
