@@ -5,7 +5,9 @@ Graph POSTs here when mail changes in a subscribed folder. We only enqueue work 
 are slow. A notification is trusted only when its `clientState` equals the secret we gave
 Graph for that subscription (stored sealed, compared in constant time); anything else is
 counted and ignored. The worker then reads the changes through delta, so a notification is
-only ever a hint: a lost one is caught by polling, a forged one costs at most a sync.
+only ever a hint: a lost one is caught by polling, a forged one costs at most a sync. Each
+genuine one is also noted as a sign of life of its subscription
+(`mailferry.subscription_liveness`), which lets a run notice one Graph silently dropped.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from typing import Iterator
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 
+from mailferry import subscription_liveness
 from mailferry.crypto import SecretBox, SecretUnreadable
+from mailferry.db import utcnow
 from mailferry.job_queue import SYNC_QUEUE, enqueue_once, enqueue_sync
 from mailferry.models import Subscription
 from server.extensions import db_session, redis_client
@@ -35,8 +39,10 @@ def notifications() -> Response:
     handshake = _validation_answer()
     if handshake is not None:
         return handshake
-    mailbox_ids = {row.mailbox_id for row, _ in _genuine(_notification_list())}
-    for mailbox_id in sorted(mailbox_ids):
+    rows = [row for row, _ in _genuine(_notification_list())]
+    if rows:
+        subscription_liveness.heard(redis_client(), (row.id for row in rows), utcnow())
+    for mailbox_id in sorted({row.mailbox_id for row in rows}):
         enqueue_sync(redis_client(), mailbox_id)
     return Response(status=202)
 
@@ -53,8 +59,9 @@ def lifecycle() -> Response:
             enqueue_once(redis_client(), SYNC_QUEUE, "worker.jobs.renew_subscription", row.id,
                          job_id=f"renew-subscription-{row.id}")
         elif event == "subscriptionRemoved":
-            enqueue_once(redis_client(), SYNC_QUEUE, "worker.jobs.recreate_subscription", row.mailbox_id,
-                         job_id=f"recreate-subscription-{row.mailbox_id}")
+            # Only this subscription is gone: the mailbox's others keep notifying.
+            enqueue_once(redis_client(), SYNC_QUEUE, "worker.jobs.replace_subscription", row.id,
+                         job_id=f"replace-subscription-{row.id}")
         elif event == "missed":
             # Some notifications were lost: delta catches up on everything.
             enqueue_sync(redis_client(), row.mailbox_id)

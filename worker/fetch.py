@@ -70,16 +70,20 @@ def fetch_folders(
     window_days: int,
     checkpoint: Callable[[], None],
     counts: FetchCounts,
-) -> None:
+) -> dict[int, datetime]:
     """Follow every folder's delta from its stored cursor to a new deltaLink, all folders'
     next pages in one `$batch` per round, storing every page.
 
     `checkpoint` commits after each round, so a crash resumes from the last stored links.
+    Returns, per folder row id, the newest `lastModifiedDateTime` among the messages the
+    delta returned (folders with none are left out): what its subscription should have
+    announced (`worker.subscriptions.recover_silent`).
     """
     since = now - timedelta(days=backfill_days)
     links = {folder.id: folder.delta_link for folder in folders}
     resyncs = {folder.id: 0 for folder in folders}
     open_folders = list(folders)
+    newest: dict[int, datetime] = {}
     while open_folders:
         wanted = [DeltaRequest(f.graph_folder_id, links[f.id], None if links[f.id] else since) for f in open_folders]
         answers = graph.delta_many(user_ref, wanted, page_size=PAGE_SIZE)
@@ -97,6 +101,11 @@ def fetch_folders(
                 still_open.append(folder)
                 continue
             store_page(session, mailbox, folder, answer, own_addresses, now, window_days, counts)
+            stamps = [m.modified_at for m in answer.messages if m.modified_at is not None]
+            if folder.id in newest:
+                stamps.append(newest[folder.id])
+            if stamps:
+                newest[folder.id] = max(stamps)
             if answer.next_link:
                 links[folder.id] = folder.delta_link = answer.next_link
                 still_open.append(folder)
@@ -105,6 +114,7 @@ def fetch_folders(
                 folder.last_synced_at = now
         checkpoint()
         open_folders = still_open
+    return newest
 
 
 def store_page(session, mailbox, folder, page, own_addresses, now, window_days, counts: FetchCounts) -> None:

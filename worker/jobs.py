@@ -51,9 +51,17 @@ def _run(rt, mailbox_id: int) -> dict:
             tenant = user.tenant
             folders = ensure_folders(session, mailbox, graph, user_ref, context.settings.folders)
             session.commit()
-            fetch_folders(session, mailbox, folders, graph, user_ref, context.own_addresses, now,
-                          tenant.backfill_days, tenant.attempt_window_days, session.commit, fetched)
+
+            def fetch():
+                return fetch_folders(session, mailbox, folders, graph, user_ref, context.own_addresses, now,
+                                     tenant.backfill_days, tenant.attempt_window_days, session.commit, fetched)
+
+            # Subscriptions first: what changes after them is announced, what changed before
+            # is in this fetch (worker/subscriptions.py).
             subscriptions.ensure(rt, session, mailbox, graph, user_ref, folders, now)
+            changed = fetch()
+            if subscriptions.recover_silent(rt, session, mailbox, graph, user_ref, folders, changed, now):
+                fetch()  # what changed between the fetch and the new subscription
             mailbox_state.advance(mailbox, mailbox_state.PROCESSING, utcnow())
             session.commit()
             crm = crm_for(rt, session, user, now)
@@ -129,14 +137,17 @@ def renew_subscription(subscription_id: int) -> int:
     return enqueue_sync(rt.redis, mailbox_id)
 
 
-def recreate_subscription(mailbox_id: int) -> int:
-    """Graph removed a subscription: forget ours; the next run creates a new one."""
+def replace_subscription(subscription_id: int) -> int:
+    """Graph removed this subscription (`subscriptionRemoved`): forget it and sync the mailbox
+    now; the run creates a new one for its folder before it fetches. The mailbox's other
+    subscriptions stay as they are."""
     rt = runtime()
     with rt.session() as session:
-        for subscription in session.execute(
-            select(Subscription).where(Subscription.mailbox_id == mailbox_id)
-        ).scalars():
-            session.delete(subscription)
+        subscription = session.get(Subscription, subscription_id)
+        if subscription is None:
+            return 0
+        mailbox_id = subscription.mailbox_id
+        session.delete(subscription)
     return enqueue_sync(rt.redis, mailbox_id)
 
 
@@ -159,5 +170,5 @@ def retry_now(user_id: int, message_ids: list[int] | None = None) -> int:
 
 __all__ = [
     "sync_mailbox", "enqueue_due_mailboxes", "recover_stale_mailboxes", "expire_and_purge",
-    "renew_subscriptions", "renew_subscription", "recreate_subscription", "retry_now",
+    "renew_subscriptions", "renew_subscription", "replace_subscription", "retry_now",
 ]

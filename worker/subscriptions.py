@@ -1,5 +1,17 @@
 """Graph change notifications for a mailbox's folders: created on its first run, renewed
-before they expire, recreated when Graph dropped them.
+before they expire, and recreated, for that folder only, once Graph turns out to have dropped
+one (real Graph does: reference §1.8, "for subscriptionRemoved create a new subscription then
+resync via delta"):
+
+- a renewal answers 404: `ensure` renews before it creates, so the folder gets a new one in
+  the same run;
+- a `subscriptionRemoved` lifecycle event: `worker.jobs.replace_subscription` forgets that
+  row and queues a sync, whose `ensure` creates the new one;
+- notifications silently stopped: `recover_silent` (below).
+
+`ensure` runs before the run's delta fetch, so every change is either in that fetch or
+announced by a notification, which queues another run (behind this one if it is still
+going): nothing that happened while a folder had no subscription waits for polling.
 
 Notifications only make syncs prompter: polling still runs, so a mailbox whose webhook
 cannot be reached (a laptop behind NAT, a server without a public URL) still syncs; the
@@ -14,6 +26,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from mailferry import subscription_liveness
 from mailferry.models import Mailbox, MailboxFolder, Subscription
 from mailferry.provider_errors import ErrorKind, ProviderError
 from worker.microsoft.graph import SubscriptionRequest
@@ -22,39 +35,86 @@ log = logging.getLogger(__name__)
 # Graph allows mail subscriptions up to 10,080 minutes; three days leaves room to renew.
 LIFETIME = timedelta(days=3)
 RENEW_BEFORE = timedelta(days=1)
+# Graph notifies within seconds; a change this old with no notification since is suspect.
+NOTIFICATION_OVERDUE = timedelta(minutes=2)
 NOTIFICATIONS_PATH = "/webhooks/graph/notifications"
 LIFECYCLE_PATH = "/webhooks/graph/lifecycle"
 
 
 def ensure(rt, session: Session, mailbox: Mailbox, graph, user_ref: str,
            folders: list[MailboxFolder], now: datetime) -> None:
-    """One live subscription per synced folder (the missing ones created in one `$batch`);
-    renew those close to expiry."""
-    by_resource = {s.resource: s for s in mailbox.subscriptions}
-    missing = [folder for folder in folders if folder.graph_folder_id not in by_resource]
+    """One live subscription per synced folder: those close to expiry renewed, then the
+    missing ones (never created, or found gone by the renewal) created in one `$batch`."""
     try:
-        if missing:
-            _create(rt, session, mailbox, graph, user_ref, missing, now)
-        for subscription in by_resource.values():
+        for subscription in list(mailbox.subscriptions):
             if subscription.expires_at - now < RENEW_BEFORE:
-                _renew(session, graph, subscription, now)
+                _renew(mailbox, graph, subscription, now)
+        known = {s.resource for s in mailbox.subscriptions}
+        missing = [folder for folder in folders if folder.graph_folder_id not in known]
+        if missing:
+            _create(rt, mailbox, graph, user_ref, missing, now)
     except ProviderError as error:
         _unless_auth(mailbox, error)
     session.commit()
 
 
-def _create(rt, session, mailbox, graph, user_ref, folders, now) -> None:
+def recover_silent(rt, session: Session, mailbox: Mailbox, graph, user_ref: str,
+                   folders: list[MailboxFolder], changed: dict[int, datetime], now: datetime) -> bool:
+    """Graph may drop a subscription without a word. Detected from what the run fetched, at no
+    cost while notifications flow: a folder whose newest change (`changed`, per folder row
+    id, from the fetch) is older than `NOTIFICATION_OVERDUE`, made after its subscription
+    existed and after the last notification the webhook accepted for it. Only then one
+    `GET /subscriptions/{id}`; on 404 the folder gets a new subscription.
+
+    Returns whether one was recreated: it announces changes from now on, so the caller
+    fetches once more for those made since this run's fetch.
+    """
+    by_resource = {s.resource: s for s in mailbox.subscriptions}
+    gone = []
+    try:
+        for folder in folders:
+            subscription = by_resource.get(folder.graph_folder_id)
+            modified = changed.get(folder.id)
+            if subscription is None or modified is None or not _overdue(rt, subscription, modified, now):
+                continue
+            try:
+                graph.subscription(subscription.graph_subscription_id)
+            except ProviderError as error:
+                if error.kind != ErrorKind.NOT_FOUND:
+                    raise
+                log.warning("mailbox %s: Graph no longer knows the subscription of folder %s; recreating it",
+                            mailbox.id, folder.graph_folder_id)
+                mailbox.subscriptions.remove(subscription)
+                gone.append(folder)
+        if gone:
+            _create(rt, mailbox, graph, user_ref, gone, now)
+    except ProviderError as error:
+        _unless_auth(mailbox, error)
+    session.commit()
+    return bool(gone)
+
+
+def _overdue(rt, subscription: Subscription, modified: datetime, now: datetime) -> bool:
+    # Graph's clock (`modified`) against ours: close enough, as a change found while its
+    # notifications work is seconds old, far inside NOTIFICATION_OVERDUE.
+    if not subscription.created_at < modified <= now - NOTIFICATION_OVERDUE:
+        return False
+    heard = subscription_liveness.last_heard(rt.redis, subscription.id)
+    return heard is None or heard < modified
+
+
+def _create(rt, mailbox, graph, user_ref, folders, now) -> None:
     base = rt.config.base_url
     states = [secrets.token_urlsafe(32) for _ in folders]
     wanted = [SubscriptionRequest(folder.graph_folder_id, base + NOTIFICATIONS_PATH, base + LIFECYCLE_PATH,
                                   state, now + LIFETIME) for folder, state in zip(folders, states)]
     # A notification that arrives before these rows are committed is not recognised and is
-    # dropped; nothing is lost, as the run that follows any later one fetches the delta.
+    # dropped; nothing is lost, as the run fetches the delta after the commit.
     for folder, state, created in zip(folders, states, graph.create_subscriptions(user_ref, wanted)):
         if isinstance(created, ProviderError):
             _unless_auth(mailbox, created)
             continue
-        session.add(Subscription(
+        mailbox.subscriptions.append(Subscription(
             mailbox_id=mailbox.id, graph_subscription_id=created.id, resource=folder.graph_folder_id,
             sealed_client_state=rt.box.seal(state), expires_at=created.expires_at or now + LIFETIME,
         ))
@@ -67,12 +127,13 @@ def _unless_auth(mailbox: Mailbox, error: ProviderError) -> None:
     log.warning("mailbox %s: no change notifications (%r); polling continues", mailbox.id, error)
 
 
-def _renew(session, graph, subscription: Subscription, now: datetime) -> None:
+def _renew(mailbox: Mailbox, graph, subscription: Subscription, now: datetime) -> None:
     try:
         renewed = graph.renew_subscription(subscription.graph_subscription_id, now + LIFETIME)
     except ProviderError as error:
-        if error.kind != ErrorKind.NOT_FOUND:
-            raise
-        session.delete(subscription)  # Graph forgot it: the next run creates a new one
+        if error.kind == ErrorKind.NOT_FOUND:
+            mailbox.subscriptions.remove(subscription)  # Graph forgot it: `ensure` creates a new one
+        else:
+            _unless_auth(mailbox, error)  # kept as it is: a later run renews it
         return
     subscription.expires_at = renewed.expires_at or now + LIFETIME

@@ -1,6 +1,7 @@
 """The Microsoft side of the sandbox control API (`/_sandbox/...`, documented in
 docs/sandbox.md, Microsoft 365): reset to a seeded world, list users, deliver/change/delete mail,
-expire delta tokens, revoke sign-ins, fire lifecycle events, tune limits, register apps.
+expire delta tokens, revoke sign-ins, drop subscriptions, fire lifecycle events, tune limits,
+register apps.
 
 Statistics and fault rules (`/_sandbox/stats`, `/_sandbox/faults`) come from the shared
 `sandbox.control.SandboxControl`.
@@ -184,6 +185,16 @@ def revoke(upn):
 @bp.get("/subscriptions")
 def subscriptions():
     return jsonify({"subscriptions": [s.as_json() for s in state().subscriptions.all()]})
+
+
+@bp.delete("/subscriptions/<subscription_id>")
+def drop_subscription(subscription_id):
+    """Graph forgets the subscription without a word, as real Graph sometimes does: no more
+    notifications, and GET/PATCH/DELETE of it answer 404. (The lifecycle route with
+    `subscriptionRemoved` drops it and says so.)"""
+    if state().subscriptions.remove(subscription_id) is None:
+        return _problem("no such subscription", 404)
+    return jsonify({"dropped": subscription_id})
 
 
 @bp.post("/subscriptions/<subscription_id>/lifecycle")

@@ -112,9 +112,13 @@ def create_subscription():
 
 
 def _own(subscription_id: str) -> Subscription:
+    """The caller's subscription. Any other id (expired, deleted, dropped by Graph, another
+    app's) is Graph's 404 `ResourceNotFound` "The object was not found." for GET, PATCH
+    and DELETE alike, as observed in microsoftgraph/microsoft-graph-docs-contrib #1522
+    (GET) and #6599 (DELETE); the body has the usual shape (reference §1.11)."""
     sub = state().subscriptions.get(subscription_id)
     if sub is None or sub.application_id != g.caller.client_id:
-        raise GraphError(404, "ResourceNotFound", f"The object '{subscription_id}' was not found.")
+        raise GraphError(404, "ResourceNotFound", "The object was not found.")
     return sub
 
 

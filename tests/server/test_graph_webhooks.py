@@ -13,6 +13,7 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from sqlalchemy.orm import Session
 
+from mailferry import subscription_liveness
 from mailferry.crypto import SecretBox
 from mailferry.job_queue import SYNC_QUEUE, enqueue_once
 from mailferry.microsoft_identity import acquire_app_token, forget_app_tokens
@@ -72,6 +73,8 @@ def _clear(connection):
     for key in connection.scan_iter("rq:job:*-mailbox-*"):
         connection.delete(key)
     for key in connection.scan_iter("rq:job:*-subscription-*"):
+        connection.delete(key)
+    for key in connection.scan_iter("mailferry:subscription:*"):
         connection.delete(key)
     connection.delete(COUNTER_KEY)
 
@@ -153,15 +156,17 @@ def test_validation_handshake_echoes_the_decoded_token_as_plain_text(webapp, pat
 def test_subscription_create_renew_delete_with_the_handshake_reaching_our_https_server(
         graph, served, ms, client_session):
     inbox = graph.folder(ALICE.upn, "inbox")["id"]
+    # Each expiry computed once: a second may tick between two calls of later().
+    expiry, renewal = later(24), later(48)
     created = graph.create_subscription(ALICE.upn, inbox, f"{served}{NOTIFY}", f"{served}{LIFECYCLE}",
-                                        "state-1", later(24))
-    assert created.id and created.expires_at == later(24)
+                                        "state-1", expiry)
+    assert created.id and created.expires_at == expiry
     [live] = client_session.get(f"{ms}/_sandbox/subscriptions").json()["subscriptions"]
     assert live["id"] == created.id and live["notificationUrl"] == f"{served}{NOTIFY}"
     assert live["lifecycleNotificationUrl"] == f"{served}{LIFECYCLE}"
     assert live["changeType"] == "created,updated,deleted" and inbox in live["resource"]
-    renewed = graph.renew_subscription(created.id, later(48))
-    assert renewed.id == created.id and renewed.expires_at == later(48)
+    renewed = graph.renew_subscription(created.id, renewal)
+    assert renewed.id == created.id and renewed.expires_at == renewal
     assert graph.delete_subscription(created.id) is True
     assert graph.delete_subscription(created.id) is False  # already gone: nothing to do
     assert client_session.get(f"{ms}/_sandbox/subscriptions").json()["subscriptions"] == []
@@ -193,16 +198,19 @@ def test_delivered_mail_enqueues_exactly_one_sync_job_for_the_mailbox(
 
 
 def test_forged_client_state_is_ignored_and_counted(webapp, engine, box, mailbox_id, rq_redis):
-    store_subscription(engine, box, mailbox_id, "sub-forged-test", "the-real-state")
+    row_id = store_subscription(engine, box, mailbox_id, "sub-forged-test", "the-real-state")
     note = {"subscriptionId": "sub-forged-test", "clientState": "a-guess", "changeType": "created",
             "resource": "Users/x/Messages/y", "tenantId": TENANT}
     answer = webapp.test_client().post(NOTIFY, json={"value": [note]})
     assert answer.status_code == 202
     assert jobs(rq_redis) == []
     assert int(rq_redis.hget(COUNTER_KEY, "client_state_mismatch")) == 1
-    # The genuine state for the same subscription is accepted.
+    assert subscription_liveness.last_heard(rq_redis, row_id) is None  # a forgery is no sign of life
+    # The genuine state for the same subscription is accepted, and noted as a sign of life.
+    before = dt.datetime.now(dt.timezone.utc)
     webapp.test_client().post(NOTIFY, json={"value": [{**note, "clientState": "the-real-state"}]})
     assert [job.id for job in jobs(rq_redis)] == [f"sync-mailbox-{mailbox_id}"]
+    assert before <= subscription_liveness.last_heard(rq_redis, row_id) <= dt.datetime.now(dt.timezone.utc)
 
 
 def test_unknown_subscription_missing_client_state_and_malformed_bodies_are_ignored(webapp, rq_redis):
@@ -219,7 +227,7 @@ def test_unknown_subscription_missing_client_state_and_malformed_bodies_are_igno
 # -- lifecycle events --------------------------------------------------------------------------------
 @pytest.mark.parametrize("event, job_id, function", [
     ("reauthorizationRequired", "renew-subscription-{subscription}", "worker.jobs.renew_subscription"),
-    ("subscriptionRemoved", "recreate-subscription-{mailbox}", "worker.jobs.recreate_subscription"),
+    ("subscriptionRemoved", "replace-subscription-{subscription}", "worker.jobs.replace_subscription"),
     ("missed", "sync-mailbox-{mailbox}", "worker.jobs.sync_mailbox"),
 ])
 def test_lifecycle_event_enqueues_its_job(event, job_id, function, graph, served, ms, client_session,

@@ -235,6 +235,10 @@ class GraphClient:
             body["lifecycleNotificationUrl"] = request.lifecycle_url
         return body
 
+    def subscription(self, subscription_id: str) -> GraphSubscription:
+        """Graph's view of one subscription; NOT_FOUND once Graph no longer knows it."""
+        return _subscription(self._json("GET", f"/subscriptions/{_id(subscription_id)}"))
+
     def renew_subscription(self, subscription_id: str, expires_at: datetime) -> GraphSubscription:
         """Extend the expiry (this also answers a reauthorizationRequired lifecycle event)."""
         return _subscription(self._json("PATCH", f"/subscriptions/{_id(subscription_id)}",

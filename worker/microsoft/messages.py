@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 SELECT_FIELDS = (
     "internetMessageId", "conversationId", "subject", "from", "sender",
     "toRecipients", "ccRecipients", "bccRecipients", "receivedDateTime", "sentDateTime",
-    "categories", "parentFolderId", "isDraft", "body",
+    "categories", "parentFolderId", "isDraft", "body", "lastModifiedDateTime",
 )
 
 
@@ -47,6 +47,8 @@ class GraphMessage:
     parent_folder_id: str | None
     is_draft: bool
     body_text: str | None  # None when the payload carried no body (e.g. a partial update)
+    # When Graph last changed it: tells a run whether a notification is overdue (worker.subscriptions).
+    modified_at: datetime | None = None
 
     @property
     def originator(self) -> EmailAddress | None:
@@ -72,6 +74,7 @@ def parse_message(item: dict[str, Any]) -> GraphMessage:
         parent_folder_id=_text(item.get("parentFolderId")) or None,
         is_draft=item.get("isDraft") is True,
         body_text=_body_text(item.get("body")),
+        modified_at=parse_datetime(item.get("lastModifiedDateTime")),
     )
 
 

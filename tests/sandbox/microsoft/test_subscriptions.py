@@ -150,3 +150,27 @@ def test_undeliverable_notifications_are_retried_then_reported_as_missed(graph, 
     assert len(receiver.posts("/hook")) == 3  # notification_attempts
     log = client_session.get(f"{ms}/_sandbox/notifications?wait=1").json()["notifications"]
     assert [n["status"] for n in log if n["kind"] == "change"] == [503]
+
+
+def test_a_silently_dropped_subscription_stops_notifying_and_is_unknown_to_get_patch_and_delete(
+        graph, receiver, ms, client_session):
+    session, base = graph
+    sub = subscribe(session, base, receiver).json()
+    other = subscribe(session, base, receiver, resource=f"/users/{ALICE.upn}/mailFolders('sentitems')/messages").json()
+    assert client_session.delete(f"{ms}/_sandbox/subscriptions/{sub['id']}").json() == {"dropped": sub["id"]}
+    assert client_session.delete(f"{ms}/_sandbox/subscriptions/{sub['id']}").status_code == 404
+    for answer in (session.get(f"{base}/subscriptions/{sub['id']}"),
+                   session.patch(f"{base}/subscriptions/{sub['id']}", json={"expirationDateTime": soon(120)}),
+                   session.delete(f"{base}/subscriptions/{sub['id']}")):
+        # As observed from Graph (docs-contrib #1522, #6599).
+        assert assert_graph_error(answer, 404, "ResourceNotFound")["message"] == "The object was not found."
+    client_session.post(f"{ms}/_sandbox/users/{ALICE.upn}/messages", json={"to": [ALICE.upn]}).raise_for_status()
+    sent = client_session.post(f"{ms}/_sandbox/users/{ALICE.upn}/messages",
+                               json={"folder": "sentitems", "to": ["a@b.c"]}).json()
+    receiver.wait_for("/hook", 1)
+    client_session.get(f"{ms}/_sandbox/notifications?wait=1")
+    # Only the other folder's subscription notified; nothing reached the lifecycle URL.
+    assert [p["json"]["value"][0]["subscriptionId"] for p in receiver.posts("/hook")] == [other["id"]]
+    assert receiver.posts("/hook")[0]["json"]["value"][0]["resourceData"]["id"] == sent["id"]
+    assert receiver.posts("/lifecycle") == []
+    assert [s["id"] for s in session.get(f"{base}/subscriptions").json()["value"]] == [other["id"]]
