@@ -4,6 +4,7 @@ mailbox changes to them, and the change/lifecycle notification payloads they pro
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 import re
 import threading
 import uuid
@@ -68,6 +69,14 @@ class SubscriptionStore:
     def reset(self) -> None:
         with self._lock:
             self._subscriptions.clear()
+
+    def dump(self) -> bytes:
+        with self._lock:
+            return pickle.dumps(self._subscriptions)
+
+    def restore(self, saved: bytes) -> None:
+        with self._lock:
+            self._subscriptions = pickle.loads(saved)
 
     def add(self, subscription: Subscription) -> None:
         with self._lock:
