@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     database = command("db", _db, "database migrations")
     database.add_argument("action", choices=("upgrade", "downgrade", "current"))
     database.add_argument("revision", nargs="?", help="target revision (default: head; downgrade: required)")
+    demo = command("demo", _demo, "the demo's world (sandbox and database together)")
+    demo.add_argument("action", choices=("reset",),
+                      help="reset: a fresh sandbox world and an empty database (while `mailferry run` is stopped)")
     command("doctor", _doctor, "check configuration, certificates, database and Redis")
     manifest = command("manifest", _manifest, "write the Outlook add-in manifest for a host (docs/outlook.md)")
     manifest.add_argument("--base-url", required=True, metavar="URL",
@@ -142,6 +145,13 @@ def _sandbox(config: Config, args) -> int:
         processes.serve_sandbox(config, args.only)
         return 0
     return processes.supervise(config, processes.sandbox_specs(config))
+
+
+def _demo(config: Config, args) -> int:
+    from cli.demo_world import reset
+    from cli.processes import sandbox_state_dir
+
+    return reset(config, sandbox_state_dir(config))
 
 
 def _run(config: Config, args) -> int:

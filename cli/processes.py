@@ -110,10 +110,29 @@ def run_all(config: Config) -> int:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(config.database_url)
     steps: list[Step] = [redis_spec(config)] if config.redis_embedded else []
+    watch = None
     if config.is_demo:
-        steps += [*sandbox_specs(config), lambda: _connect_demo(config)]
+        watch = _WorldWatch(config)
+        steps += [*sandbox_specs(config), lambda: _connect_demo(config), watch]
     steps += [web_spec(config), *worker_specs(config)]
-    return supervise(config, steps, started=started)
+    return supervise(config, steps, started=started, watch=watch)
+
+
+class _WorldWatch:
+    """Says once, at start and whenever it changes, that the sandbox and the database
+    disagree (`cli.demo_world`); a set-up step and the supervisor's periodic check."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._said: str | None = None
+
+    def __call__(self) -> None:
+        from cli.demo_world import check_quietly
+
+        problem = check_quietly(self._config)
+        if problem and problem != self._said:
+            _say(f"WARNING: {problem}")
+        self._said = problem
 
 
 def _connect_demo(config: Config) -> None:
@@ -130,8 +149,10 @@ def _connect_demo(config: Config) -> None:
     _say(f"demo: {len(mailbox_ids)} mailboxes connected and queued for their first sync")
 
 
-def supervise(config: Config, steps: list[Step], started: float | None = None) -> int:
-    """Start each process (or run each set-up step) in order, then wait for Ctrl-C."""
+def supervise(config: Config, steps: list[Step], started: float | None = None,
+              watch: Callable[[], None] | None = None) -> int:
+    """Start each process (or run each set-up step) in order, then wait for Ctrl-C, calling
+    `watch` every minute meanwhile."""
     supervisor = Supervisor(log=_say)
     supervisor.install_signal_handlers()
     started = started or time.monotonic()
@@ -146,7 +167,7 @@ def supervise(config: Config, steps: list[Step], started: float | None = None) -
             _say(f"{step.name} is up")
         _say(f"ready in {time.monotonic() - started:.1f}s")
         _print_summary(config, names)
-        return supervisor.wait()
+        return supervisor.wait(watch)
     except ChildExited as error:
         _say(str(error))
         return 1
@@ -191,6 +212,10 @@ def _print_summary(config: Config, names: list[str]) -> None:
     lines.append(f"  Database         {_without_password(config.database_url)}")
     lines.append(f"  Trust this CA to open the pages without warnings: {config.tls_ca_file}")
     if "sandbox-microsoft" in names:
+        from cli.demo_world import RESET_COMMAND
+
+        lines.append(f"  Demo world       kept in {sandbox_state_dir(config)} and the database across restarts; "
+                     f"start both afresh with `{RESET_COMMAND}` (while stopped) or by deleting {config.data_dir}")
         lines.append("  Demo sign-ins (Sign in with Microsoft, then pick one):")
         lines += [f"    {upn}{'  (admin)' if n == 0 else ''}" for n, upn in enumerate(_demo_sign_ins(config))]
     print("\n".join(lines), flush=True)

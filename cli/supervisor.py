@@ -66,9 +66,14 @@ class Supervisor:
             time.sleep(0.2)
         return process
 
-    def wait(self) -> int:
-        """Block until a child exits (an error: they are meant to run until stopped) or a signal."""
+    def wait(self, watch: Callable[[], None] | None = None, watch_every: float = 60.0) -> int:
+        """Block until a child exits (an error: they are meant to run until stopped) or a signal,
+        calling `watch` every `watch_every` seconds meanwhile."""
+        next_watch = time.monotonic() + watch_every
         while not self._stopping:
+            if watch is not None and time.monotonic() >= next_watch:
+                watch()
+                next_watch = time.monotonic() + watch_every
             for spec, process in self._children:
                 if process.poll() is not None:
                     self._log(f"{spec.name} exited with code {process.returncode}; stopping everything")

@@ -36,3 +36,11 @@ def redis_url(tmp_path_factory):
 
     with EmbeddedRedis(Path(tmp_path_factory.mktemp("redis")) / "redis.sock") as server:
         yield server.url
+
+
+@pytest.fixture
+def run_env(tmp_path, empty_database_url, redis_url):
+    """The environment of a `mailferry run` of its own (tests/mailferry_run.py)."""
+    from tests.mailferry_run import run_environment
+
+    return run_environment(tmp_path, empty_database_url, redis_url)
