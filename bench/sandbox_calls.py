@@ -36,7 +36,7 @@ def run(config: Config, args: argparse.Namespace) -> int:
         config, sandbox_microsoft_port=free_port(), sandbox_salesforce_port=free_port()
     )
     ensure_certificates(config.certs_dir)
-    with supervise_in_background(config, sandbox_specs(config)):
+    with supervise_in_background(config, sandbox_specs(config, keep_world=False)):
         targets = _prepare(config)
         print(f"sandbox calls per second over one keep-alive HTTPS connection "
               f"({args.calls} calls, best of {args.rounds} rounds)")

@@ -73,7 +73,7 @@ def _bench_config(config: Config, folder: Path, workers: int) -> Config:
 def _scenario(config: Config, args, latency_ms: int) -> dict:
     migrate.upgrade(config.database_url)
     env = _environment(config)
-    specs = [redis_spec(config), *sandbox_specs(config), web_spec(config), *worker_specs(config)]
+    specs = [redis_spec(config), *sandbox_specs(config, keep_world=False), web_spec(config), *worker_specs(config)]
     for spec in specs:
         spec.env.update(env)
     specs = [s for s in specs if s.name != "scheduler"]  # the bench enqueues itself

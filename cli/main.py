@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     command("scheduler", _scheduler, "enqueue periodic work (polling, re-match, renewals, purge) on time")
     sandbox = command("sandbox", _sandbox, "serve the emulated Microsoft 365 and Salesforce over HTTPS")
     sandbox.add_argument("--only", choices=("microsoft", "salesforce"), help="serve one of the two")
+    sandbox.add_argument("--forget", action="store_true",
+                         help="start a fresh world and keep none (default: kept in data/sandbox across restarts)")
     command("certs", _certs, "create (or reuse) the development CA and localhost certificate")
     database = command("db", _db, "database migrations")
     database.add_argument("action", choices=("upgrade", "downgrade", "current"))
@@ -142,9 +144,9 @@ def _sandbox(config: Config, args) -> int:
     from cli import processes
 
     if args.only:
-        processes.serve_sandbox(config, args.only)
+        processes.serve_sandbox(config, args.only, keep_world=not args.forget)
         return 0
-    return processes.supervise(config, processes.sandbox_specs(config))
+    return processes.supervise(config, processes.sandbox_specs(config, keep_world=not args.forget))
 
 
 def _demo(config: Config, args) -> int:

@@ -28,7 +28,9 @@ def redis_spec(config: Config) -> ProcessSpec:
     return ProcessSpec("redis", server.command(), ready=server.answers)
 
 
-def sandbox_specs(config: Config) -> list[ProcessSpec]:
+def sandbox_specs(config: Config, keep_world: bool = True) -> list[ProcessSpec]:
+    """Both sandbox servers; `keep_world=False` (benchmarks) starts a fresh world that is not
+    saved, leaving the demo's in `data/sandbox/` alone."""
     urls = {"microsoft": config.sandbox_microsoft_url, "salesforce": config.sandbox_salesforce_url}
     # Both servers must agree on both ports (each names the other's URL), whatever the
     # environment says: pass them explicitly.
@@ -39,7 +41,7 @@ def sandbox_specs(config: Config) -> list[ProcessSpec]:
     return [
         ProcessSpec(
             f"sandbox-{service}",
-            python_command("sandbox", "--only", service),
+            python_command("sandbox", "--only", service, *(() if keep_world else ("--forget",))),
             ready=_answers(config, f"{urls[service]}/_sandbox/stats"),
             env=ports,
         )
@@ -65,8 +67,9 @@ def sandbox_state_dir(config: Config) -> Path:
     return config.data_dir / "sandbox"
 
 
-def serve_sandbox(config: Config, service: str) -> None:
-    """Serve one sandbox server in the foreground (one process: its state is in memory)."""
+def serve_sandbox(config: Config, service: str, keep_world: bool = True) -> None:
+    """Serve one sandbox server in the foreground (one process: its state is in memory, and
+    kept in `data/sandbox/` across restarts unless `keep_world` is False)."""
     from cli.serve import serve_https
     from sandbox.settings import SandboxSettings
 
@@ -76,7 +79,7 @@ def serve_sandbox(config: Config, service: str) -> None:
         seed=config.sandbox_seed,
         ca_file=str(config.tls_ca_file),
         product_url=config.base_url,  # the simulated Outlook reads the add-in manifest there
-        state_dir=str(sandbox_state_dir(config)),  # the world survives a restart
+        state_dir=str(sandbox_state_dir(config)) if keep_world else None,  # the world survives a restart
     )
 
     def load():

@@ -5,11 +5,14 @@ a file of another seed or shape is not loaded."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import pickle
+import signal
 import time
 
 import jwt
 import pytest
+import requests
 
 from sandbox.microsoft import create_app as create_microsoft
 from sandbox.salesforce import create_app as create_salesforce
@@ -103,3 +106,31 @@ def _grant(oid):
     from sandbox.microsoft.grants import RefreshGrant
 
     return RefreshGrant("client", oid, ["Mail.ReadWrite"])
+
+
+def test_mailferry_sandbox_forget_keeps_no_world(tmp_path, certs):
+    """What the benchmarks start: a fresh world that leaves the demo's saved one alone."""
+    from cli.processes import free_port
+    from mailferry.tls import https_session
+    from tests.mailferry_run import start
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILFERRY_")}
+    env.update(MAILFERRY_DATA_DIR=str(tmp_path / "data"), MAILFERRY_CERTS_DIR=str(certs.folder),
+               MAILFERRY_SANDBOX_SALESFORCE_PORT=str(port))
+    process = start(env, "sandbox", "--only", "salesforce", "--forget")
+    try:
+        with https_session(certs.ca_cert) as http:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if http.get(f"https://localhost:{port}/_sandbox/stats", timeout=2).ok:
+                        break
+                except requests.RequestException:
+                    time.sleep(0.2)
+            http.post(f"https://localhost:{port}/_sandbox/records/Contact", json={"LastName": "Gone"},
+                      timeout=10).raise_for_status()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert not (tmp_path / "data" / "sandbox").exists()
