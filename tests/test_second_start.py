@@ -86,25 +86,24 @@ class Run:
             self.process.wait()
 
 
-def pending(env) -> int:
+def _query(env, statement) -> list:
+    """The rows of `statement` in the run's own database."""
     engine = make_engine(env["DATABASE_URL"])
     try:
         with engine.connect() as connection:
-            return connection.execute(select(func.count()).select_from(Message.__table__)
-                                      .where(Message.__table__.c.status == "pending")).scalar_one()
+            return [tuple(row) for row in connection.execute(statement)]
     finally:
         engine.dispose()
+
+
+def pending(env) -> int:
+    table = Message.__table__
+    return _query(env, select(func.count()).select_from(table).where(table.c.status == "pending"))[0][0]
 
 
 def synced_rows(env) -> list[tuple[str, str]]:
-    engine = make_engine(env["DATABASE_URL"])
-    try:
-        with engine.connect() as connection:
-            table = Message.__table__
-            return [tuple(row) for row in connection.execute(
-                select(table.c.salesforce_task_id, table.c.task_key).where(table.c.status == "synced"))]
-    finally:
-        engine.dispose()
+    table = Message.__table__
+    return _query(env, select(table.c.salesforce_task_id, table.c.task_key).where(table.c.status == "synced"))
 
 
 @pytest.fixture
