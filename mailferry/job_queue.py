@@ -7,6 +7,10 @@ RQ's `unique=True`. RQ keeps a finished or failed job's hash for a while under t
 which would block the next enqueue, so:
 
 - queued / scheduled / deferred: the waiting job will see the change; nothing to do;
+- "queued" but no longer on its queue: a worker took it off (RQ moves it to the queue's
+  intermediate list) and died before starting it. No live worker holds it, and RQ's own
+  cleanup would only fail it a minute or more later, at a worker's next maintenance: it is
+  deleted and enqueued anew;
 - started: the running job may have read Graph before this change, so one follow-up job
   (`<id>-again`, also unique) is queued behind it;
 - finished / failed / stopped / canceled: the old hash is deleted and the job enqueued anew.
@@ -20,6 +24,10 @@ job, being younger than its interval (they are short, and safe to overlap); for 
 being younger than their RQ timeout (RQ stops a job at its timeout). Otherwise it is
 treated like a stopped one. Misjudging a job that is in its first or last milliseconds
 costs at most one more run, which every job is made to survive.
+
+Deleting a job races with a worker finishing it (an execution it lists can vanish while
+RQ reads it: `ValueError: Execution … not found in Redis`); the stale index is dropped and
+the steps retried on the fresh state, so a caller (a Graph notification) never sees it.
 """
 
 from __future__ import annotations
@@ -30,10 +38,12 @@ from typing import Callable
 from redis import Redis
 from rq import Queue
 from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.executions import ExecutionRegistry
 from rq.job import Job, JobStatus
 
 _WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.CREATED}
 FOLLOW_UP_SUFFIX = "-again"
+_ATTEMPTS = 5
 # RQ stops a job at its timeout; give it this long to record that before judging it dead.
 _TIMEOUT_GRACE_SECONDS = 60
 
@@ -47,7 +57,7 @@ def enqueue_once(redis: Redis, queue_name: str, function: str, *args, job_id: st
     behind a running one).
     """
     queue = Queue(queue_name, connection=redis)
-    for _ in range(3):  # a concurrent enqueue or expiry can change the picture between steps
+    for _ in range(_ATTEMPTS):  # a concurrent enqueue, expiry or worker can change the picture between steps
         try:
             queue.enqueue(function, *args, job_id=job_id, unique=True)
             return True
@@ -58,15 +68,34 @@ def enqueue_once(redis: Redis, queue_name: str, function: str, *args, job_id: st
             status = job.get_status()
         except NoSuchJobError:
             continue  # it just expired: try again
-        if status in _WAITING:
+        if status in _WAITING and not _orphaned(queue, job, status):
             return False
         if status == JobStatus.STARTED and _alive(job, is_running):
             if job_id.endswith(FOLLOW_UP_SUFFIX):
                 return False
             return enqueue_once(redis, queue_name, function, *args, job_id=job_id + FOLLOW_UP_SUFFIX,
                                 is_running=is_running)
-        job.delete()  # finished, failed, stopped, canceled, or its worker died: make room for a new run
+        _discard(queue, job)  # finished, failed, stopped, canceled, or no live worker holds it
     return False
+
+
+def _discard(queue: Queue, job: Job) -> None:
+    """Make room for a new run of `job`'s id."""
+    try:
+        job.delete()
+    except ValueError:
+        # An execution it lists vanished as RQ read it (a worker finishing it): the job is
+        # over either way, so its execution index goes; the caller looks again.
+        queue.connection.delete(ExecutionRegistry(job_id=job.id, connection=queue.connection).key)
+        return
+    queue.intermediate_queue.remove(job.id)
+
+
+def _orphaned(queue: Queue, job: Job, status: JobStatus) -> bool:
+    """A "queued" job that is on no queue: taken by a worker that died before starting it."""
+    if status != JobStatus.QUEUED or job.origin != queue.name:
+        return False
+    return queue.connection.lpos(queue.key, job.id) is None
 
 
 def _alive(job: Job, is_running: Callable[[Job], bool] | None) -> bool:

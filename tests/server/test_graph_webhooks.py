@@ -263,3 +263,28 @@ def test_enqueue_once_coalesces_waiting_jobs_and_queues_one_follow_up_behind_a_r
     Queue(SYNC_QUEUE, connection=rq_redis).empty()
     assert enqueue_once(rq_redis, SYNC_QUEUE, "worker.jobs.sync_mailbox", 7, job_id="sync-mailbox-7") is True
     assert [job.id for job in jobs(rq_redis)] == ["sync-mailbox-7"]
+
+
+def test_a_job_changing_under_the_enqueue_does_not_make_the_webhook_answer_500(webapp, engine, box, mailbox_id,
+                                                                                rq_redis):
+    """What a worker finishing the previous run leaves for a moment: the finished job still
+    lists an execution whose hash is gone, and RQ's delete raises `ValueError: Execution …
+    not found in Redis`. The notification is still taken: 202, and the sync queued."""
+    from rq.executions import ExecutionRegistry
+
+    store_subscription(engine, box, mailbox_id, "sub-race", "race-state")
+    finished = Queue(SYNC_QUEUE, connection=rq_redis).enqueue("worker.jobs.sync_mailbox", mailbox_id,
+                                                             job_id=f"sync-mailbox-{mailbox_id}")
+    Queue(SYNC_QUEUE, connection=rq_redis).remove(finished)
+    finished.set_status(JobStatus.FINISHED)
+    registry = ExecutionRegistry(job_id=finished.id, connection=rq_redis)
+    rq_redis.zadd(registry.key, {"vanished-execution": dt.datetime.now(dt.timezone.utc).timestamp() + 600})
+    with pytest.raises(ValueError, match="not found in Redis"):
+        Job.fetch(finished.id, connection=rq_redis).delete()  # the race, as RQ meets it
+
+    note = {"subscriptionId": "sub-race", "clientState": "race-state", "changeType": "created",
+            "resource": "Users/x/Messages/y", "tenantId": TENANT}
+    answer = webapp.test_client().post(NOTIFY, json={"value": [note]})
+    assert answer.status_code == 202
+    [job] = jobs(rq_redis)
+    assert job.id == f"sync-mailbox-{mailbox_id}" and job.get_status() == JobStatus.QUEUED

@@ -200,8 +200,18 @@ def world(clouds, engine_config):
     """Both sandboxes reset to the same scaled world, its users connected as `make run`
     connects them; yields (runtime, mailbox ids, emails in the mailboxes, Graph user ref
     per mailbox id). The runtime is the test process's (for "Retry now")."""
+    yield from _world(clouds, engine_config, SCALE)
+
+
+@pytest.fixture
+def small_world(clouds, engine_config):
+    """`world` with two mailboxes of 40 emails, for tests about one job rather than volume."""
+    yield from _world(clouds, engine_config, "2x40")
+
+
+def _world(clouds, engine_config, scale: str):
     for base in (clouds.microsoft, clouds.salesforce):
-        clouds.http.post(f"{base}/_sandbox/reset", json={"seed": 7, "scale": SCALE}, timeout=120).raise_for_status()
+        clouds.http.post(f"{base}/_sandbox/reset", json={"seed": 7, "scale": scale}, timeout=120).raise_for_status()
     runtime = Runtime(engine_config)
     use_runtime(runtime)
     try:
@@ -545,3 +555,45 @@ def test_a_periodic_job_left_started_by_a_dead_worker_is_queued_again_after_its_
     assert enqueue_maintenance(connection, "noop", 60) is False  # started 45 s ago: may still run
     assert enqueue_maintenance(connection, "noop", 30) is True  # a whole interval: its worker died
     assert Job.fetch("periodic-noop", connection=connection).get_status() == JobStatus.QUEUED
+
+
+def test_a_sync_job_taken_off_its_queue_by_a_worker_that_died_does_not_block_the_mailbox(small_world, clouds, fleet):
+    """A worker killed between taking a job off the queue and starting it leaves the job
+    "queued" in RQ, on no queue (in RQ's intermediate list). The scheduler's next poll of the
+    mailbox must queue a new run: the mailbox syncs within one scheduler interval of the
+    workers starting, not after RQ's cleanup (a minute or more, at a worker's maintenance)."""
+    from rq import Queue
+    from rq.job import Job, JobStatus
+
+    from mailferry.job_queue import SYNC_QUEUE, sync_job_id
+    from worker.scheduler import SCHEDULE
+
+    runtime, mailbox_ids, expected, _ = small_world
+    orphaned = mailbox_ids[0]
+    queue = Queue(SYNC_QUEUE, connection=runtime.redis)
+    assert enqueue_sync(runtime.redis, orphaned) is True
+    taken = Queue.dequeue_any([queue], timeout=None, connection=runtime.redis)  # RQ's own first step
+    assert taken is not None and taken[0].id == sync_job_id(orphaned)
+    # ...and the worker dies here: the job says queued, no queue holds it.
+    assert Job.fetch(sync_job_id(orphaned), connection=runtime.redis).get_status() == JobStatus.QUEUED
+    assert queue.job_ids == [] and queue.intermediate_queue.get_job_ids() == [sync_job_id(orphaned)]
+    assert enqueue_sync(runtime.redis, orphaned) is True, "a notification now queues a run"
+    assert queue.job_ids == [sync_job_id(orphaned)] and queue.intermediate_queue.get_job_ids() == []
+
+    # Orphan it again, and let the scheduler alone find the mailbox due.
+    Queue.dequeue_any([queue], timeout=None, connection=runtime.redis)
+    for mailbox_id in mailbox_ids[1:]:
+        enqueue_sync(runtime.redis, mailbox_id)
+    interval = float(TIMING_SCALE) * next(
+        p.every_seconds for p in SCHEDULE if p.name == "enqueue_due_mailboxes")
+    began = time.monotonic()
+    fleet.start(1)
+    bound = interval + 15  # one interval, plus starting two processes and one mailbox run on a busy machine
+    wait_until(runtime, fleet, lambda s: s.settled(expected), "settled with the orphaned job", seconds=bound)
+    elapsed = time.monotonic() - began
+    fleet.stop()
+    verdict = assert_each_email_has_one_outcome_and_one_task(runtime, clouds, expected)
+    with runtime.sessions() as session:
+        assert session.get(Mailbox, orphaned).last_success_at is not None
+    print(f"\norphaned job: both mailboxes ({verdict.emails} emails, {verdict.synced} synced) settled "
+          f"{elapsed:.1f}s after the worker started (scheduler interval {interval:.0f}s)")
