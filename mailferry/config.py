@@ -63,6 +63,10 @@ class Config:
     sandbox_salesforce_port: int
     sandbox_seed: int
     log_level: str
+    # A web sign-in ends this long after it began, or after this long without a request
+    # (docs/web.md, "Sessions").
+    session_hours: int = 12
+    session_idle_minutes: int = 120
 
     @property
     def is_demo(self) -> bool:
@@ -179,6 +183,8 @@ def load_config(environ: Mapping[str, str] | None = None, *, read_dotenv: bool =
         sandbox_salesforce_port=sandbox_salesforce_port,
         sandbox_seed=env.integer("MAILFERRY_SANDBOX_SEED", 1, 0, 2**31 - 1),
         log_level=env.choice("MAILFERRY_LOG_LEVEL", ("debug", "info", "warning", "error"), "info"),
+        session_hours=env.integer("MAILFERRY_SESSION_HOURS", 12, 1, 168),
+        session_idle_minutes=env.integer("MAILFERRY_SESSION_IDLE_MINUTES", 120, 5, 24 * 60),
     )
     ports = {
         "MAILFERRY_PORT": config.web_port,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
@@ -296,8 +297,10 @@ def unmatched_participants(session: Session, user_id: int, messages: list[Messag
 #: Rows read from the database at a time while streaming an export.
 CSV_CHUNK = 1000
 #: A cell starting with one of these is read as a formula by spreadsheet programs; such cells
-#: get a leading apostrophe (OWASP "CSV injection").
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: get a leading apostrophe (OWASP "CSV injection"). Spreadsheets also skip leading spaces
+#: before a formula and read full-width and small forms (＝＋－＠, ﹦﹢﹣﹫) as the ASCII signs,
+#: so the first character after any leading whitespace is compared in its NFKC form.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def csv_header(tab: Tab) -> list[str]:
@@ -347,7 +350,10 @@ def csv_values(tab: Tab, row) -> list:
 
 def _cell(value) -> str:
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    if text.startswith(_FORMULA_STARTS):
+        return "'" + text
+    first = text.lstrip()[:1]
+    return "'" + text if first and unicodedata.normalize("NFKC", first).startswith(_FORMULA_STARTS) else text
 
 
 def csv_rows(open_session: Callable[[], ContextManager[Session]], user_id: int, view: View) -> Iterator[list[str]]:

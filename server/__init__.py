@@ -6,6 +6,8 @@ by name for the workers.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask
 
 from mailferry.config import Config, load_config
@@ -25,7 +27,10 @@ def create_app(config: Config | None = None) -> Flask:
         REMEMBER_COOKIE_SECURE=True,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
-        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        # A sign-in lasts `session_hours` at most (and ends after `session_idle_minutes`
+        # unused: server.sign_in_sessions); the cookie and its CSRF tokens expire with it.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=config.session_hours),
+        WTF_CSRF_TIME_LIMIT=config.session_hours * 3600,
     )
     register_extensions(app, config)
     register_security_headers(app)
@@ -34,17 +39,18 @@ def create_app(config: Config | None = None) -> Flask:
 
 
 def register_extensions(app: Flask, config: Config) -> None:
-    from flask_wtf.csrf import CSRFProtect
-
-    from server import extensions
+    from server import extensions, sign_in_sessions
     from server.access import login_manager
+    from server.csrf import OriginCheckingCSRFProtect
 
     extensions.init_app(app, config)
+    # Before CSRF: a revoked or expired sign-in is emptied (its CSRF secret too) first.
+    sign_in_sessions.init_app(app)
     login_manager.init_app(app)
     # Every state-changing request carries the session's CSRF token (forms: a hidden field;
-    # scripts: the X-CSRFToken header). Graph's webhooks are exempt: they prove themselves
-    # with clientState instead.
-    app.extensions["csrf"] = CSRFProtect(app)
+    # scripts: the X-CSRFToken header) and, when the browser sends one, our own Origin.
+    # Graph's webhooks are exempt: they prove themselves with clientState instead.
+    app.extensions["csrf"] = OriginCheckingCSRFProtect(app)
 
 
 def register_security_headers(app: Flask) -> None:

@@ -1,7 +1,9 @@
 """Who is signed in, and who may see what.
 
 A signed-in person is an `Account`: the few facts about their `User` row every page needs,
-loaded per request (Flask-Login keeps only the user id in the session cookie). Every query
+loaded per request (Flask-Login keeps only the user id in the session cookie), and only when
+the cookie's sign-in is still live in Redis (`server.sign_in_sessions`): a signed cookie
+alone, however valid its signature, signs nobody in. Every query
 of user data is scoped by `current_user.id` (their rows) or `current_user.tenant_id`
 (an admin's tenant); `admin_required` guards the admin pages.
 """
@@ -15,6 +17,7 @@ from flask import abort
 from flask_login import LoginManager, UserMixin, current_user
 
 from mailferry.models import User
+from server import sign_in_sessions
 from server.extensions import db
 
 login_manager = LoginManager()
@@ -42,7 +45,8 @@ class Account(UserMixin):
 
 @login_manager.user_loader
 def _load(user_id: str) -> Account | None:
-    if not user_id.isdigit():
+    # Also the path of a remember-me cookie: it too needs the live sign-in of this request.
+    if not user_id.isdigit() or sign_in_sessions.signed_in_user_id() != int(user_id):
         return None
     user = db().get(User, int(user_id))
     return Account.of(user) if user is not None else None

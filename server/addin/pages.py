@@ -38,10 +38,13 @@ NONCE = re.compile(r"[0-9a-f-]{36}")
 OFFICE_JS_CDN = "https://appsforoffice.microsoft.com/lib/1/hosted/office.js"
 OFFICE_JS_ORIGIN = "https://appsforoffice.microsoft.com"
 #: Where Outlook on the web and the new Outlook frame add-ins (classic desktop Outlook hosts
-#: the pane in a top-level web view, where frame-ancestors does not apply).
+#: the pane in a top-level web view, where frame-ancestors does not apply): the Outlook hosts
+#: Microsoft documents for frame-ancestors (work accounts, consumer accounts, and the
+#: cloud.microsoft domain Outlook is moving to), named one by one: no wildcard, so no other
+#: page under those domains can frame the pane (docs/web.md, "Hardening").
 OUTLOOK_ORIGINS = (
     "https://outlook.office.com", "https://outlook.office365.com", "https://outlook.cloud.microsoft",
-    "https://outlook.live.com", "https://*.outlook.com",
+    "https://outlook.live.com",
 )
 
 

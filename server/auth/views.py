@@ -25,7 +25,7 @@ from mailferry.microsoft_identity import finish_sign_in, start_sign_in
 from mailferry.models import Mailbox
 from mailferry.provider_errors import ErrorKind, ProviderError
 from mailferry.provisioning import Person, provision_user, save_connection
-from server import oauth_flows
+from server import oauth_flows, sign_in_sessions
 from server.access import Account
 from server.extensions import config, db
 from server.first_sync import queue_first_sync
@@ -98,7 +98,11 @@ def microsoft_callback():
                              "Entra ID did not say who signed in (no oid, tid or username in the ID token).",
                              status=400))
     account, mailbox_id = _provision(signed_in)
-    session.clear()  # a new session for the new sign-in (no fixation)
+    session.clear()  # a new session for the new sign-in (no fixation), a new CSRF secret too
+    try:
+        sign_in_sessions.begin(account.id)  # the record sign-out deletes (server.sign_in_sessions)
+    except sign_in_sessions.SessionStoreUnavailable:
+        return _done(sign_in_sessions.unavailable())
     login_user(account)
     queue_first_sync(mailbox_id)
     return _done(redirect(pending.get("next") or url_for("auth.index")))
@@ -120,8 +124,17 @@ def _provision(signed_in) -> tuple[Account, int | None]:
 
 @blueprint.post("/auth/sign-out")
 def sign_out():
+    """End the sign-in on the server (a copy of the cookie stops working too), then empty
+    this browser's session."""
+    ended = sign_in_sessions.end()
     logout_user()
     session.clear()
+    if not ended:
+        return problem("Signed out in this browser only",
+                       "Mailferry could not reach its Redis server to end your sign-in everywhere. This browser "
+                       "is signed out; elsewhere the sign-in ends by itself after "
+                       f"{config().session_idle_minutes} minutes unused, {config().session_hours} hours at most.",
+                       status=503)
     flash("You signed out of Mailferry.", "success")
     return redirect(url_for("auth.index"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mailferry.config import load_config
-from server import create_app
+from server import create_app, sign_in_sessions
 
 
 @pytest.fixture
@@ -34,11 +34,16 @@ def app(make_config):
 
 
 def sign_in_session(client, user) -> None:
-    """Make a test client act as a signed-in user, the way Flask-Login's own session does
-    (the sign-in flow itself is tested end to end through the sandbox)."""
+    """Make a test client act as a signed-in user, the way the callback does: a sign-in
+    recorded in Redis (`server.sign_in_sessions`) and Flask-Login's fields in the cookie (the
+    sign-in flow itself is tested end to end through the sandbox)."""
+    with client.application.app_context():
+        session_id = sign_in_sessions.start(user.id)
     with client.session_transaction() as session:
+        session[sign_in_sessions.SESSION_KEY] = session_id
         session["_user_id"] = str(user.id)
         session["_fresh"] = True
+        session.permanent = True
 
 
 @pytest.fixture

@@ -65,6 +65,20 @@ def test_csv_cells_cannot_become_spreadsheet_formulas(client, world):
     assert row[4].startswith("'+cmd")
 
 
+def test_csv_formulas_behind_spaces_or_in_full_width_are_neutralised_too(client, world):
+    # Spreadsheets skip leading spaces before a formula and read full-width signs as ASCII.
+    formulas = [" =1+1", "\u3000=1+1", "\uff1dHYPERLINK(\"http://evil.example\")", "\uff0b1", "\uff0d1",
+                "\uff20SUM(A1)", "\ufe66small equals"]
+    for text in formulas:
+        world.message(subject=text, from_name="plain", reason="no_match")
+    world.message(subject=" plain with a space", from_name="a=b", reason="no_match")
+    world.commit()
+    table = _csv(client.get("/history/unresolved.csv?sort=subject&dir=asc"))
+    subjects = {row[2] for row in table[1:]}
+    assert subjects == {"'" + text for text in formulas} | {" plain with a space"}
+    assert {row[4] for row in table[1:]} == {"plain", "a=b"}
+
+
 def test_a_user_never_sees_or_exports_another_users_rows(client, world):
     mine = world.message(subject="mine")
     colleague = world.message(world.colleague_mailbox, subject="colleague's")

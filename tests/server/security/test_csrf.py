@@ -43,3 +43,31 @@ def test_state_changing_route_needs_the_csrf_token(endpoint, rule, method, secur
 def test_the_exempt_list_names_only_existing_state_changing_routes():
     changing = {e for e, _, m in ROUTES if m in STATE_CHANGING}
     assert set(EXEMPT) <= changing
+
+
+def test_a_state_changing_request_from_another_origin_is_refused_even_with_the_token(security_stack, sign_in):
+    """Origin, when the browser sends it, must be this host: a valid token and Referer do not
+    make up for a request another site made (or an opaque `null` origin)."""
+    from tests.server.security.expectations import form, parameters
+    from tests.server.security.flows import csrf_token
+    from tests.server.security.test_authorization_matrix import _url
+
+    world = security_stack.fresh_world()
+    client = security_stack.client(sign_in, world.users["owner"])
+    token = csrf_token(client)
+    for endpoint, rule, method in CHANGING_ROUTES:
+        url = _url(security_stack.app, endpoint, rule, parameters(world))
+        for origin in ("https://evil.example", "null", "http://localhost"):
+            response = client.open(url, method=method, data={**form(world), "csrf_token": token},
+                                   headers={"Origin": origin})
+            assert response.status_code == 400, (url, origin, response.status_code)
+            assert "Origin header names another site" in response.get_data(as_text=True), (url, origin)
+
+
+def test_our_own_origin_passes_the_csrf_check(security_stack, sign_in):
+    world = security_stack.fresh_world()
+    client = security_stack.client(sign_in, world.users["owner"])
+    from tests.server.security.flows import csrf_token
+
+    out = client.post("/auth/sign-out", data={"csrf_token": csrf_token(client)}, headers={"Origin": "https://localhost"})
+    assert out.status_code == 302 and out.location == "/"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from server import sign_in_sessions
+
 from tests.server.security.test_authorization_matrix import ROUTES
 
 GET_ROUTES = [(e, r) for e, r, m in ROUTES if m == "GET"]
@@ -38,12 +40,25 @@ def test_every_page_carries_the_security_headers(endpoint, rule, security_stack,
     assert "'unsafe-inline'" not in csp["default-src"]
     assert csp["object-src"] == ["'none'"] and csp["base-uri"] == ["'none'"]
     if endpoint in TASK_PANE_ENDPOINTS:
-        assert "https://outlook.office.com" in csp["frame-ancestors"] and "*" not in csp["frame-ancestors"]
+        assert "https://outlook.office.com" in csp["frame-ancestors"]
+        assert not [source for source in csp["frame-ancestors"] if "*" in source], csp["frame-ancestors"]
     else:
         assert csp["frame-ancestors"] == ["'none'"]
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
     assert int(response.headers["Strict-Transport-Security"].split("=")[1].split(";")[0]) >= 15552000
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    # A signed-in person's pages (and the add-in API's answers) are never cached.
+    if endpoint not in sign_in_sessions.FILE_ENDPOINTS and not endpoint.startswith("health."):
+        assert response.headers.get("Cache-Control") == "no-store", (rule, response.headers.get("Cache-Control"))
+
+
+def test_an_anonymous_page_and_the_static_files_stay_cacheable(security_stack, sign_in):
+    world = security_stack.fresh_world()
+    assert "no-store" not in security_stack.client(sign_in, None).get("/").headers.get("Cache-Control", "")
+    signed_in = security_stack.client(sign_in, world.users["owner"])
+    for path in ("/addin/assets/taskpane.js", "/addin/manifest.xml"):
+        response = signed_in.get(path)
+        assert response.status_code == 200 and "no-store" not in response.headers.get("Cache-Control", ""), path
 
 
 def test_connections_page_lets_its_form_reach_only_salesforce_login_hosts(security_stack, sign_in):
