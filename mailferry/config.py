@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
+from mailferry.salesforce_domains import SalesforceHosts, parse_rule
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ("demo", "production")
 FERNET_KEY_HINT = (
@@ -63,6 +65,8 @@ class Config:
     sandbox_salesforce_port: int
     sandbox_seed: int
     log_level: str
+    # SALESFORCE_ALLOWED_HOSTS: hosts an admin trusts as Salesforce besides its own domains.
+    salesforce_allowed_hosts: tuple[str, ...] = ()
     # A web sign-in ends this long after it began, or after this long without a request
     # (docs/web.md, "Sessions").
     session_hours: int = 12
@@ -83,6 +87,14 @@ class Config:
     def salesforce_redirect_uri(self) -> str:
         """Where Salesforce sends the browser back after "Connect Salesforce"."""
         return f"{self.base_url}/connections/salesforce/callback"
+
+    @property
+    def salesforce_hosts(self) -> SalesforceHosts:
+        """Where the consumer secret may go and a token response may point: Salesforce's own
+        domains, the configured login host (the sandbox in the demo) and the admin's list."""
+        trusted = (self.salesforce_login_url, self.sandbox_salesforce_url) if self.is_demo else (
+            self.salesforce_login_url,)
+        return SalesforceHosts.trusting(*trusted, entries=self.salesforce_allowed_hosts)
 
     @property
     def redis_socket(self) -> Path:
@@ -183,6 +195,7 @@ def load_config(environ: Mapping[str, str] | None = None, *, read_dotenv: bool =
         sandbox_salesforce_port=sandbox_salesforce_port,
         sandbox_seed=env.integer("MAILFERRY_SANDBOX_SEED", 1, 0, 2**31 - 1),
         log_level=env.choice("MAILFERRY_LOG_LEVEL", ("debug", "info", "warning", "error"), "info"),
+        salesforce_allowed_hosts=env.host_rules("SALESFORCE_ALLOWED_HOSTS"),
         session_hours=env.integer("MAILFERRY_SESSION_HOURS", 12, 1, 168),
         session_idle_minutes=env.integer("MAILFERRY_SESSION_IDLE_MINUTES", 120, 5, 24 * 60),
     )
@@ -245,6 +258,16 @@ class _Reader:
         if parts.scheme != "https" or not parts.hostname:
             raise ConfigError(f"{name}={value!r} is not an https:// URL: set it to e.g. https://host.example.com")
         return value
+
+    def host_rules(self, name: str) -> tuple[str, ...]:
+        entries = tuple(e.strip() for e in self.get(name).replace(",", " ").split() if e.strip())
+        for entry in entries:
+            try:
+                parse_rule(entry)
+            except ValueError as error:
+                raise ConfigError(f"{name}: {error}; list hosts separated by commas, e.g. "
+                                  "login.acme.example, sso.acme.example:8443, *.acme.example") from None
+        return entries
 
     def database_url(self, name: str, default: str) -> str:
         value = self.get(name) or default

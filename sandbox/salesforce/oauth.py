@@ -1,9 +1,11 @@
 """OAuth 2.0 web server flow, refresh, revoke, the identity URL and userinfo (reference 1).
 
-Any client_id is accepted (the sandbox has no connected-app registry), but everything a real
-org binds together is checked: a code is single-use, expires, and belongs to one client,
-redirect URI and PKCE challenge; access tokens expire after the org's session lifetime and
-die with the refresh token they came from.
+Any client_id is accepted (a consumer key not seen before is registered with the secret of
+its first token call: `connected_apps`), but everything a real org binds together is
+checked: the consumer secret is the app's, a code is single-use, expires, and belongs to one
+client, redirect URI and PKCE challenge; access tokens expire after the org's session
+lifetime and die with the refresh token they came from. Every token answer is signed with
+the app's own consumer secret, as Salesforce signs it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request
 
 from . import ids
+from .connected_apps import ConnectedApps, UnknownSecret
 from .store import Org
 
 CODE_LIFETIME_SECONDS = 15 * 60  # reference 1.2: a reasonable emulator lifetime
@@ -61,9 +64,11 @@ class Sessions:
     def __init__(self, org: Org):
         self.org = org
         self._lock = threading.Lock()
+        self.apps = ConnectedApps()
         self.clear()
 
     def clear(self) -> None:
+        self.apps.reset()
         self.access: dict[str, Session] = {}
         self.refresh: dict[str, Grant] = {}
         self.codes: dict[str, Code] = {}
@@ -136,7 +141,19 @@ def bearer_token() -> str | None:
 
 def token_response(base_url: str, user_id: str, token: str, scope: str, client_secret: str,
                    refresh_token: str | None) -> dict:
-    """The token endpoint's JSON (reference 1.4): no expires_in, issued_at in ms as a string."""
+    """The token endpoint's JSON (reference 1.4): no expires_in, issued_at in ms as a string.
+
+    `signature` is what Salesforce sends: the Base64-encoded HMAC-SHA256 of the identity URL
+    (`id`) followed by `issued_at`, keyed with the connected app's consumer secret
+    (`client_secret` here is the app's, from `ConnectedApps`, not what the caller sent).
+    Source: developer.salesforce.com, REST API Developer Guide, "Understanding the Web Server
+    OAuth Authentication Flow" (atlas.en-us.222.0.api_rest.meta/api_rest/
+    intro_understanding_web_server_oauth_flow.htm), the `signature` parameter: "Base64-encoded
+    HMAC-SHA256 signature signed with the consumer's private key containing the concatenated
+    ID and issued_at value. The signature can be used to verify that the identity URL wasn't
+    modified because it was sent by the server"; `issued_at` is the milliseconds since the
+    Unix epoch as a string (its example: "issued_at":"1278448384422").
+    """
     issued_at = str(int(time.time() * 1000))
     identity = f"{base_url}/id/{ids.ORG_ID}/{user_id}"
     signature = base64.b64encode(
@@ -155,6 +172,17 @@ def create_blueprint(org: Org, sessions: Sessions, base_url: str) -> Blueprint:
 
     def oauth_error(error: str, description: str, status: int = 400) -> tuple[Response, int]:
         return jsonify({"error": error, "error_description": description}), status
+
+    def app_secret(form, *, required: bool) -> str | None:
+        """The connected app's consumer secret, or None when the call's secret is wrong (or
+        missing where the app requires it: the web server flow, reference 1.3)."""
+        presented = form.get("client_secret") or None
+        if required and presented is None:
+            return None
+        try:
+            return sessions.apps.secret_for(form.get("client_id", ""), presented)
+        except UnknownSecret:
+            return None
 
     @bp.get("/services/oauth2/authorize")
     def authorize_page():
@@ -208,6 +236,9 @@ def create_blueprint(org: Org, sessions: Sessions, base_url: str) -> Blueprint:
             return oauth_error("invalid_grant", "authorization code expired")
         if form.get("client_id") != code.client_id:
             return oauth_error("invalid_client_id", "client identifier invalid")
+        secret = app_secret(form, required=True)
+        if secret is None:
+            return oauth_error("invalid_client", "invalid client credentials")
         if form.get("redirect_uri") != code.redirect_uri:
             return oauth_error("redirect_uri_mismatch", "redirect_uri must match configuration")
         if code.challenge:
@@ -222,8 +253,7 @@ def create_blueprint(org: Org, sessions: Sessions, base_url: str) -> Blueprint:
         if "refresh_token" in scopes or "offline_access" in scopes:
             refresh = sessions.new_refresh_token(code.user_id, code.client_id, code.scope)
         access = sessions.issue(code.user_id, code.client_id, code.scope, refresh)
-        return jsonify(token_response(base_url, code.user_id, access, code.scope,
-                                      form.get("client_secret", ""), refresh))
+        return jsonify(token_response(base_url, code.user_id, access, code.scope, secret, refresh))
 
     def _refresh_grant(form):
         grant = sessions.refresh.get(form.get("refresh_token", ""))
@@ -231,10 +261,12 @@ def create_blueprint(org: Org, sessions: Sessions, base_url: str) -> Blueprint:
             return oauth_error("invalid_grant", "expired access/refresh token")
         if form.get("client_id") != grant.client_id:
             return oauth_error("invalid_client_id", "client identifier invalid")
+        secret = app_secret(form, required=False)
+        if secret is None:
+            return oauth_error("invalid_client", "invalid client credentials")
         access = sessions.issue(grant.user_id, grant.client_id, grant.scope, form["refresh_token"])
         # Without refresh-token rotation the response carries no refresh_token (reference 1.5).
-        return jsonify(token_response(base_url, grant.user_id, access, grant.scope,
-                                      form.get("client_secret", ""), None))
+        return jsonify(token_response(base_url, grant.user_id, access, grant.scope, secret, None))
 
     @bp.route("/services/oauth2/revoke", methods=["GET", "POST"])
     def revoke():

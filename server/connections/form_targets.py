@@ -5,8 +5,9 @@ Chromium applies `form-action` to every redirect that follows a form submission,
 Connect Salesforce form, whose answer redirects to the login host, is blocked under the
 app-wide `form-action 'self'`. The page therefore allows exactly the hosts its form can lead
 to: the configured login host, test.salesforce.com, any My Domain (`*.my.salesforce.com`,
-sandboxes included) and the host the user connected with before. A custom https login host
-outside these gets a "Continue to Salesforce" link instead of a redirect (`needs_link`).
+sandboxes included), the hosts an admin allowed (SALESFORCE_ALLOWED_HOSTS) and the host the
+user connected with before. Another login host (a Government Cloud `*.my.salesforce.mil`)
+gets a "Continue to Salesforce" link instead of a redirect (`needs_link`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ _HTTPS_ORIGIN = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 def login_sources(config: Config, previous_login_host: str | None = None) -> list[str]:
     sources = [_origin(config.salesforce_login_url), SANDBOX_LOGIN_URL, MY_DOMAIN_SOURCE]
+    # Admin entries are validated host rules (`salesforce_domains.parse_rule`): host[:port] or *.domain.
+    sources += [f"https://{entry.strip().lower()}" for entry in config.salesforce_allowed_hosts]
     previous = _origin(previous_login_host or "")
     if _HTTPS_ORIGIN.match(previous) and previous not in sources:
         sources.append(previous)

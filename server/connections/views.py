@@ -126,8 +126,11 @@ def _previous_login_host() -> str | None:
 
 
 def _oauth(login_url: str) -> SalesforceOAuth:
+    """The OAuth calls for `login_url`, which posts the secret only to a host
+    `Config.salesforce_hosts` allows (also for a host saved before that check existed)."""
     return SalesforceOAuth(login_url, config().salesforce_client_id, config().salesforce_client_secret,
-                           config().salesforce_redirect_uri, https_session(config().client_ca_file))
+                           config().salesforce_redirect_uri, https_session(config().client_ca_file),
+                           hosts=config().salesforce_hosts)
 
 
 def _revoke(connection: Connection) -> bool:

@@ -182,3 +182,43 @@ def test_userinfo_gives_openid_style_claims(sf_url, client_session, token):
     assert body["user_id"] == Org.rep and body["organization_id"] == ORG_ID
     assert body["preferred_username"] == "rep@example.com.crm" and body["email"] == "rep@example.com"
     assert body["sub"] == f"{sf_url}/id/{ORG_ID}/{Org.rep}"
+
+
+def signature_of(secret: str, body: dict) -> str:
+    """Salesforce's `signature` (reference 1.4): Base64 HMAC-SHA256 of id + issued_at."""
+    return base64.b64encode(hmac.new(secret.encode(), (body["id"] + body["issued_at"]).encode(),
+                                     hashlib.sha256).digest()).decode()
+
+
+def test_the_demo_app_is_signed_with_its_own_secret_and_a_wrong_secret_is_invalid_client(sf_url, client_session):
+    """The sandbox is a witness: it signs with the connected app's consumer secret and refuses
+    another, as an org does, so a client's signature check can fail against it."""
+    demo = {"client_id": "mailferry-demo-consumer"}
+    code = oauth_sign_in(client_session, sf_url, client_id=demo["client_id"])["code"]
+    refused = exchange(client_session, sf_url, code, **demo, client_secret="someone-elses-secret")
+    assert refused.status_code == 400
+    assert refused.json() == {"error": "invalid_client", "error_description": "invalid client credentials"}
+    code = oauth_sign_in(client_session, sf_url, client_id=demo["client_id"])["code"]
+    body = exchange(client_session, sf_url, code, **demo, client_secret="mailferry-demo-consumer-secret").json()
+    assert body["signature"] == signature_of("mailferry-demo-consumer-secret", body)
+
+
+def test_the_web_server_flow_needs_the_secret(sf_url, client_session):
+    code = oauth_sign_in(client_session, sf_url)["code"]
+    answer = exchange(client_session, sf_url, code, client_secret="")
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_client"
+
+
+def test_a_new_consumer_key_is_held_to_its_first_secret(sf_url, client_session):
+    first = exchange(client_session, sf_url, oauth_sign_in(client_session, sf_url)["code"]).json()
+    assert first["signature"] == signature_of("s3cret", first)
+    other = exchange(client_session, sf_url, oauth_sign_in(client_session, sf_url)["code"], client_secret="other")
+    assert other.status_code == 400 and other.json()["error"] == "invalid_client"
+    refreshed = client_session.post(f"{sf_url}/services/oauth2/token", data={
+        "grant_type": "refresh_token", "refresh_token": first["refresh_token"], "client_id": "mailferry-client",
+        "client_secret": "other"})
+    assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_client"
+    without = client_session.post(f"{sf_url}/services/oauth2/token", data={
+        "grant_type": "refresh_token", "refresh_token": first["refresh_token"], "client_id": "mailferry-client"})
+    assert without.status_code == 200  # the refresh flow does not require the secret; still signed with it
+    assert without.json()["signature"] == signature_of("s3cret", without.json())
