@@ -296,10 +296,10 @@ def token_set(answer: dict, client_secret: str | None = None, previous: dict | N
 
     With `client_secret`, the response must carry `signature`: the Base64 HMAC-SHA256 of `id`
     + `issued_at` keyed with the consumer secret, which Salesforce sends with every web
-    server flow and refresh answer (reference 1.4; developer.salesforce.com REST API guide,
-    "Understanding the Web Server OAuth Authentication Flow": "Base64-encoded HMAC-SHA256
-    signature signed with the consumer's private key containing the concatenated ID and
-    issued_at value"), so a response from anyone without the secret is refused. With
+    server flow and refresh answer (reference 1.4; Salesforce's REST API guides: "Base64-encoded
+    HMAC-SHA256 signature signed with the consumer's private key containing the concatenated
+    ID and issued_at value"; see sandbox/salesforce/oauth.py for the sources), so a response
+    from anyone without the secret is refused. With
     `hosts`, `instance_url` and `id` must be on its Salesforce hosts.
     """
     if client_secret:

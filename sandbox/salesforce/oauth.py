@@ -146,13 +146,14 @@ def token_response(base_url: str, user_id: str, token: str, scope: str, client_s
     `signature` is what Salesforce sends: the Base64-encoded HMAC-SHA256 of the identity URL
     (`id`) followed by `issued_at`, keyed with the connected app's consumer secret
     (`client_secret` here is the app's, from `ConnectedApps`, not what the caller sent).
-    Source: developer.salesforce.com, REST API Developer Guide, "Understanding the Web Server
-    OAuth Authentication Flow" (atlas.en-us.222.0.api_rest.meta/api_rest/
-    intro_understanding_web_server_oauth_flow.htm), the `signature` parameter: "Base64-encoded
-    HMAC-SHA256 signature signed with the consumer's private key containing the concatenated
-    ID and issued_at value. The signature can be used to verify that the identity URL wasn't
-    modified because it was sent by the server"; `issued_at` is the milliseconds since the
-    Unix epoch as a string (its example: "issued_at":"1278448384422").
+    Sources: reference salesforce.md 1.4 (from developer.salesforce.com, REST API Developer
+    Guide, "Understanding the Web Server OAuth Authentication Flow",
+    atlas.en-us.222.0.api_rest.meta/api_rest/intro_understanding_web_server_oauth_flow.htm);
+    the wording of Salesforce's Database.com REST API Developer's Guide (read in a mirror on
+    yumpu.com), `signature`: "Base64-encoded HMAC-SHA256 signature signed with the consumer's
+    private key containing the concatenated ID and issued_at value. The signature can be used
+    to verify that the identity URL wasn't modified because it was sent by the server", with
+    the example "issued_at":"1278448384422" (milliseconds since the epoch, as a string).
     """
     issued_at = str(int(time.time() * 1000))
     identity = f"{base_url}/id/{ids.ORG_ID}/{user_id}"
