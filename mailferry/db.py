@@ -13,7 +13,14 @@ CI). The differences are handled here, once, so models and queries need not care
   transaction that read first and then tries to write can fail with SQLITE_BUSY without
   waiting when another process committed in between; taking the write lock up front lets
   the busy timeout do its job instead. It also makes DDL transactional (pysqlite's own
-  transaction handling does not), which Alembic relies on.
+  transaction handling does not), which Alembic relies on. The write lock is the file's
+  only one, so a write transaction is kept short and never spans a call to Microsoft or
+  Salesforce (the worker commits before each); work that only reads uses a read-only
+  session (`make_session_factory(engine, read_only=True)`), which starts with a plain
+  ``BEGIN`` and reads its WAL snapshot while others write, never waiting for them.
+- Read-only sessions are read-only on both databases (``PRAGMA query_only`` on SQLite, a
+  READ ONLY transaction on PostgreSQL): a write slipped into one fails at once in the tests
+  rather than taking SQLite's write lock by surprise in production.
 - Time: every timestamp is stored and returned as an aware UTC datetime (`UTCDateTime`).
 """
 
@@ -141,13 +148,27 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(_READ_ONLY):
+            connection.exec_driver_sql("PRAGMA query_only = ON")
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("PRAGMA query_only = OFF")
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions bound to `engine`.
+#: The execution option that marks a read-only engine (see `make_session_factory`).
+_READ_ONLY = "mailferry_read_only"
+
+
+def reading(engine: Engine) -> Engine:
+    """`engine` for work that only reads: on SQLite its transactions take no write lock."""
+    return engine.execution_options(**{_READ_ONLY: True, "postgresql_readonly": True})
+
+
+def make_session_factory(engine: Engine, read_only: bool = False) -> sessionmaker[Session]:
+    """Sessions bound to `engine`; `read_only` ones never wait for a writer (nor can write).
 
     Objects stay readable after commit (`expire_on_commit=False`): web views render them
     after committing and jobs log them; code that needs fresh state re-reads it explicitly.
     """
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    return sessionmaker(bind=reading(engine) if read_only else engine, expire_on_commit=False)

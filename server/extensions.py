@@ -17,6 +17,8 @@ from mailferry.db import make_engine, make_session_factory
 def init_app(app: Flask, config: Config) -> None:
     app.extensions["mailferry.engine"] = make_engine(config.database_url)
     app.extensions["mailferry.sessions"] = make_session_factory(app.extensions["mailferry.engine"])
+    app.extensions["mailferry.read_sessions"] = make_session_factory(app.extensions["mailferry.engine"],
+                                                                     read_only=True)
     app.extensions["mailferry.redis"] = redis.Redis.from_url(
         config.redis_url, socket_timeout=2, socket_connect_timeout=2
     )
@@ -46,11 +48,20 @@ def db() -> Session:
     return g.db
 
 
+def read_db() -> Session:
+    """The request's read-only session, for views that only read: on SQLite it never waits
+    for a worker's or another user's write (mailferry/db.py). Closed when the request ends."""
+    if "read_db" not in g:
+        g.read_db = current_app.extensions["mailferry.read_sessions"]()
+    return g.read_db
+
+
 def config() -> Config:
     return current_app.config["MAILFERRY"]
 
 
 def _close_request_session(_error) -> None:
-    session = g.pop("db", None)
-    if session is not None:
-        session.close()
+    for name in ("db", "read_db"):
+        session = g.pop(name, None)
+        if session is not None:
+            session.close()

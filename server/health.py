@@ -7,6 +7,7 @@ from flask import Blueprint, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from mailferry.db import reading
 from server.extensions import engine, redis_client
 
 blueprint = Blueprint("health", __name__)
@@ -21,7 +22,7 @@ def healthz():
 
 def _database_status() -> str:
     try:
-        with engine().connect() as connection:
+        with reading(engine()).connect() as connection:  # never waits for a writer
             connection.execute(text("SELECT 1"))
         return "ok"
     except SQLAlchemyError as error:

@@ -57,6 +57,7 @@ def crm_for(rt, session: Session, user: User, now: datetime):
     connection = connection_of(session, user.id, "salesforce")
     if connection is None or connection.status != "connected" or not connection.sealed_secrets:
         return None
+    session.commit()  # the read ends here: opening may call Salesforce (its setup check)
     try:
         return open_crm(rt, session, user, connection, now)
     except ProviderError as error:

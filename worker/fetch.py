@@ -42,18 +42,15 @@ def ensure_folders(session: Session, mailbox: Mailbox, graph, user_ref: str, wan
     """The mailbox's synced folders. Graph accepts a well-known name (`inbox`, `sentitems`)
     wherever it takes a folder id, so those cost no lookup; other folders are resolved once."""
     known = {f.well_known_name: f for f in mailbox.folders if f.well_known_name}
-    for name in wanted:
-        if name not in known:
-            folder = {"id": name, "displayName": name} if name in WELL_KNOWN_FOLDERS else graph.folder(user_ref, name)
-            row = MailboxFolder(
-                mailbox_id=mailbox.id,
-                graph_folder_id=folder["id"],
-                well_known_name=name,
-                display_name=folder.get("displayName", name),
-            )
-            session.add(row)
-            mailbox.folders.append(row)
-            known[name] = row
+    # Graph first, rows after: no call is made with a write transaction open.
+    resolved = {name: {"id": name, "displayName": name} if name in WELL_KNOWN_FOLDERS else graph.folder(user_ref, name)
+                for name in wanted if name not in known}
+    for name, folder in resolved.items():
+        row = MailboxFolder(mailbox_id=mailbox.id, graph_folder_id=folder["id"], well_known_name=name,
+                            display_name=folder.get("displayName", name))
+        session.add(row)
+        mailbox.folders.append(row)
+        known[name] = row
     session.flush()
     return [known[name] for name in wanted]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from mailferry.db import utcnow
 from mailferry.models import Mailbox, Message, Subscription
@@ -44,11 +45,16 @@ def _run(rt, mailbox_id: int) -> dict:
     fetched, processed = FetchCounts(), ProcessCounts()
     try:
         with rt.sessions() as session:
-            mailbox = session.get(Mailbox, mailbox_id)
+            # What the run needs is read up front and the transaction ended: no stage calls
+            # Microsoft or Salesforce inside one (on SQLite it would hold the file's only
+            # write lock for the length of the call; mailferry/db.py).
+            mailbox = session.get(Mailbox, mailbox_id, options=[selectinload(Mailbox.folders),
+                                                                selectinload(Mailbox.subscriptions)])
             user = mailbox.user
             context = decision_context(session, user)
             graph, user_ref = graph_for(rt, session, mailbox)
             tenant = user.tenant
+            session.commit()
             folders = ensure_folders(session, mailbox, graph, user_ref, context.settings.folders)
             session.commit()
 

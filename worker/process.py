@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from mailferry import decision as rules
 from mailferry.allowances import MatchedRecord, apply_allowances, task_fields, task_key
-from mailferry.decision import Decision, DecisionContext, EmailFacts, Outcome, Participant
+from mailferry.decision import Decision, DecisionContext, Outcome
 from mailferry.message_facts import facts_of
 from mailferry.models import Message, User
 from mailferry.provider_errors import ErrorKind, ProviderError
@@ -48,6 +48,7 @@ class ProcessCounts:
     excluded: int = 0
     other: int = 0
     waiting: int = 0  # needed Salesforce, which is not connected or paused
+    changed_meanwhile: int = 0  # changed by another writer during the calls: taken again next run
     by_status: dict[str, int] = field(default_factory=dict)
 
 
@@ -84,6 +85,14 @@ def process_mailbox(session: Session, mailbox_id: int, user: User, context: Deci
 
 def process_batch(session: Session, batch: list[Message], user: User, context: DecisionContext,
                   crm: Crm | None, now: datetime, counts: ProcessCounts) -> None:
+    """Decide the batch, make its Salesforce calls, record the outcomes.
+
+    The calls are made with no database transaction open: on SQLite a transaction holds the
+    file's only write lock, and a Salesforce call may last a minute (mailferry/db.py). What
+    the rows said when decided is kept, and a row another writer changed meanwhile (the user
+    ignored it, a settings change re-evaluated it, expiry) keeps that change: only what
+    Salesforce now holds (its Task id) is written to it, and it is taken again next run.
+    """
     ignored = ignored_message_ids(session, user.id, [row.internet_message_id for row in batch])
     decisions = {
         row.id: rules.decide(facts_of(row), replace(context, ignore_email_chosen=row.internet_message_id in ignored))
@@ -96,25 +105,69 @@ def process_batch(session: Session, batch: list[Message], user: User, context: D
         counts.waiting += len(needing_crm)
         _record_all(session, [r for r in batch if r not in needing_crm], decisions, {}, now, counts)
         return
+    seen = {row.id: _raceable_state(row) for row in batch}
+    session.commit()  # the batch's reads end here: no transaction is open during the calls
+    withdrawn: dict[int, bool] = {}
+    failure = None
+    results: dict[int, tuple] = {}
     try:
         people = _look_up(crm, [r for r in needing_crm if decisions[r.id].outcome == Outcome.NEEDS_LOOKUP],
                           decisions, context)
-        not_withdrawn = _withdraw(crm, [row for row in batch if _withdraws(row, decisions[row.id])])
+        withdrawn = _withdraw(crm, [row for row in batch if _withdraws(row, decisions[row.id])])
         writes = [row for row in batch if decisions[row.id].outcome == Outcome.TO_RECORD]
         results = _write(crm, user, writes, decisions, people, context.settings.time_zone) if writes else {}
     except ProviderError as error:
         if error.kind == ErrorKind.AUTH:
             raise  # the caller marks the connection; the rows stay due
+        failure = error
+    changed = _changed_meanwhile(session, batch, seen)
+    for row in batch:
+        if row.id in changed:
+            _keep_salesforce_facts(row, withdrawn.get(row.id), results.get(row.id))
+        elif withdrawn.get(row.id):
+            outcomes.task_removed(row)
+    counts.changed_meanwhile += len(changed)
+    settled = [row for row in batch if row.id not in changed]
+    if failure is not None:
         # An outage, the API budget or a setup problem stopped the whole batch's Salesforce
         # work: every email that needed it is Unresolved `system_error`, retried with backoff.
-        for row in needing_crm:
-            outcomes.write_failed(row, error.code or error.kind.value, error.message, now, error.retry_after)
-        counts.unresolved += len(needing_crm)
-        _record_all(session, [r for r in batch if r not in needing_crm], decisions, {}, now, counts)
+        failed = [row for row in settled if row in needing_crm]
+        for row in failed:
+            outcomes.write_failed(row, failure.code or failure.kind.value, failure.message, now, failure.retry_after)
+        counts.unresolved += len(failed)
+        _record_all(session, [r for r in settled if r not in needing_crm], decisions, {}, now, counts)
         return
     # A Task that could not be deleted keeps its row due, to try again.
+    not_withdrawn = [row for row in settled if withdrawn.get(row.id) is False]
     counts.waiting += len(not_withdrawn)
-    _record_all(session, [r for r in batch if r.id not in not_withdrawn], decisions, results, now, counts)
+    _record_all(session, [r for r in settled if r not in not_withdrawn], decisions, results, now, counts)
+
+
+def _raceable_state(row: Message) -> tuple:
+    """The columns other writers set to ask for (or settle) work on a row."""
+    return row.status, row.pending_operation, row.next_attempt_at, row.salesforce_task_id
+
+
+def _changed_meanwhile(session: Session, batch: list[Message], seen: dict[int, tuple]) -> set[int]:
+    """Rows whose state differs from `seen` (or that are gone), read in the write transaction
+    that records the batch; on PostgreSQL locked until it commits, so nothing slips in."""
+    now_there = {
+        found.id: tuple(found[1:])
+        for found in session.execute(
+            select(Message.id, Message.status, Message.pending_operation, Message.next_attempt_at,
+                   Message.salesforce_task_id)
+            .where(Message.id.in_(list(seen))).with_for_update()
+        )
+    }
+    return {row_id for row_id, state in seen.items() if now_there.get(row_id) != state}
+
+
+def _keep_salesforce_facts(row: Message, withdrawn: bool | None, written) -> None:
+    """A row changed meanwhile keeps its new state; it only learns what Salesforce now holds."""
+    if withdrawn:
+        outcomes.task_removed(row)
+    if written is not None and written[0].ok:
+        row.salesforce_task_id, row.task_key = written[0].task_id, written[0].key
 
 
 def _record_all(session, rows, decisions, results, now, counts) -> None:
@@ -154,18 +207,12 @@ def _is_retry(row: Message) -> bool:
     return row.status == "unresolved"
 
 
-def _withdraw(crm: Crm, rows: list[Message]) -> set[int]:
-    """Delete the Tasks of these rows; returns the ids of rows whose Task is still there."""
+def _withdraw(crm: Crm, rows: list[Message]) -> dict[int, bool]:
+    """Delete the Tasks of these rows; returns, per row id, whether its Task is gone."""
     if not rows:
-        return set()
+        return {}
     results = crm.delete_tasks([row.salesforce_task_id for row in rows])
-    failed = set()
-    for row, result in zip(rows, results):
-        if result.ok:
-            outcomes.task_removed(row)
-        else:
-            failed.add(row.id)
-    return failed
+    return {row.id: result.ok for row, result in zip(rows, results)}
 
 
 def _write(crm: Crm, user: User, rows: list[Message], decisions: dict[int, Decision],

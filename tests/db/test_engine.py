@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
-from mailferry.db import SQLITE_BUSY_TIMEOUT_SECONDS, make_engine, normalise_url
+from mailferry.db import SQLITE_BUSY_TIMEOUT_SECONDS, make_engine, make_session_factory, normalise_url
 
 
 @pytest.mark.parametrize(
@@ -89,3 +91,39 @@ def test_processes_sharing_a_sqlite_file_wait_for_each_other_instead_of_failing(
     with check.connect() as connection:
         assert connection.execute(text("SELECT n FROM counter")).scalar_one() == 75
     check.dispose()
+
+
+def test_a_read_only_session_reads_at_once_while_another_process_holds_the_sqlite_write_lock(tmp_path):
+    """What keeps /healthz and the pages answering while a worker writes: the reader sees
+    the last committed state without waiting (a writing session would wait up to 30 s)."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    writer_engine, reader_engine = make_engine(url), make_engine(url)
+    with writer_engine.begin() as connection:
+        connection.execute(text("CREATE TABLE counter (n INTEGER NOT NULL)"))
+        connection.execute(text("INSERT INTO counter VALUES (1)"))
+    with writer_engine.connect() as writer:
+        writer.begin()
+        writer.execute(text("UPDATE counter SET n = 2"))  # holds the write lock, not committed
+        began = time.monotonic()
+        with make_session_factory(reader_engine, read_only=True)() as reader:
+            assert reader.execute(text("SELECT n FROM counter")).scalar_one() == 1
+        read_seconds = time.monotonic() - began
+        writer.rollback()
+    assert read_seconds < 0.5
+    writer_engine.dispose()
+    reader_engine.dispose()
+
+
+def test_a_read_only_session_cannot_write_and_leaves_its_connection_writable(both_backends_url):
+    engine = make_engine(both_backends_url, pool_size=1)  # one connection: the writer gets the reader's
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE scratch (n INTEGER)"))
+    with make_session_factory(engine, read_only=True)() as reader:
+        with pytest.raises(DBAPIError, match="(?i)read.?only"):
+            reader.execute(text("INSERT INTO scratch VALUES (1)"))
+    with make_session_factory(engine)() as writer:  # the same pooled connection, writable again
+        writer.execute(text("INSERT INTO scratch VALUES (2)"))
+        writer.commit()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT n FROM scratch")).scalars().all() == [2]
+    engine.dispose()

@@ -597,3 +597,64 @@ def test_a_sync_job_taken_off_its_queue_by_a_worker_that_died_does_not_block_the
         assert session.get(Mailbox, orphaned).last_success_at is not None
     print(f"\norphaned job: both mailboxes ({verdict.emails} emails, {verdict.synced} synced) settled "
           f"{elapsed:.1f}s after the worker started (scheduler interval {interval:.0f}s)")
+
+
+@pytest.fixture
+def four_mailboxes(clouds, engine_config):
+    """`world` with four mailboxes of 30 emails."""
+    yield from _world(clouds, engine_config, "4x30")
+
+
+def test_a_salesforce_call_held_45_s_leaves_healthz_and_the_other_mailboxes_unaffected(
+        four_mailboxes, clouds, engine_config, fleet, certs, client_session):
+    """One mailbox's Salesforce call hangs for 45 s (under the client's 60 s timeout). No
+    transaction is open during it, so on SQLite nobody waits for the write lock: /healthz
+    answers each poll within 2 s, and the other mailboxes' runs complete meanwhile."""
+    from server import create_app
+    from tests.https_server import start_https
+
+    runtime, mailbox_ids, expected, _ = four_mailboxes
+    hold_ms = 45_000
+    clouds.faults(clouds.salesforce, {"path": "/services/data/*/composite", "method": "POST",
+                                      "latency_ms": hold_ms, "count": 1})
+    server, url = start_https(create_app(engine_config), certs)
+    latencies, answers = [], []
+    try:
+        _start_syncing(runtime, fleet, mailbox_ids)
+        held_since = None
+        others_done_at = None
+        while True:
+            began = time.monotonic()
+            answer = client_session.get(f"{url}/healthz", timeout=35)
+            latencies.append(time.monotonic() - began)
+            answers.append(answer.status_code)
+            [fault] = clouds.http.get(f"{clouds.salesforce}/_sandbox/faults").json()["faults"]
+            if fault["hits"] and held_since is None:
+                held_since = time.monotonic()
+            done = _completed_mailboxes(runtime)
+            if held_since is not None and others_done_at is None and len(done) == len(mailbox_ids) - 1:
+                others_done_at = time.monotonic() - held_since
+            if len(done) == len(mailbox_ids):
+                break
+            assert not fleet.exited(), fleet.tail()
+            assert held_since is None or time.monotonic() - held_since < hold_ms / 1000 + 60, (
+                f"not settled a minute after the hold\n{_diagnosis(runtime)}\n{fleet.tail()}")
+            time.sleep(0.5)
+        state = wait_until(runtime, fleet, lambda s: s.settled(expected), "settled after the hold")
+    finally:
+        server.shutdown()
+        fleet.stop()
+    assert_each_email_has_one_outcome_and_one_task(runtime, clouds, expected)
+    assert set(answers) == {200}, answers
+    assert max(latencies) < 2.0, f"/healthz took {max(latencies):.1f}s"
+    assert others_done_at is not None and others_done_at < hold_ms / 1000, (
+        "the other mailboxes did not complete while the call was held")
+    print(f"\nheld call: {len(answers)} /healthz polls, slowest {max(latencies) * 1000:.0f} ms; the other "
+          f"{len(mailbox_ids) - 1} mailboxes completed {others_done_at:.1f}s into the {hold_ms / 1000:.0f}s hold; "
+          f"{dict(state.statuses)}")
+
+
+def _completed_mailboxes(runtime) -> set[int]:
+    """The mailboxes whose run has completed at least once."""
+    with runtime.sessions() as session:
+        return set(session.execute(select(Mailbox.id).where(Mailbox.last_success_at.is_not(None))).scalars())
