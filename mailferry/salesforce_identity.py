@@ -273,7 +273,7 @@ class SalesforceOAuth:
         are not followed, so the form never goes anywhere else."""
         login_url = self.hosts.login_url(self.login_url)
         if login_url is None:
-            raise ProviderError(ErrorKind.SETUP, "salesforce",
+            raise ProviderError(ErrorKind.AUTH, "salesforce",  # the connection must be made again
                                 "The saved Salesforce login host is not a Salesforce domain, so Mailferry did not "
                                 "contact it. Reconnect Salesforce and choose production, sandbox or your My Domain; "
                                 "an admin can allow another host in SALESFORCE_ALLOWED_HOSTS "

@@ -88,8 +88,11 @@ def open_crm(rt, session: Session, user: User, connection: Connection, now: date
         tokens = rt.box.open(connection.sealed_secrets)
     except SecretUnreadable as error:
         raise ProviderError(ErrorKind.AUTH, "salesforce", f"{error} {RECONNECT_FIX}", code="unreadable_secret") from None
+    # The deployment's Salesforce hosts, not just the saved one: a connection saved with a
+    # login host that is not Salesforce's must not receive the consumer secret on a refresh.
     oauth = SalesforceOAuth(connection.login_host or rt.config.salesforce_login_url, rt.config.salesforce_client_id,
-                            rt.config.salesforce_client_secret, rt.config.salesforce_redirect_uri, rt.http)
+                            rt.config.salesforce_client_secret, rt.config.salesforce_redirect_uri, rt.http,
+                            hosts=rt.config.salesforce_hosts)
     sf = SalesforceSession(tokens, ca_file=rt.config.client_ca_file, oauth=oauth, on_tokens=store_tokens,
                            on_limit_info=observe_limits)
     if _setup_is_stale(tenant, now):
