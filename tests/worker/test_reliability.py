@@ -546,15 +546,15 @@ def test_a_periodic_job_left_started_by_a_dead_worker_is_queued_again_after_its_
 
     connection = redis.Redis.from_url(redis_url)
     queue = Queue(MAINTENANCE_QUEUE, connection=connection)
-    for job_id in ("periodic-noop", "periodic-noop" + FOLLOW_UP_SUFFIX):
-        job = queue.enqueue("worker.jobs.noop", job_id=job_id)
+    for job_id in ("periodic-expire_and_purge", "periodic-expire_and_purge" + FOLLOW_UP_SUFFIX):
+        job = queue.enqueue("worker.jobs.expire_and_purge", job_id=job_id)
         queue.remove(job)
         job.started_at = datetime.now(UTC) - timedelta(seconds=45)
         job.save()
         job.set_status(JobStatus.STARTED)
-    assert enqueue_maintenance(connection, "noop", 60) is False  # started 45 s ago: may still run
-    assert enqueue_maintenance(connection, "noop", 30) is True  # a whole interval: its worker died
-    assert Job.fetch("periodic-noop", connection=connection).get_status() == JobStatus.QUEUED
+    assert enqueue_maintenance(connection, "expire_and_purge", 60) is False  # started 45 s ago: may still run
+    assert enqueue_maintenance(connection, "expire_and_purge", 30) is True  # a whole interval: its worker died
+    assert Job.fetch("periodic-expire_and_purge", connection=connection).get_status() == JobStatus.QUEUED
 
 
 def test_a_sync_job_taken_off_its_queue_by_a_worker_that_died_does_not_block_the_mailbox(small_world, clouds, fleet):
