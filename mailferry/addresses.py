@@ -295,6 +295,9 @@ def domain_of(raw: str | None) -> str | None:
 # --- Global Exclusion List / Ignore List entries -----------------------------------------
 
 EntryKind = Literal["address", "domain"]
+#: The longest text an entry is read from: an address (254) with room for spaces, `<…>`,
+#: `mailto:` and invisible characters around it.
+MAX_ENTRY_TEXT = 1_000
 
 
 @dataclass(frozen=True)
@@ -318,7 +321,12 @@ def check_list_entry(raw: str | None) -> EntryCheck:
 
     Also accepted as domains, because people type them: `@example.com`, `*@example.com`,
     `*.example.com` and `.example.com` (a domain already covers its subdomains).
+    Text longer than `MAX_ENTRY_TEXT` is refused before any parsing, so a pasted megabyte
+    costs nothing.
     """
+    if raw and len(raw) > MAX_ENTRY_TEXT:
+        return EntryCheck(None, f"the entry is longer than {MAX_ENTRY_TEXT:,} characters "
+                                f"(an address has at most {MAX_ADDRESS_OCTETS})")
     text = strip_invisible(raw or "").strip()
     shown = "“" + (text if len(text) <= 60 else text[:57] + "…") + "”"
 

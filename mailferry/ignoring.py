@@ -9,7 +9,8 @@ name), so the worker finds the changes committed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from mailferry.addresses import ListEntry, check_list_entry
 from mailferry.models import IgnoredEmail, IgnoreEntry, Message
-from mailferry.reevaluation import after_entry_added, after_entry_removed
+from mailferry.reevaluation import after_entries_added, after_entry_removed
 
 #: Where an entry or choice was made (IgnoreEntry.source, IgnoredEmail.source).
 SOURCES = {
@@ -40,33 +41,80 @@ class EntryAdded:
     mailbox_ids: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True)
+class EntriesAdded:
+    """One `EntryAdded` per text given, in order, and the mailboxes to sync."""
+
+    results: tuple[EntryAdded, ...] = ()
+    mailbox_ids: tuple[int, ...] = ()
+
+
+#: Values one IN (...) names when looking up existing entries.
+_LOOKUP_CHUNK = 500
+
+
 def add_entry(session: Session, user_id: int, tenant_id: int, text: str, source: str, now: datetime,
-              kind: str | None = None) -> EntryAdded:
+              kind: str | None = None, commit: Callable[[], None] | None = None) -> EntryAdded:
     """Put an address or a domain on the user's Ignore List (validated), then re-evaluate:
     their Unresolved emails are due at once and the Unmatched rows it covers leave.
     `kind` ("address" or "domain"), when given, is what the text must be (Ignore Address
-    never adds a whole domain by mistake, nor Ignore Domain a single address)."""
-    check = check_list_entry(text)
-    if check.entry is None:
-        return EntryAdded(None, error=check.error)
-    if kind is not None and check.entry.kind != kind:
-        return EntryAdded(None, error=f"“{text.strip()[:60]}” is not {'an address' if kind == 'address' else 'a domain'}")
-    existing = session.execute(
-        select(IgnoreEntry).where(IgnoreEntry.user_id == user_id, IgnoreEntry.value == check.entry.value)
-    ).scalar_one_or_none()
-    if existing is not None:
-        return EntryAdded(existing)
-    row = IgnoreEntry(tenant_id=tenant_id, user_id=user_id, kind=check.entry.kind, value=check.entry.value,
-                      source=source, created_at=now, created_by_user_id=user_id)
-    session.add(row)
+    never adds a whole domain by mistake, nor Ignore Domain a single address). `commit`:
+    as in `add_entries`."""
+    added = add_entries(session, user_id, tenant_id, [(text, kind)], source, now, commit)
+    return replace(added.results[0], mailbox_ids=added.mailbox_ids)
+
+
+def add_entries(session: Session, user_id: int, tenant_id: int, texts: Sequence[tuple[str, str | None]],
+                source: str, now: datetime, commit: Callable[[], None] | None = None) -> EntriesAdded:
+    """`add_entry` for many (text, kind) pairs at once: each is validated on its own (a bad
+    one is reported, the others are added), the new ones are inserted together, and the
+    user's emails are re-evaluated once for all of them (`reevaluation.after_entries_added`).
+
+    Without `commit` the caller commits. With it, the entries are committed first and the
+    re-evaluation runs in short batches, each committed (a crash in between leaves the
+    entries saved and the rows to the worker's next re-match)."""
+    checks = [(text, kind, check_list_entry(text)) for text, kind in texts]
+    wanted = {check.entry.value for _, kind, check in checks
+              if check.entry is not None and kind in (None, check.entry.kind)}
+    rows = _existing(session, user_id, sorted(wanted))
+    results: list[EntryAdded] = []
+    new: list[ListEntry] = []
+    for text, kind, check in checks:
+        if check.entry is None:
+            results.append(EntryAdded(None, error=check.error))
+        elif kind is not None and check.entry.kind != kind:
+            results.append(EntryAdded(None, error=f"“{text.strip()[:60]}” is not "
+                                                  f"{'an address' if kind == 'address' else 'a domain'}"))
+        elif check.entry.value in rows:
+            results.append(EntryAdded(rows[check.entry.value]))
+        else:
+            row = rows[check.entry.value] = IgnoreEntry(
+                tenant_id=tenant_id, user_id=user_id, kind=check.entry.kind, value=check.entry.value,
+                source=source, created_at=now, created_by_user_id=user_id)
+            session.add(row)
+            new.append(check.entry)
+            results.append(EntryAdded(row, True))
+    if not new:
+        return EntriesAdded(tuple(results))
     session.flush()
-    mailboxes = after_entry_added(session, user_id, check.entry, now)
-    return EntryAdded(row, True, None, tuple(mailboxes))
+    mailboxes = after_entries_added(session, user_id, new, now, commit)
+    return EntriesAdded(tuple(results), tuple(mailboxes))
 
 
-def remove_entry(session: Session, user_id: int, entry_id: int, now: datetime) -> tuple[int, ...] | None:
+def _existing(session: Session, user_id: int, values: list[str]) -> dict[str, IgnoreEntry]:
+    found: dict[str, IgnoreEntry] = {}
+    for start in range(0, len(values), _LOOKUP_CHUNK):
+        found.update((row.value, row) for row in session.execute(
+            select(IgnoreEntry).where(IgnoreEntry.user_id == user_id,
+                                      IgnoreEntry.value.in_(values[start:start + _LOOKUP_CHUNK]))).scalars())
+    return found
+
+
+def remove_entry(session: Session, user_id: int, entry_id: int, now: datetime,
+                 commit: Callable[[], None] | None = None) -> tuple[int, ...] | None:
     """Take an entry off the user's Ignore List and bring back the skipped emails it kept
-    out; None when the user has no such entry (another user's id included)."""
+    out; None when the user has no such entry (another user's id included). With
+    `commit`, as in `add_entries`: the removal is committed, then the rows in batches."""
     row = session.execute(
         select(IgnoreEntry).where(IgnoreEntry.id == entry_id, IgnoreEntry.user_id == user_id)
     ).scalar_one_or_none()
@@ -75,7 +123,7 @@ def remove_entry(session: Session, user_id: int, entry_id: int, now: datetime) -
     entry = ListEntry(row.kind, row.value)
     session.delete(row)
     session.flush()
-    return tuple(after_entry_removed(session, user_id, entry, now))
+    return tuple(after_entry_removed(session, user_id, entry, now, commit))
 
 
 def ignore_emails(session: Session, user_id: int, message_ids: list[int], source: str,

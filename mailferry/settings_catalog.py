@@ -13,6 +13,8 @@ from enum import StrEnum
 from typing import Any, Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mailferry.whole_numbers import whole_number
+
 
 class SyncMode(StrEnum):
     """The five sync modes of SPEC section 2, by stable machine name (stored as this string)."""
@@ -152,11 +154,10 @@ def _clean_folders(key: str, value: Any) -> tuple[str, ...]:
 
 def _clean_frequency(key: str, value: Any) -> int:
     low, high = FREQUENCY_RANGE
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+    minutes = whole_number(value, low, high)
+    if minutes is None:
         raise InvalidSetting(key, f"must be a whole number of minutes from {low} to {high}")
-    return value
+    return minutes
 
 
 # --- the catalogue -----------------------------------------------------------------------

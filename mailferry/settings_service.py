@@ -35,6 +35,7 @@ from mailferry.settings_catalog import (
     effective_settings,
     validate_settings,
 )
+from mailferry.whole_numbers import whole_number
 
 #: Shown when the admin who locked a setting has since been deleted.
 UNKNOWN_ADMIN = "your administrator"
@@ -263,9 +264,10 @@ def save_api_budget_percent(session: Session, tenant: Tenant, text: str | int | 
     """The share of the org's daily API allowance Mailferry may use (SPEC section 3: admin-set,
     default 20%). The worker's governor reads it before every batch. The caller commits."""
     low, high = BUDGET_PERCENT_RANGE
-    raw = str(text if text is not None else "").strip().rstrip("%").strip()
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    raw = text.strip().rstrip("%") if isinstance(text, str) else text
+    percent = whole_number(raw, low, high)
+    if percent is None:
         return SaveResult(errors={"api_budget_percent": f"must be a whole number from {low} to {high}"})
-    tenant.api_budget_percent = int(raw)
+    tenant.api_budget_percent = percent
     session.flush()
     return SaveResult(saved={"api_budget_percent": tenant.api_budget_percent})

@@ -54,9 +54,11 @@ def register_extensions(app: Flask, config: Config) -> None:
 
 
 def register_security_headers(app: Flask) -> None:
-    from server import security
+    from server import request_limits, security
 
     security.init_app(app)
+    # Body size, form fields, JSON depth: 413/400 with a message (after CSRF's own check).
+    request_limits.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

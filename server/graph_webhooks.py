@@ -18,6 +18,7 @@ from typing import Iterator
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
 
 from mailferry import subscription_liveness
 from mailferry.crypto import SecretBox, SecretUnreadable
@@ -25,6 +26,7 @@ from mailferry.db import utcnow
 from mailferry.job_queue import SYNC_QUEUE, enqueue_once, enqueue_sync
 from mailferry.models import Subscription
 from server.extensions import db_session, redis_client
+from server.request_limits import bounded_json
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("graph_webhooks", __name__, url_prefix="/webhooks/graph")
@@ -81,7 +83,13 @@ def _validation_answer() -> Response | None:
 
 
 def _notification_list() -> list[dict]:
-    payload = request.get_json(silent=True, force=True)
+    # Unauthenticated: size and nesting are checked before parsing (413 / 400), the rest of
+    # a malformed body is counted and ignored.
+    try:
+        payload = bounded_json(force=True)
+    except HTTPException:
+        _count("refused")
+        raise
     value = payload.get("value") if isinstance(payload, dict) else None
     if not isinstance(value, list):
         _count("malformed")

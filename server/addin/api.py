@@ -21,6 +21,7 @@ from server.addin.bearer import token_required
 from server.extensions import config, db
 from server.history.actions import enqueue_syncs, retry_now
 from server.history.presenting import Links, instance_url
+from server.request_limits import bounded_json, id_from
 
 blueprint = Blueprint("addin_api", __name__, url_prefix="/addin/api")
 #: Longest Internet Message-ID accepted (RFC 5322 lines are at most 998 characters).
@@ -38,7 +39,8 @@ def _bad_request(error: BadRequest):
 
 
 def _body() -> dict:
-    body = request.get_json(silent=True)
+    # Size and nesting are checked before parsing (413 / 400, `server.request_limits`).
+    body = bounded_json()
     if not isinstance(body, dict):
         raise BadRequest("Send a JSON object (Content-Type: application/json).")
     return body
@@ -116,7 +118,8 @@ def ignore():
     if kind not in ("address", "domain"):
         raise BadRequest("“kind” must be address or domain.")
     user = g.addin_user
-    added = ignoring.add_entry(db(), user.id, user.tenant_id, _text(body, "value"), "addin", utcnow(), kind=kind)
+    added = ignoring.add_entry(db(), user.id, user.tenant_id, _text(body, "value"), "addin", utcnow(), kind=kind,
+                               commit=db().commit)
     if added.error:
         raise BadRequest(f"Not added: {added.error}.")
     db().commit()
@@ -155,10 +158,7 @@ def ignore_email():
 @token_required
 def retry():
     body = _body()
-    message_id = body.get("messageId")
-    if not isinstance(message_id, int):
-        raise BadRequest("“messageId” must be a number.")
-    count = retry_now(db(), g.addin_user.id, message_id)
+    count = retry_now(db(), g.addin_user.id, id_from(body.get("messageId"), "messageId"))
     return jsonify(retrying=count)
 
 

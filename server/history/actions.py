@@ -19,11 +19,14 @@ from mailferry.db import utcnow
 from mailferry.job_queue import SYNC_QUEUE, enqueue_once, enqueue_sync
 from mailferry.models import Message
 from server.extensions import redis_client
+from server.request_limits import ids_from
 
 log = logging.getLogger(__name__)
-#: Most boxes one Save applies (a page holds 50 rows; a tampered form gets no more).
-MAX_SELECTED = 1000
 RETRY_JOB = "worker.jobs.retry_now"
+#: Values and errors a Save's notices name one by one: the notices travel in the session
+#: cookie, which browsers drop beyond 4 KB (a Save of 1,000 values would sign nobody out,
+#: but its notices would vanish).
+SHOWN_VALUES = 10
 
 
 @dataclass
@@ -38,21 +41,28 @@ class SaveResult:
         if self.emails:
             yield "success", f"Ignored {self.emails} email{'s' if self.emails != 1 else ''}: never synced."
         if self.added:
-            yield "success", ("Added to your Ignore List: " + ", ".join(self.added)
+            yield "success", ("Added to your Ignore List: " + _listed(self.added)
                               + ". Their emails are checked again now and leave the Unresolved tab.")
         if self.already:
-            yield "info", "Already on your Ignore List: " + ", ".join(self.already) + "."
-        for error in self.errors:
+            yield "info", "Already on your Ignore List: " + _listed(self.already) + "."
+        for error in self.errors[:SHOWN_VALUES]:
             yield "error", f"Not added: {error}."
+        if len(self.errors) > SHOWN_VALUES:
+            yield "error", f"{len(self.errors) - SHOWN_VALUES:,} more were not added for the same kinds of reasons."
         if not (self.emails or self.added or self.already or self.errors):
             yield "warning", "Nothing was selected: tick Ignore Email, Ignore Address or Ignore Domain, then Save."
         if not self.queued:
             yield "warning", "The sync service did not answer; your changes are saved and apply at its next run."
 
 
+def _listed(values: list[str]) -> str:
+    shown = ", ".join(values[:SHOWN_VALUES])
+    return shown if len(values) <= SHOWN_VALUES else f"{shown} and {len(values) - SHOWN_VALUES:,} more"
+
+
 def _distinct(values: list[str]) -> list[str]:
     seen, kept = set(), []
-    for value in values[:MAX_SELECTED]:
+    for value in values:
         value = value.strip()
         if value and value not in seen:
             seen.add(value)
@@ -61,24 +71,28 @@ def _distinct(values: list[str]) -> list[str]:
 
 
 def save_selection(session: Session, account, form) -> SaveResult:
+    """Apply the selection. Ids are parsed first (a malformed one is a 400, nothing done);
+    the Ignore Email choices and the new entries are committed in one short transaction,
+    then the user's emails are re-evaluated once for all the entries, in short batches."""
     result = SaveResult()
     now = utcnow()
     mailboxes: set[int] = set()
-    message_ids = [int(v) for v in _distinct(form.getlist("ignore_email")) if v.isdigit()]
+    message_ids = ids_from(_distinct(form.getlist("ignore_email")), "ignore_email")
     rows, changed = ignoring.ignore_emails(session, account.id, message_ids, "history", now)
     result.emails = len(rows)
     mailboxes.update(changed)
-    for kind, field_name in (("address", "ignore_address"), ("domain", "ignore_domain")):
-        for value in _distinct(form.getlist(field_name)):
-            added = ignoring.add_entry(session, account.id, account.tenant_id, value, "history", now,
-                                       kind=kind)
-            if added.error:
-                result.errors.append(added.error)
-            elif added.created:
-                result.added.append(added.entry.value)
-                mailboxes.update(added.mailbox_ids)
-            else:
-                result.already.append(added.entry.value)
+    texts = [(value, kind) for kind, field_name in (("address", "ignore_address"), ("domain", "ignore_domain"))
+             for value in _distinct(form.getlist(field_name))]
+    added = ignoring.add_entries(session, account.id, account.tenant_id, texts, "history", now,
+                                 commit=session.commit)
+    for entry in added.results:
+        if entry.error:
+            result.errors.append(entry.error)
+        elif entry.created:
+            result.added.append(entry.entry.value)
+        else:
+            result.already.append(entry.entry.value)
+    mailboxes.update(added.mailbox_ids)
     session.commit()
     result.queued = enqueue_syncs(mailboxes)
     return result

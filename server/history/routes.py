@@ -20,6 +20,7 @@ from mailferry.db import utcnow
 from mailferry.history import TABS, View
 from server.extensions import db, db_session
 from server.history import actions, presenting, state
+from server.request_limits import id_from
 from server.time_display import viewer_zone
 
 blueprint = Blueprint("history", __name__, url_prefix="/history")
@@ -83,9 +84,7 @@ def save(tab: str):
 def retry():
     view = _view(request.form.get("tab", history.DEFAULT_TAB), request.form)
     message_id = request.form.get("message_id", "")
-    if message_id and not message_id.isdigit():
-        abort(400)
-    count = actions.retry_now(db(), current_user.id, int(message_id) if message_id else None)
+    count = actions.retry_now(db(), current_user.id, id_from(message_id, "message_id") if message_id else None)
     if count:
         flash(f"Retrying {count} email{'s' if count != 1 else ''} now: "
               "they leave this tab when they find a Contact or Lead.", "success")

@@ -22,6 +22,7 @@ from mailferry.models import IgnoreEntry
 from server.extensions import db
 from server.history.actions import enqueue_syncs
 from server.history.presenting import Clock
+from server.request_limits import id_from
 from server.time_display import viewer_zone
 
 blueprint = Blueprint("ignore_list", __name__, url_prefix="/ignore-list")
@@ -38,7 +39,8 @@ def index():
 def add():
     text = request.form.get("value", "")
     session = db()
-    added = ignoring.add_entry(session, current_user.id, current_user.tenant_id, text, "settings", utcnow())
+    added = ignoring.add_entry(session, current_user.id, current_user.tenant_id, text, "settings", utcnow(),
+                               commit=session.commit)
     if added.error:
         flash(f"Not added: {added.error}.", "error")
         # The page again, the typed text kept, with status 400 so the failure is visible.
@@ -66,14 +68,16 @@ def _page(value: str, invalid: bool = False) -> str:
                            clock=Clock(viewer_zone(session, current_user.id)), value=value, invalid=invalid)
 
 
-@blueprint.post("/<int:entry_id>/remove")
+@blueprint.post("/<entry_id>/remove")
 @login_required
-def remove(entry_id: int):
+def remove(entry_id: str):
+    # Not Werkzeug's int converter: it takes any Unicode digits and any number of them.
+    entry_id = id_from(entry_id, "entry id")
     session = db()
     value = session.execute(
         select(IgnoreEntry.value).where(IgnoreEntry.id == entry_id, IgnoreEntry.user_id == current_user.id)
     ).scalar_one_or_none()
-    mailboxes = ignoring.remove_entry(session, current_user.id, entry_id, utcnow())
+    mailboxes = ignoring.remove_entry(session, current_user.id, entry_id, utcnow(), commit=session.commit)
     if mailboxes is None:
         abort(404)
     session.commit()
