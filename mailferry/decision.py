@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import cached_property
 from typing import Iterable
 
 from mailferry.addresses import EntryList, ParsedAddress, parse_address, domain_matches, normalise_domain
@@ -93,6 +94,9 @@ class SetAsideReason(StrEnum):
 
 @dataclass(frozen=True)
 class Participant:
+    """One person on an email, as received; `parsed` and `key` are the forms every
+    comparison uses (`Ann@Bücher.de` and `<ann@xn--bcher-kva.de>` have one key)."""
+
     role: Role
     address: str
     name: str = ""
@@ -101,6 +105,14 @@ class Participant:
         object.__setattr__(self, "role", Role(self.role))
         object.__setattr__(self, "address", self.address if isinstance(self.address, str) else "")
         object.__setattr__(self, "name", self.name if isinstance(self.name, str) else "")
+
+    @cached_property
+    def parsed(self) -> ParsedAddress:
+        return parse_address(self.address)
+
+    @property
+    def key(self) -> str:
+        return self.parsed.key
 
 
 @dataclass(frozen=True)
@@ -246,10 +258,12 @@ class Decision:
     """The outcome for one email, the reason code, and the rule that decided it.
 
     `rule` is the SPEC table row (1-9); 0 means "before the table" (sync disabled or Off).
-    `candidates` (canonical, participant order) and `related_to` are set from rule 7 on;
-    `matched` / `unmatched` after the lookup. `withdraw_task` tells the worker to delete an
-    already recorded Task for this message (SPEC section 4: DoNotSync or Ignore Email after
-    a sync), which Prevent Operations' delete setting forbids.
+    `candidates` (canonical, participant order), `related_to` and `participants` (in
+    participant order, each with its key: what the allowances' roles and the Unmatched
+    names are read from) are set from rule 7 on; `matched` / `unmatched` after the lookup.
+    `withdraw_task` tells the worker to delete an already recorded Task for this message
+    (SPEC section 4: DoNotSync or Ignore Email after a sync), which Prevent Operations'
+    delete setting forbids.
     """
 
     outcome: Outcome
@@ -261,6 +275,19 @@ class Decision:
     matched: tuple[str, ...] = ()
     unmatched: tuple[str, ...] = ()
     withdraw_task: bool = False
+    participants: tuple[Participant, ...] = ()
+
+    def role_of(self, key: str) -> Role:
+        """The role of the first participant with this address key (To if none has it)."""
+        return next((p.role for p in self.participants if p.key == key), Role.TO)
+
+    def names(self) -> dict[str, str]:
+        """Each participant's display name by address key (the first one given)."""
+        names: dict[str, str] = {}
+        for p in self.participants:
+            if p.name and p.key not in names:
+                names[p.key] = p.name
+        return names
 
 
 def ordered_participants(participants: Iterable[Participant]) -> list[Participant]:
@@ -339,7 +366,7 @@ def decide(email: EmailFacts, context: DecisionContext) -> Decision:
         return Decision(Outcome.REMOVE_TASK, Reason.MESSAGE_DELETED, 1)
 
     participants = ordered_participants(email.participants)
-    parsed = [parse_address(p.address) for p in participants]
+    parsed = [p.parsed for p in participants]
 
     # Rule 2: any participant on the Global Exclusion List. Invalid addresses are matched by
     # their best-effort form too: a privacy exclusion must not be dodged by a malformed one.
@@ -366,9 +393,11 @@ def decide(email: EmailFacts, context: DecisionContext) -> Decision:
     # Rule 7: remove own, smart and ignored addresses; is anyone left to look up?
     candidates, hints, set_aside = sort_out_candidates(parsed, context)
     if not candidates:
-        return Decision(Outcome.SKIPPED, Reason.NO_CANDIDATES, 7, (), hints, set_aside)
+        return Decision(Outcome.SKIPPED, Reason.NO_CANDIDATES, 7, (), hints, set_aside,
+                        participants=tuple(participants))
 
-    return Decision(Outcome.NEEDS_LOOKUP, Reason.CANDIDATES_FOUND, 8, candidates, hints, set_aside)
+    return Decision(Outcome.NEEDS_LOOKUP, Reason.CANDIDATES_FOUND, 8, candidates, hints, set_aside,
+                    participants=tuple(participants))
 
 
 def resolve_after_lookup(decision: Decision, matches: Iterable[str], mode: SyncMode | str) -> Decision:

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from mailferry.addresses import parse_address
-from mailferry.decision import (Direction, EmailFacts, Operation, Outcome, Participant, Role, SetAsideReason,
-                                decide, ordered_participants, sort_out_candidates)
-from mailferry.message_facts import facts_of
+from mailferry.decision import (EmailFacts, Operation, Outcome, SetAsideReason, decide, ordered_participants,
+                                sort_out_candidates)
+from mailferry.message_facts import direction_of, facts_of, participants_of
 from mailferry.models import Message, UnmatchedAddress, User
 from mailferry.user_context import decision_context, ignored_message_ids
 
@@ -99,14 +99,10 @@ def status_of(session: Session, user: User, item: OutlookItem) -> EmailStatus:
 
 
 def _facts(item: OutlookItem, own: frozenset[str]) -> EmailFacts:
-    sender_key = parse_address(item.sender[0]).key
-    participants = [Participant(Role.FROM, *item.sender)]
-    participants += [Participant(Role.TO, address, name) for address, name in item.to]
-    participants += [Participant(Role.CC, address, name) for address, name in item.cc]
     return EmailFacts(
         operation=Operation.CREATE,
-        direction=Direction.OUTGOING if sender_key in own else Direction.INCOMING,
-        participants=tuple(participants),
+        direction=direction_of(item.sender[0], own),
+        participants=participants_of(item.sender, item.to, item.cc),
         categories=item.categories,
         internet_message_id=item.internet_message_id,
     )
@@ -119,11 +115,11 @@ def _participants(session: Session, user: User, facts: EmailFacts, context, row:
     for record in (row.records if row is not None else []):
         records.setdefault(parse_address(record.address).key, record)
     ordered = ordered_participants(facts.participants)
-    _, _, set_aside = sort_out_candidates([parse_address(p.address) for p in ordered], context)
+    _, _, set_aside = sort_out_candidates([p.parsed for p in ordered], context)
     aside = {parse_address(s.address).key: s.reason for s in set_aside}
     people, seen = [], set()
     for person in ordered:
-        key = parse_address(person.address).key
+        key = person.key
         if not key or key in seen or aside.get(key) in (SetAsideReason.OWN_ADDRESS, SetAsideReason.SMART_ADDRESS):
             continue
         seen.add(key)

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import String, func, literal, literal_column, select, type_coerce, union_all
 from sqlalchemy.orm import Session, defer, selectinload
 
+from mailferry.addresses import comparison_key
 from mailferry.models import Message, UnmatchedAddress
 from mailferry.search import search_condition
 
@@ -271,7 +272,7 @@ def unmatched_participants(session: Session, user_id: int, messages: list[Messag
     for message in messages:
         seen, people = set(), []
         for participant in (message.participants or [])[:MAX_PARTICIPANTS_SHOWN]:
-            address = (participant.get("address") or "").strip().lower()
+            address = comparison_key(participant.get("address"))  # the key Unmatched rows are stored by
             if address and address not in seen:
                 seen.add(address)
                 people.append({"address": address, "name": participant.get("name") or ""})

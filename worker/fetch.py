@@ -16,6 +16,8 @@ from typing import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailferry import message_facts as facts
+from mailferry.message_facts import stored
 from mailferry.models import Mailbox, MailboxFolder, Message
 from mailferry.provider_errors import ErrorKind, ProviderError
 from worker.microsoft.graph import DeltaRequest
@@ -145,21 +147,23 @@ def message_key(message) -> str:
 
 
 def participants_of(message: GraphMessage) -> list[dict]:
-    people = []
-    if message.originator is not None:
-        people.append({"role": "from", "address": message.originator.address, "name": message.originator.name})
-    for role, group in (("to", message.to), ("cc", message.cc), ("bcc", message.bcc)):
-        people += [{"role": role, "address": p.address, "name": p.name} for p in group]
-    return people
+    def people(group):
+        return [(p.address, p.name) for p in group]
+
+    sender = message.originator
+    return stored(facts.participants_of(sender and (sender.address, sender.name), people(message.to),
+                                        people(message.cc), people(message.bcc)))
 
 
 def direction_of(folder: MailboxFolder, message: GraphMessage, own_addresses: frozenset[str]) -> str:
+    """Sent Items is outgoing and the Inbox incoming whoever sent it (a delegate, an alias);
+    elsewhere, the sender tells."""
     if folder.well_known_name == SENT_FOLDER:
         return "outgoing"
     if folder.well_known_name == "inbox":
         return "incoming"
-    sender = message.originator.address if message.originator else ""
-    return "outgoing" if sender.strip().lower() in own_addresses else "incoming"
+    sender = message.originator.address if message.originator else None
+    return facts.direction_of(sender, own_addresses).value
 
 
 def _rows_by_key(session: Session, mailbox_id: int, keys: list[str]) -> dict[str, Message]:

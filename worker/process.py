@@ -224,14 +224,13 @@ def _write(crm: Crm, user: User, rows: list[Message], decisions: dict[int, Decis
         decision = decisions[row.id]
         records = [
             MatchedRecord(person.sobject_type, person.id, person.name, address, person.created_date,
-                          _role_of(row, address), position)
+                          decision.role_of(address), position)
             for position, address in enumerate(decision.candidates)
             for person in people[row.id].get(address, ())
         ]
         allocation = apply_allowances(records, row.direction, crm.shared_activities, decision.related_to)
         allocations[row.id] = allocation
-        participants = facts_of(row).participants
-        fields = task_fields(subject=row.subject, participants=participants, message_date=row.sent_at,
+        fields = task_fields(subject=row.subject, participants=decision.participants, message_date=row.sent_at,
                              body=row.body_text, time_zone=time_zone, owner_id=crm.owner_id,
                              allocation=allocation)
         key = task_key(user.tenant.tid, user.oid, row.internet_message_id)
@@ -239,13 +238,6 @@ def _write(crm: Crm, user: User, rows: list[Message], decisions: dict[int, Decis
                                 existing_task_id=row.salesforce_task_id))
     results = crm.write_tasks(writes)
     return {row.id: (result, allocations[row.id]) for row, result in zip(rows, results)}
-
-
-def _role_of(row: Message, address: str) -> str:
-    for p in row.participants or []:
-        if (p.get("address") or "").strip().lower() == address:
-            return p["role"]
-    return "to"
 
 
 def _record_outcome(session, row, decision: Decision, written, now, counts: ProcessCounts) -> None:
@@ -264,12 +256,12 @@ def _record_outcome(session, row, decision: Decision, written, now, counts: Proc
         status = {Outcome.IGNORED: "ignored", Outcome.SKIPPED: "skipped", Outcome.EXCLUDED: "excluded"}[outcome]
         outcomes.settle(row, status, decision.reason.value, now)
         if decision.reason == rules.Reason.NO_MATCH:
-            outcomes.note_unmatched(session, row, decision.unmatched, _names(row), first_attempt, now)
+            outcomes.note_unmatched(session, row, decision.unmatched, decision.names(), first_attempt, now)
         counts.excluded += outcome == Outcome.EXCLUDED
         counts.other += outcome != Outcome.EXCLUDED
     elif outcome == Outcome.UNRESOLVED:
         outcomes.unresolved_no_match(row, now)
-        outcomes.note_unmatched(session, row, decision.unmatched, _names(row), first_attempt, now)
+        outcomes.note_unmatched(session, row, decision.unmatched, decision.names(), first_attempt, now)
         counts.unresolved += 1
     elif outcome == Outcome.TO_RECORD:
         result, allocation = written
@@ -280,9 +272,6 @@ def _record_outcome(session, row, decision: Decision, written, now, counts: Proc
         else:
             outcomes.write_failed(row, result.error_code, result.error_message, now, None)
             counts.unresolved += 1
-        outcomes.note_unmatched(session, row, decision.unmatched, _names(row), first_attempt, now)
+        outcomes.note_unmatched(session, row, decision.unmatched, decision.names(), first_attempt, now)
     # NEEDS_LOOKUP left here means Salesforce was not available: the row stays due.
 
-
-def _names(row: Message) -> dict[str, str]:
-    return {(p.get("address") or "").strip().lower(): p.get("name") or "" for p in row.participants or []}

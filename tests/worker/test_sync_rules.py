@@ -282,3 +282,29 @@ def test_the_api_budget_pauses_salesforce_work_visibly_until_the_day_ends(pipeli
         assert "share of the Salesforce API is used up" in paused[0].error_message
     data_calls = sum(n for route, n in clouds.calls(clouds.salesforce)["calls"].items() if "/services/data/" in route)
     assert data_calls <= 4 + 3  # the share, plus what calls reserved before the allowance was known may add
+
+
+@pytest.mark.parametrize("as_written, stored_as", [
+    ("Ann@Bücher.de", "ann@xn--bcher-kva.de"),  # an internationalised domain: its key is the A-label
+    ("<Ann.Bracket@Leads-Probe.example>", "ann.bracket@leads-probe.example"),  # as some clients write it
+], ids=["internationalised", "bracketed"])
+def test_a_lead_keeps_its_role_whatever_form_its_address_arrives_in(pipeline, synced_once, clouds,
+                                                                   as_written, stored_as):
+    """SPEC 3.2: for an outgoing email the lead in To is recorded, else the first in
+    participant order. Here To holds nobody known, Cc a lead and Bcc a lead whose address
+    arrives in another form than Salesforce's: it is the Bcc lead, found by its key, and must
+    not be taken for a To (which is what a participant whose role is lost becomes)."""
+    runtime, _ = pipeline
+    cc_address = f"cc.{stored_as.split('@')[0]}@leads-probe.example"  # each case its own (the match cache)
+    cc_lead = clouds.plant("Lead", {"LastName": "Cc", "Company": "Probe Co", "Email": cc_address})
+    bcc_lead = clouds.plant("Lead", {"LastName": "Bcc", "Company": "Probe Co", "Email": stored_as})
+    clouds.deliver(REP, **{"from": {"address": REP}, "to": [{"address": "stranger@nobody-probe.example"}],
+                           "cc": [{"address": cc_address}], "bcc": [{"address": as_written}],
+                           "subject": f"Probe: leads {stored_as}", "folder": "sentitems"})
+    jobs.sync_mailbox(synced_once[1])
+    row = _row(runtime, f"Probe: leads {stored_as}")
+    assert (row.status, row.direction) == ("synced", "outgoing")
+    assert clouds.records("Task", Id=row.salesforce_task_id)[0]["WhoId"] == cc_lead
+    with runtime.sessions() as session:
+        records = {r.record_id: (r.recorded, r.reason) for r in session.get(Message, row.id).records}
+    assert records == {cc_lead: (True, None), bcc_lead: (False, "one_lead_per_activity")}

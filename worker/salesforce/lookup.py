@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+from mailferry.addresses import comparison_key
 from worker.salesforce.batching import in_list_queries, run_queries
 from worker.salesforce.session import SalesforceSession
 
@@ -164,8 +165,9 @@ def _person(kind: str, record: dict) -> Person:
 
 
 def _key(address: str) -> str:
-    # Salesforce compares Email case-insensitively; so do we when matching rows back.
-    return address.strip().lower()
+    # Salesforce compares Email case-insensitively; rows are matched back to the candidates
+    # (canonical keys) by the same key.
+    return comparison_key(address)
 
 
 def _queryable(address: str) -> bool:
