@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from mailferry.addresses import ListEntry, check_list_entry
@@ -65,14 +65,16 @@ def add_entry(session: Session, user_id: int, tenant_id: int, text: str, source:
 
 
 def add_entries(session: Session, user_id: int, tenant_id: int, texts: Sequence[tuple[str, str | None]],
-                source: str, now: datetime, commit: Callable[[], None] | None = None) -> EntriesAdded:
+                source: str, now: datetime, commit: Callable[[], None] | None = None,
+                reader: Session | None = None) -> EntriesAdded:
     """`add_entry` for many (text, kind) pairs at once: each is validated on its own (a bad
     one is reported, the others are added), the new ones are inserted together, and the
     user's emails are re-evaluated once for all of them (`reevaluation.after_entries_added`).
 
     Without `commit` the caller commits. With it, the entries are committed first and the
     re-evaluation runs in short batches, each committed (a crash in between leaves the
-    entries saved and the rows to the worker's next re-match)."""
+    entries saved and the rows to the worker's next re-match); `reader`, a read-only
+    session, then does its reads without any write lock."""
     checks = [(text, kind, check_list_entry(text)) for text, kind in texts]
     wanted = {check.entry.value for _, kind, check in checks
               if check.entry is not None and kind in (None, check.entry.kind)}
@@ -97,7 +99,7 @@ def add_entries(session: Session, user_id: int, tenant_id: int, texts: Sequence[
     if not new:
         return EntriesAdded(tuple(results))
     session.flush()
-    mailboxes = after_entries_added(session, user_id, new, now, commit)
+    mailboxes = after_entries_added(session, user_id, new, now, commit, reader)
     return EntriesAdded(tuple(results), tuple(mailboxes))
 
 
@@ -148,15 +150,18 @@ def ignore_emails(session: Session, user_id: int, message_ids: list[int], source
             IgnoredEmail.internet_message_id.in_([row.internet_message_id for row in rows]),
         )
     ).scalars()) if rows else set()
+    choices = []
     for row in rows:
         if row.internet_message_id not in chosen:
-            session.add(IgnoredEmail(user_id=user_id, internet_message_id=row.internet_message_id,
-                                     source=source, created_at=now))
+            choices.append({"user_id": user_id, "internet_message_id": row.internet_message_id, "source": source,
+                            "created_at": now})
             chosen.add(row.internet_message_id)
         row.status = "ignored"
         row.reason = "ignore_email"
         # A pending delete stays a delete (the email left the mailbox).
         row.pending_operation = row.pending_operation or ("update" if row.salesforce_task_id else "create")
         row.next_attempt_at = None
+    if choices:  # one executemany, not a statement per choice
+        session.execute(insert(IgnoredEmail), choices)
     session.flush()
     return list(rows), tuple(sorted({row.mailbox_id for row in rows}))

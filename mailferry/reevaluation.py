@@ -45,21 +45,29 @@ def after_entry_added(session: Session, user_id: int, entry: ListEntry, now: dat
 
 
 def after_entries_added(session: Session, user_id: int, entries: Sequence[ListEntry], now: datetime,
-                        commit: Commit = None) -> list[int]:
+                        commit: Commit = None, reader: Session | None = None) -> list[int]:
     """Decide the user's Unresolved emails again under their Ignore List (which already holds
     `entries`): skipped now when nobody is left to look up, else due now. Remove the
-    Unmatched rows `entries` cover. Returns the mailbox ids to sync."""
+    Unmatched rows `entries` cover. Returns the mailbox ids to sync.
+
+    `reader`, with `commit`: a read-only session for the reads, which then take no write
+    lock at all (the entries are committed first, so its snapshot sees them)."""
+    source = session
+    if commit is not None and reader is not None:
+        commit()  # the entries, so that the reader's next snapshot sees them
+        reader.rollback()
+        source = reader
     covered = EntryList(entries)
-    unmatched = session.execute(
+    unmatched = source.execute(
         select(UnmatchedAddress.id, UnmatchedAddress.address).where(UnmatchedAddress.user_id == user_id)).all()
     gone = [row.id for row in unmatched if covered.matches(row.address)]
-    context = decision_context(session, session.get(User, user_id))
-    unresolved = session.execute(
+    context = decision_context(source, source.get(User, user_id))
+    unresolved = source.execute(
         select(Message.id, Message.pending_operation, Message.salesforce_task_id, Message.direction,
                Message.participants, Message.categories, Message.internet_message_id)
         .where(Message.user_id == user_id, Message.status == "unresolved")).all()
-    mailboxes = _mailboxes(session, user_id)
-    _end_read(commit)
+    mailboxes = _mailboxes(source, user_id)
+    _end_read(reader.rollback if source is reader else commit)
 
     skipped: dict[str, list[int]] = defaultdict(list)  # reason → ids
     due: list[int] = []

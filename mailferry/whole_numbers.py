@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-#: The largest id: a signed 64-bit integer (SQLite INTEGER, PostgreSQL bigint).
+#: The largest id of a BIGINT key (PostgreSQL bigint; every SQLite INTEGER).
 MAX_ID = 2**63 - 1
+#: The largest id of an INTEGER key on PostgreSQL (int4: binding more is an error there).
+MAX_INTEGER_ID = 2**31 - 1
 
 
 def whole_number(value: Any, low: int, high: int) -> int | None:
@@ -36,6 +38,6 @@ def whole_number(value: Any, low: int, high: int) -> int | None:
     return number if low <= number <= high else None
 
 
-def identifier(value: Any) -> int | None:
-    """A row id (1 to MAX_ID) from text or an int, else None."""
-    return whole_number(value, 1, MAX_ID)
+def identifier(value: Any, highest: int = MAX_ID) -> int | None:
+    """A row id (1 to `highest`) from text or an int, else None."""
+    return whole_number(value, 1, highest)

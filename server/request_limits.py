@@ -10,7 +10,8 @@ message that says what to change, never a 500 (docs/web.md, "Request limits").
 - JSON (the add-in API, Graph's webhooks): at most `JSON_MAX_BYTES`, nested at most
   `JSON_MAX_DEPTH` levels, both checked on the raw bytes before parsing: Python's parser
   recurses once per level, and 100,000 brackets would exhaust its stack.
-- Ids from URLs, forms and JSON: `id_from`, ASCII digits in range (`mailferry.whole_numbers`).
+- Ids from URLs, forms and JSON: `id_from`, ASCII digits in the range of the key column's
+  type (`mailferry.whole_numbers`).
 
 Pages get an HTML answer, the add-in API and webhooks JSON.
 """
@@ -22,9 +23,10 @@ import re
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
+from sqlalchemy import BigInteger, ColumnElement
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
-from mailferry.whole_numbers import MAX_ID, identifier
+from mailferry.whole_numbers import MAX_ID, MAX_INTEGER_ID, identifier
 
 #: Bytes in one request body (2 MiB).
 MAX_CONTENT_LENGTH = 2 * 1024 * 1024
@@ -52,16 +54,18 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(InvalidInput, _refused)
 
 
-def id_from(value: Any, name: str) -> int:
-    """`value` as a row id, or a 400 naming `name`."""
-    number = identifier(value)
+def id_from(value: Any, name: str, column: ColumnElement) -> int:
+    """`value` as an id of `column` (its type sets the range: BIGINT or INTEGER), or a 400
+    naming `name`."""
+    highest = MAX_ID if isinstance(column.type, BigInteger) else MAX_INTEGER_ID
+    number = identifier(value, highest)
     if number is None:
-        raise InvalidInput(f"“{name}” must be a whole number from 1 to {MAX_ID} (ASCII digits).")
+        raise InvalidInput(f"“{name}” must be a whole number from 1 to {highest} (ASCII digits).")
     return number
 
 
-def ids_from(values: list[str], name: str) -> list[int]:
-    return [id_from(value, name) for value in values]
+def ids_from(values: list[str], name: str, column: ColumnElement) -> list[int]:
+    return [id_from(value, name, column) for value in values]
 
 
 # --- JSON -----------------------------------------------------------------------------------

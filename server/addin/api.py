@@ -158,7 +158,7 @@ def ignore_email():
 @token_required
 def retry():
     body = _body()
-    count = retry_now(db(), g.addin_user.id, id_from(body.get("messageId"), "messageId"))
+    count = retry_now(db(), g.addin_user.id, id_from(body.get("messageId"), "messageId", Message.id))
     return jsonify(retrying=count)
 
 

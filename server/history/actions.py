@@ -18,7 +18,7 @@ from mailferry import ignoring
 from mailferry.db import utcnow
 from mailferry.job_queue import SYNC_QUEUE, enqueue_once, enqueue_sync
 from mailferry.models import Message
-from server.extensions import redis_client
+from server.extensions import read_db, redis_client
 from server.request_limits import ids_from
 
 log = logging.getLogger(__name__)
@@ -72,19 +72,21 @@ def _distinct(values: list[str]) -> list[str]:
 
 def save_selection(session: Session, account, form) -> SaveResult:
     """Apply the selection. Ids are parsed first (a malformed one is a 400, nothing done);
-    the Ignore Email choices and the new entries are committed in one short transaction,
-    then the user's emails are re-evaluated once for all the entries, in short batches."""
+    the Ignore Email choices are committed, then the new entries, each in a short write
+    transaction; then the user's emails are re-evaluated once for all the entries: read
+    through the read-only session, decided, and changed in short batches."""
     result = SaveResult()
     now = utcnow()
     mailboxes: set[int] = set()
-    message_ids = ids_from(_distinct(form.getlist("ignore_email")), "ignore_email")
+    message_ids = ids_from(_distinct(form.getlist("ignore_email")), "ignore_email", Message.id)
     rows, changed = ignoring.ignore_emails(session, account.id, message_ids, "history", now)
     result.emails = len(rows)
     mailboxes.update(changed)
+    session.commit()  # its own short write transaction
     texts = [(value, kind) for kind, field_name in (("address", "ignore_address"), ("domain", "ignore_domain"))
              for value in _distinct(form.getlist(field_name))]
     added = ignoring.add_entries(session, account.id, account.tenant_id, texts, "history", now,
-                                 commit=session.commit)
+                                 commit=session.commit, reader=read_db())
     for entry in added.results:
         if entry.error:
             result.errors.append(entry.error)

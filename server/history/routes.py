@@ -18,7 +18,8 @@ from flask_login import current_user, login_required
 from mailferry import history
 from mailferry.db import utcnow
 from mailferry.history import TABS, View
-from server.extensions import db, db_session
+from mailferry.models import Message
+from server.extensions import db, db_session, read_db
 from server.history import actions, presenting, state
 from server.request_limits import id_from
 from server.time_display import viewer_zone
@@ -42,7 +43,8 @@ def index():
 @login_required
 def tab(tab: str):
     view = _view(tab, request.args)
-    session = db()
+    # Only reads: on SQLite it never waits for another user's Save or a worker's write.
+    session = read_db()
     page = history.page_query(session, current_user.id, view)
     counts = history.tab_counts(session, current_user.id)
     links = presenting.Links(presenting.instance_url(session, current_user.id))
@@ -84,7 +86,7 @@ def save(tab: str):
 def retry():
     view = _view(request.form.get("tab", history.DEFAULT_TAB), request.form)
     message_id = request.form.get("message_id", "")
-    count = actions.retry_now(db(), current_user.id, id_from(message_id, "message_id") if message_id else None)
+    count = actions.retry_now(db(), current_user.id, id_from(message_id, "message_id", Message.id) if message_id else None)
     if count:
         flash(f"Retrying {count} email{'s' if count != 1 else ''} now: "
               "they leave this tab when they find a Contact or Lead.", "success")

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from mailferry import ignoring
 from mailferry.db import utcnow
 from mailferry.models import IgnoreEntry
-from server.extensions import db
+from server.extensions import db, read_db
 from server.history.actions import enqueue_syncs
 from server.history.presenting import Clock
 from server.request_limits import id_from
@@ -58,8 +58,9 @@ def add():
 
 
 def _page(value: str, invalid: bool = False) -> str:
-    """The user's entries, domains first (they cover the most), then by value."""
-    session = db()
+    """The user's entries, domains first (they cover the most), then by value (read-only:
+    never waits for a write)."""
+    session = read_db()
     entries = session.execute(
         select(IgnoreEntry).where(IgnoreEntry.user_id == current_user.id)
         .order_by(IgnoreEntry.kind.desc(), IgnoreEntry.value, IgnoreEntry.id)
@@ -72,7 +73,7 @@ def _page(value: str, invalid: bool = False) -> str:
 @login_required
 def remove(entry_id: str):
     # Not Werkzeug's int converter: it takes any Unicode digits and any number of them.
-    entry_id = id_from(entry_id, "entry id")
+    entry_id = id_from(entry_id, "entry id", IgnoreEntry.id)
     session = db()
     value = session.execute(
         select(IgnoreEntry.value).where(IgnoreEntry.id == entry_id, IgnoreEntry.user_id == current_user.id)

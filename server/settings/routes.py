@@ -12,7 +12,7 @@ from mailferry.models import Connection, Mailbox, User
 from mailferry.settings_catalog import CATALOGUE
 from mailferry.settings_service import save_user_settings, stored_form, user_settings_state
 from mailferry.sync_job_status import describe
-from server.extensions import db
+from server.extensions import db, read_db
 from server.settings.form import EDIT_KEYS, SYNC_MODES, folders_text, time_zones, values_from_form
 from server.time_display import iso, local_time
 
@@ -32,11 +32,12 @@ def index():
 @blueprint.get("/sync-jobs")
 @login_required
 def sync_jobs():
-    user = _me()
-    state = user_settings_state(db(), user)
+    session = read_db()  # only reads: never waits for a write
+    user = session.get(User, current_user.id)
+    state = user_settings_state(session, user)
     settings = state.effective
-    mailbox = db().scalar(select(Mailbox).where(Mailbox.user_id == user.id))
-    salesforce = db().scalar(
+    mailbox = session.scalar(select(Mailbox).where(Mailbox.user_id == user.id))
+    salesforce = session.scalar(
         select(Connection).where(Connection.user_id == user.id, Connection.provider == "salesforce"))
     status = describe(mailbox.status if mailbox else None, mailbox.status_detail if mailbox else None,
                       mailbox.retry_after if mailbox else None, settings, utcnow(),

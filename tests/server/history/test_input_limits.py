@@ -52,8 +52,17 @@ def test_a_malformed_id_in_the_ignore_list_remove_url_is_a_400(client, world, va
     _refused(response, 400, "entry id", "whole number")
 
 
+def test_ids_are_bounded_by_their_key_column_integer_or_bigint(client, world, sync_queue):
+    # IgnoreEntry.id is INTEGER (PostgreSQL int4 refuses to bind more), Message.id BIGINT.
+    response = client.post(f"/ignore-list/{2**31}/remove", data={"csrf_token": csrf_token(client)})
+    _refused(response, 400, "from 1 to 2147483647")
+    response = client.post("/history/retry", data={"csrf_token": csrf_token(client), "message_id": str(2**63 - 1)},
+                           follow_redirects=True)
+    assert response.status_code == 200 and "Nothing to retry" in response.get_data(as_text=True)
+
+
 def test_an_id_nobody_has_is_still_a_404(client, world):
-    response = client.post(f"/ignore-list/{2**63 - 1}/remove", data={"csrf_token": csrf_token(client)})
+    response = client.post(f"/ignore-list/{2**31 - 1}/remove", data={"csrf_token": csrf_token(client)})  # INTEGER key
     assert response.status_code == 404
 
 
