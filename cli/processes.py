@@ -25,12 +25,18 @@ def redis_spec(config: Config) -> ProcessSpec:
 
     server = EmbeddedRedis(config.redis_socket)
     server.prepare()
-    return ProcessSpec("redis", server.command(), ready=server.answers)
+    # Restarted if it dies: it reopens its snapshot, and Redis holds nothing the database
+    # cannot rebuild (queues, locks, caches), so the scheduler and sweeps refill it.
+    return ProcessSpec("redis", server.command(), ready=server.answers, restart=True)
 
 
 def sandbox_specs(config: Config, keep_world: bool = True) -> list[ProcessSpec]:
     """Both sandbox servers; `keep_world=False` (benchmarks) starts a fresh world that is not
-    saved, leaving the demo's in `data/sandbox/` alone."""
+    saved, leaving the demo's in `data/sandbox/` alone.
+
+    Not restarted: a sandbox server that died lost what changed since its last save, so a new
+    one would serve an org missing Tasks the database says were written; its exit stops
+    everything (`mailferry run` again starts from the saved world and says if the two disagree)."""
     urls = {"microsoft": config.sandbox_microsoft_url, "salesforce": config.sandbox_salesforce_url}
     # Both servers must agree on both ports (each names the other's URL), whatever the
     # environment says: pass them explicitly.
@@ -54,12 +60,15 @@ def web_spec(config: Config) -> ProcessSpec:
         "web",
         python_command("web"),
         ready=_answers(config, f"https://localhost:{config.web_port}/healthz", status=200),
+        restart=True,  # it keeps nothing in memory; the ready check runs again
     )
 
 
 def worker_specs(config: Config) -> list[ProcessSpec]:
-    specs = [ProcessSpec(f"worker-{n}", python_command("worker")) for n in range(1, config.worker_count + 1)]
-    return specs + [ProcessSpec("scheduler", python_command("scheduler"))]
+    # Restarted if they die: every pipeline stage re-reads its state and is safe to run twice.
+    specs = [ProcessSpec(f"worker-{n}", python_command("worker"), restart=True)
+             for n in range(1, config.worker_count + 1)]
+    return specs + [ProcessSpec("scheduler", python_command("scheduler"), restart=True)]
 
 
 def sandbox_state_dir(config: Config) -> Path:
@@ -154,8 +163,8 @@ def _connect_demo(config: Config) -> None:
 
 def supervise(config: Config, steps: list[Step], started: float | None = None,
               watch: Callable[[], None] | None = None) -> int:
-    """Start each process (or run each set-up step) in order, then wait for Ctrl-C, calling
-    `watch` every minute meanwhile."""
+    """Start each process (or run each set-up step) in order, then wait for Ctrl-C (restarting
+    the processes that die, cli/supervisor.py), calling `watch` every minute meanwhile."""
     supervisor = Supervisor(log=_say)
     supervisor.install_signal_handlers()
     started = started or time.monotonic()
@@ -165,9 +174,9 @@ def supervise(config: Config, steps: list[Step], started: float | None = None,
             if callable(step):
                 step()
                 continue
-            supervisor.start(step)
+            process = supervisor.start(step)
             names.append(step.name)
-            _say(f"{step.name} is up")
+            _say(f"{step.name} is up (pid {process.pid})")
         _say(f"ready in {time.monotonic() - started:.1f}s")
         _print_summary(config, names)
         return supervisor.wait(watch)

@@ -58,6 +58,24 @@ class Run:
         answer.raise_for_status()
         return {task["Id"]: task for task in answer.json()["records"]}
 
+    def new_contact_mails(self, subject: str, limit: float) -> tuple[list[dict], float]:
+        """Make a new Contact, deliver mail from it to the first demo user, and wait up to `limit`
+        seconds for its Task: the Tasks on that Contact then, and the seconds it took."""
+        user = self.http.get(f"{self.ms}/_sandbox/users", timeout=30).json()["users"][0]["userPrincipalName"]
+        address = f"newcomer.{uuid.uuid4().hex[:8]}@northwind-traders.example"
+        contact = self.http.post(f"{self.sf}/_sandbox/records/Contact",
+                                 json={"FirstName": "Nina", "LastName": "Newcomer", "Email": address}, timeout=30)
+        assert contact.status_code in (200, 201), contact.text
+        contact_id = contact.json()["ids"][0]
+        delivered = time.monotonic()
+        self.http.post(f"{self.ms}/_sandbox/users/{user}/messages",
+                       json={"from": address, "to": [user], "subject": subject}, timeout=30).raise_for_status()
+        while True:
+            written = [t for t in self.tasks().values() if t.get("WhoId") == contact_id]
+            if written or time.monotonic() - delivered > limit:
+                return written, time.monotonic() - delivered
+            time.sleep(0.25)
+
     def wait_settled(self) -> dict[str, dict]:
         """The org's Tasks once the mailboxes' first syncs are done (no email pending and the
         Task count unchanged for five seconds)."""
@@ -127,22 +145,7 @@ def test_a_second_start_continues_the_first_ones_world(runs, run_env):
     assert (data / "sandbox" / "microsoft.state").is_file() and (data / "sandbox" / "salesforce.state").is_file()
 
     second = runs()
-    user = second.http.get(f"{second.ms}/_sandbox/users", timeout=30).json()["users"][0]["userPrincipalName"]
-    address = f"newcomer.{uuid.uuid4().hex[:8]}@northwind-traders.example"
-    contact = second.http.post(f"{second.sf}/_sandbox/records/Contact",
-                               json={"FirstName": "Nina", "LastName": "Newcomer", "Email": address}, timeout=30)
-    assert contact.status_code in (200, 201), contact.text
-    contact_id = contact.json()["ids"][0]
-    delivered = time.monotonic()
-    second.http.post(f"{second.ms}/_sandbox/users/{user}/messages",
-                     json={"from": address, "to": [user], "subject": "Our order after the restart"},
-                     timeout=30).raise_for_status()
-    while True:
-        written = [t for t in second.tasks().values() if t.get("WhoId") == contact_id]
-        if written or time.monotonic() - delivered > NEW_MAIL_LIMIT_SECONDS:
-            break
-        time.sleep(0.25)
-    seconds = time.monotonic() - delivered
+    written, seconds = second.new_contact_mails("Our order after the restart", NEW_MAIL_LIMIT_SECONDS)
     print(f"mail from a new Contact after the restart became a Task in {seconds:.1f}s")
     assert len(written) == 1, f"no Task within {NEW_MAIL_LIMIT_SECONDS}s:\n{second.output()}"
 
