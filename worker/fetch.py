@@ -16,6 +16,7 @@ from typing import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailferry import email_state
 from mailferry import message_facts as facts
 from mailferry.message_facts import stored
 from mailferry.models import Mailbox, MailboxFolder, Message
@@ -134,9 +135,7 @@ def store_page(session, mailbox, folder, page, own_addresses, now, window_days, 
             select(Message).where(Message.mailbox_id == mailbox.id, Message.graph_id.in_(page.removed_ids))
         ).scalars().all()
         for row in removed:
-            if row.pending_operation != "create":
-                row.pending_operation = "delete"
-            row.next_attempt_at = None  # a new change is attempted at once, not at a failed write's retry time
+            email_state.removed(row)
             counts.removed += 1
     session.flush()
 
@@ -178,7 +177,7 @@ def _rows_by_key(session: Session, mailbox_id: int, keys: list[str]) -> dict[str
 def _new_row(mailbox, folder, message, key, own_addresses, now, window_days) -> Message:
     participants = participants_of(message)
     sender = message.originator
-    return Message(
+    return email_state.seen(
         tenant_id=mailbox.tenant_id,
         user_id=mailbox.user_id,
         mailbox_id=mailbox.id,
@@ -195,8 +194,6 @@ def _new_row(mailbox, folder, message, key, own_addresses, now, window_days) -> 
         sent_at=message.sent_at or message.received_at,
         categories=list(message.categories),
         body_text=message.body_text,
-        status="pending",
-        pending_operation="create",
         first_seen_at=now,
         expires_at=now + timedelta(days=window_days),
     )
@@ -206,8 +203,7 @@ def _apply_change(row: Message, folder: MailboxFolder, message) -> bool:
     """Take in a message seen again; True when the change matters for its outcome."""
     row.graph_id = message.id
     row.folder = folder.well_known_name
-    if row.pending_operation == "delete":
-        row.pending_operation = None  # it moved to another synced folder: not a delete
+    email_state.moved(row)
     participants = participants_of(message)
     categories = list(message.categories)
     if participants == row.participants and sorted(categories) == sorted(row.categories or []):
@@ -217,9 +213,7 @@ def _apply_change(row: Message, folder: MailboxFolder, message) -> bool:
     row.to_cc = _to_cc(participants)
     if message.body_text is not None:
         row.body_text = message.body_text
-    if row.pending_operation != "create":
-        row.pending_operation = "update"
-    row.next_attempt_at = None  # a new change is attempted at once, not at a failed write's retry time
+    email_state.changed(row)
     return True
 
 

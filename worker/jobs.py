@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import and_, select, true
 from sqlalchemy.orm import selectinload
 
 from mailferry.db import utcnow
 from mailferry.models import Mailbox, Message, Subscription
 from mailferry.user_context import decision_context
-from mailferry import mailbox_state
+from mailferry import email_state, mailbox_state
 from worker import maintenance, subscriptions
 from worker.connections import crm_for, graph_for, salesforce_lost
 from mailferry.provider_errors import ErrorKind, ProviderError
@@ -161,17 +161,14 @@ def retry_now(user_id: int, message_ids: list[int] | None = None) -> int:
     """"Retry now": the user's Unresolved emails (or these ones) are due at once."""
     rt = runtime()
     now = utcnow()
+    theirs = and_(Message.user_id == user_id, Message.id.in_(message_ids) if message_ids else true())
     with rt.session() as session:
-        query = select(Message).where(Message.user_id == user_id, Message.status == "unresolved")
-        if message_ids:
-            query = query.where(Message.id.in_(message_ids))
-        rows = session.execute(query).scalars().all()
-        for row in rows:
-            row.next_attempt_at = now
-        mailbox_ids = {row.mailbox_id for row in rows}
+        mailbox_ids = set(session.execute(
+            select(Message.mailbox_id).where(theirs, Message.status == email_state.UNRESOLVED)).scalars())
+        count = email_state.due_now(session, theirs, now)
     for mailbox_id in mailbox_ids:
         enqueue_sync(rt.redis, mailbox_id)
-    return len(rows)
+    return count
 
 
 __all__ = [

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session
 
+from mailferry import email_state
 from mailferry.models import (
     ApiUsageSample, Connection, Mailbox, Message, OmittedDailyCount, Tenant, UnmatchedAddress,
 )
@@ -55,12 +56,7 @@ def expire_and_purge(session: Session, now: datetime) -> dict:
     """SPEC section 4: an email is attempted for its window (30 days from first seen), then
     leaves the Unresolved tab; history and Unmatched rows are kept for the tenant's
     retention (30 days), then purged."""
-    expired = session.execute(
-        update(Message)
-        .where(Message.status.in_(("unresolved", "pending")), Message.expires_at <= now)
-        .values(status="expired", pending_operation=None, next_attempt_at=None, body_text=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    expired = email_state.expired(session, now)
     purged = unmatched = 0
     for tenant in session.execute(select(Tenant)).scalars():
         cutoff = now - timedelta(days=tenant.retention_days)

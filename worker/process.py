@@ -16,13 +16,14 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from mailferry import decision as rules
+from mailferry import email_state
 from mailferry.allowances import MatchedRecord, apply_allowances, task_fields, task_key
 from mailferry.decision import Decision, DecisionContext, Outcome
 from mailferry.message_facts import facts_of
 from mailferry.models import Message, User
+from mailferry.unmatched import forget_unmatched, note_unmatched
 from mailferry.provider_errors import ErrorKind, ProviderError
 from mailferry.user_context import ignored_message_ids
-from worker import outcomes
 
 BATCH_SIZE = 500
 
@@ -125,7 +126,7 @@ def process_batch(session: Session, batch: list[Message], user: User, context: D
         if row.id in changed:
             _keep_salesforce_facts(row, withdrawn.get(row.id), results.get(row.id))
         elif withdrawn.get(row.id):
-            outcomes.task_removed(row)
+            email_state.task_removed(row)
     counts.changed_meanwhile += len(changed)
     settled = [row for row in batch if row.id not in changed]
     if failure is not None:
@@ -133,7 +134,7 @@ def process_batch(session: Session, batch: list[Message], user: User, context: D
         # work: every email that needed it is Unresolved `system_error`, retried with backoff.
         failed = [row for row in settled if row in needing_crm]
         for row in failed:
-            outcomes.write_failed(row, failure.code or failure.kind.value, failure.message, now, failure.retry_after)
+            email_state.write_failed(row, failure.code or failure.kind.value, failure.message, now, failure.retry_after)
         counts.unresolved += len(failed)
         _record_all(session, [r for r in settled if r not in needing_crm], decisions, {}, now, counts)
         return
@@ -165,9 +166,9 @@ def _changed_meanwhile(session: Session, batch: list[Message], seen: dict[int, t
 def _keep_salesforce_facts(row: Message, withdrawn: bool | None, written) -> None:
     """A row changed meanwhile keeps its new state; it only learns what Salesforce now holds."""
     if withdrawn:
-        outcomes.task_removed(row)
+        email_state.task_removed(row)
     if written is not None and written[0].ok:
-        row.salesforce_task_id, row.task_key = written[0].task_id, written[0].key
+        email_state.task_known(row, written[0].task_id, written[0].key)
 
 
 def _record_all(session, rows, decisions, results, now, counts) -> None:
@@ -244,34 +245,34 @@ def _record_outcome(session, row, decision: Decision, written, now, counts: Proc
     outcome = decision.outcome
     first_attempt = row.attempts == 0
     if outcome in (Outcome.DROPPED, Outcome.NOT_DESIGNATED):
-        outcomes.forget(session, row)
+        email_state.forgotten(session, row)
         counts.other += 1
     elif outcome == Outcome.OMITTED:
-        outcomes.omit(session, row, now)
+        email_state.omitted(session, row, now)
         counts.other += 1
     elif outcome == Outcome.REMOVE_TASK:
-        session.delete(row)
+        email_state.gone(session, row)
         counts.other += 1
     elif outcome in (Outcome.IGNORED, Outcome.SKIPPED, Outcome.EXCLUDED):
         status = {Outcome.IGNORED: "ignored", Outcome.SKIPPED: "skipped", Outcome.EXCLUDED: "excluded"}[outcome]
-        outcomes.settle(row, status, decision.reason.value, now)
+        email_state.decided(row, status, decision.reason.value, now)
         if decision.reason == rules.Reason.NO_MATCH:
-            outcomes.note_unmatched(session, row, decision.unmatched, decision.names(), first_attempt, now)
+            note_unmatched(session, row, decision.unmatched, decision.names(), first_attempt, now)
         counts.excluded += outcome == Outcome.EXCLUDED
         counts.other += outcome != Outcome.EXCLUDED
     elif outcome == Outcome.UNRESOLVED:
-        outcomes.unresolved_no_match(row, now)
-        outcomes.note_unmatched(session, row, decision.unmatched, decision.names(), first_attempt, now)
+        email_state.unmatched(row, now)
+        note_unmatched(session, row, decision.unmatched, decision.names(), first_attempt, now)
         counts.unresolved += 1
     elif outcome == Outcome.TO_RECORD:
         result, allocation = written
         if result.ok:
-            outcomes.synced(session, row, result.task_id, result.key, allocation, now)
-            outcomes.forget_unmatched(session, row.user_id, decision.matched)
+            email_state.synced(session, row, result.task_id, result.key, allocation, now)
+            forget_unmatched(session, row.user_id, decision.matched)
             counts.synced += 1
         else:
-            outcomes.write_failed(row, result.error_code, result.error_message, now, None)
+            email_state.write_failed(row, result.error_code, result.error_message, now, None)
             counts.unresolved += 1
-        outcomes.note_unmatched(session, row, decision.unmatched, decision.names(), first_attempt, now)
+        note_unmatched(session, row, decision.unmatched, decision.names(), first_attempt, now)
     # NEEDS_LOOKUP left here means Salesforce was not available: the row stays due.
 
