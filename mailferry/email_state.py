@@ -48,7 +48,8 @@ from mailferry.models import Message, MessageRecord, OmittedDailyCount
 PENDING, SYNCED, UNRESOLVED, EXCLUDED, SKIPPED, IGNORED, EXPIRED = (
     "pending", "synced", "unresolved", "excluded", "skipped", "ignored", "expired")
 CREATE, UPDATE, DELETE = "create", "update", "delete"
-#: Statuses Ignore Email applies to (an expired email is no longer attempted).
+#: Statuses an Ignore Email choice changes: the email is still to be decided, or its
+#: outcome (including a Task in Salesforce) must be taken back.
 IGNORABLE = (PENDING, UNRESOLVED, EXCLUDED, SKIPPED, SYNCED)
 
 

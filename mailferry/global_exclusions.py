@@ -27,9 +27,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from mailferry import email_state
 from mailferry.addresses import EntryList, LineError, ListEntry, check_entry_lines, domain_for_display
 from mailferry.models import IgnoreEntry, Message, Tenant, UnmatchedAddress
 
@@ -121,9 +122,7 @@ def _touch_recent_history(session: Session, tenant: Tenant, added: list[ListEntr
     matches = _matching_messages(session, tenant, added, now)
     unresolved = [message_id for _, message_id, status in matches if status == "unresolved"]
     for start in range(0, len(unresolved), 500):
-        session.execute(
-            update(Message).where(Message.id.in_(unresolved[start:start + 500]))
-            .values(next_attempt_at=now).execution_options(synchronize_session=False))
+        email_state.due_now(session, Message.id.in_(unresolved[start:start + 500]), now)
     return len({user_id for user_id, _, _ in matches}), len(unresolved)
 
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from mailferry import email_state
 from mailferry.addresses import ListEntry, check_list_entry
 from mailferry.models import IgnoredEmail, IgnoreEntry, Message
 from mailferry.reevaluation import after_entries_added, after_entry_removed
@@ -28,9 +29,6 @@ SOURCES = {
     "settings": "Ignore List page",
     "admin": "Added by an admin",
 }
-#: Statuses an Ignore Email choice changes: the email is still to be decided, or its
-#: outcome (including a Task in Salesforce) must be taken back.
-_IGNORABLE = ("pending", "unresolved", "excluded", "skipped", "synced")
 
 
 @dataclass(frozen=True)
@@ -142,7 +140,7 @@ def ignore_emails(session: Session, user_id: int, message_ids: list[int], source
         return [], ()
     rows = session.execute(
         select(Message).where(Message.user_id == user_id, Message.id.in_(message_ids),
-                              Message.status.in_(_IGNORABLE))
+                              Message.status.in_(email_state.IGNORABLE))
     ).scalars().all()
     chosen = set(session.execute(
         select(IgnoredEmail.internet_message_id).where(
@@ -156,11 +154,7 @@ def ignore_emails(session: Session, user_id: int, message_ids: list[int], source
             choices.append({"user_id": user_id, "internet_message_id": row.internet_message_id, "source": source,
                             "created_at": now})
             chosen.add(row.internet_message_id)
-        row.status = "ignored"
-        row.reason = "ignore_email"
-        # A pending delete stays a delete (the email left the mailbox).
-        row.pending_operation = row.pending_operation or ("update" if row.salesforce_task_id else "create")
-        row.next_attempt_at = None
+        email_state.chosen_ignore(row)
     if choices:  # one executemany, not a statement per choice
         session.execute(insert(IgnoredEmail), choices)
     session.flush()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailferry import mailbox_state
+from mailferry import connection_state, mailbox_state
 from mailferry.addresses import domain_of, parse_address
 from mailferry.db import utcnow
 from mailferry.models import Connection, IgnoreEntry, Mailbox, Tenant, User, UserAddress
@@ -79,10 +79,7 @@ def save_connection(session: Session, user: User, provider: str, sealed_secrets:
     if connection is None:
         connection = Connection(tenant_id=user.tenant_id, user_id=user.id, provider=provider, kind="delegated")
         session.add(connection)
-    connection.sealed_secrets = sealed_secrets
-    connection.status = "connected"
-    connection.status_detail = None
-    connection.connected_at = utcnow()
+    connection_state.connected(connection, sealed_secrets, utcnow())
     for name, value in facts.items():
         setattr(connection, name, value)
     if provider == "microsoft":

@@ -12,7 +12,8 @@ decision needs), decided once against the whole new list, and changed by id in b
 `BATCH` with set-based UPDATE and DELETE statements. Given `commit`, the caller's session is
 committed after the read and after each batch, so on SQLite no write transaction is held
 while Python decides, nor for longer than one batch. Each UPDATE re-checks the status it
-expects, so a row the worker changed in between is left as the worker made it.
+expects (the transitions of `mailferry.email_state` do), so a row the worker changed in
+between is left as the worker made it.
 
 Only rows are marked here; the caller enqueues the mailbox sync that decides them (the web
 app by job name, the worker directly).
@@ -24,9 +25,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, select
 from sqlalchemy.orm import Session
 
+from mailferry import email_state
 from mailferry.addresses import EntryList, ListEntry
 from mailferry.decision import Outcome, decide
 from mailferry.message_facts import facts_of
@@ -81,17 +83,12 @@ def after_entries_added(session: Session, user_id: int, entries: Sequence[ListEn
     for ids in _batches(gone):
         session.execute(delete(UnmatchedAddress).where(UnmatchedAddress.id.in_(ids)))
         _end_batch(session, commit)
-    unresolved_rows = (Message.user_id == user_id, Message.status == "unresolved")
     for reason, reason_ids in skipped.items():
         for ids in _batches(reason_ids):
-            session.execute(
-                update(Message).where(Message.id.in_(ids), *unresolved_rows)
-                .values(status="skipped", reason=reason, error_code=None, error_message=None, next_attempt_at=None)
-                .execution_options(synchronize_session=False))
+            email_state.skipped_by_rule(session, _theirs(user_id, ids), reason, now)
             _end_batch(session, commit)
     for ids in _batches(due):
-        session.execute(update(Message).where(Message.id.in_(ids), *unresolved_rows).values(next_attempt_at=now)
-                        .execution_options(synchronize_session=False))
+        email_state.due_now(session, _theirs(user_id, ids), now)
         _end_batch(session, commit)
     return mailboxes
 
@@ -111,12 +108,13 @@ def after_entry_removed(session: Session, user_id: int, entry: ListEntry, now: d
     involved = [row.id for row in skipped
                 if any(covered.matches(p.get("address") or "") for p in row.participants or [])]
     for ids in _batches(involved):
-        # Operation create: it never reached Salesforce, so nothing exists to update.
-        session.execute(
-            update(Message).where(Message.id.in_(ids), Message.user_id == user_id, Message.status == "skipped")
-            .values(pending_operation="create").execution_options(synchronize_session=False))
+        email_state.reconsidered(session, _theirs(user_id, ids))
         _end_batch(session, commit)
     return mailboxes
+
+
+def _theirs(user_id: int, ids: list[int]):
+    return and_(Message.id.in_(ids), Message.user_id == user_id)
 
 
 def _mailboxes(session: Session, user_id: int) -> list[int]:

@@ -77,3 +77,55 @@ def test_every_job_name_used_anywhere_resolves_to_a_function_of_worker_jobs():
     unresolved = [f"{path}:{line} worker.jobs.{name}" for path, line, name in sorted(used)
                   if not callable(getattr(jobs, name, None))]
     assert unresolved == []
+
+
+# --- state has one owner each ---------------------------------------------------------------------
+
+#: The state columns and the one module allowed to change them (an email row's, a mailbox's, a
+#: connection's). The syntax tree does not know an object's type, so the names are owned
+#: whatever object they are set on; `self.<name>` in a class of its own is not state.
+STATE_OWNERS = {
+    "mailferry/email_state.py": {"reason", "pending_operation", "attempts", "next_attempt_at"},
+    "mailferry/mailbox_state.py": {"stage", "stage_started_at"},
+    "mailferry/connection_state.py": set(),
+}
+SHARED_STATE = {"status", "status_detail"}  # named alike on all three; only their owners set them
+OWNED = set().union(*STATE_OWNERS.values()) | SHARED_STATE
+MODEL_CALLS = {"Message", "Mailbox", "Connection", "values"}  # constructors, and update(...).values(...)
+
+
+def state_writes(path: str, tree: ast.AST):
+    for node in ast.walk(tree):
+        targets = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        for target in targets:
+            for item in (target.elts if isinstance(target, ast.Tuple) else [target]):
+                if (isinstance(item, ast.Attribute) and item.attr in OWNED
+                        and not (isinstance(item.value, ast.Name) and item.value.id == "self")):
+                    yield f"{path}:{node.lineno} sets .{item.attr}"
+        if isinstance(node, ast.Call):
+            called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if called in MODEL_CALLS:
+                yield from (f"{path}:{node.lineno} {called}({kw.arg}=…)" for kw in node.keywords if kw.arg in OWNED)
+            if called == "setattr" and len(node.args) > 1 and isinstance(node.args[1], ast.Constant) \
+                    and node.args[1].value in OWNED:
+                yield f"{path}:{node.lineno} setattr(…, {node.args[1].value!r})"
+
+
+def test_only_the_state_machines_change_an_email_rows_a_mailboxs_or_a_connections_state():
+    outside = [write for path, tree in modules("mailferry", "server", "worker", "cli") if path not in STATE_OWNERS
+               for write in state_writes(path, tree)]
+    assert outside == []
+
+
+def test_each_state_machine_is_found_changing_its_state():
+    """The check itself: in the owners it finds the writes it forbids elsewhere."""
+    found = {path: {write.rsplit(" ", 1)[-1] for write in state_writes(path, tree)}
+             for path, tree in modules("mailferry") if path in STATE_OWNERS}
+    assert {".status", ".reason", ".pending_operation", ".attempts", ".next_attempt_at"} <= found[
+        "mailferry/email_state.py"]
+    assert {".status", ".stage"} <= found["mailferry/mailbox_state.py"]
+    assert {".status", ".status_detail"} <= found["mailferry/connection_state.py"]

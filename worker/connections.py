@@ -9,9 +9,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailferry import connection_state
 from mailferry.microsoft_identity import RECONNECT_FIX, acquire_app_token, delegated_token_provider
 from mailferry.models import Connection, Mailbox, User
 from mailferry.provider_errors import ErrorKind, ProviderError
+from worker import failures
+from worker.failures import Response, Stage
 from worker.microsoft.graph import GraphClient
 
 
@@ -46,7 +49,8 @@ def graph_for(rt, session: Session, mailbox: Mailbox) -> tuple[GraphClient, str]
 
 def crm_for(rt, session: Session, user: User, now: datetime):
     """The user's Salesforce adapter, or None while they have no working connection (their
-    emails then wait, and the connection shows the fix).
+    emails then wait, and the connection shows the fix); an auth failure while opening it
+    is raised, like any Salesforce call's (`worker.failures`).
 
     When the org cannot be written to right now (key field missing, API budget used up),
     the adapter refuses every call with that error, so each email that needed Salesforce
@@ -61,9 +65,8 @@ def crm_for(rt, session: Session, user: User, now: datetime):
     try:
         return open_crm(rt, session, user, connection, now)
     except ProviderError as error:
-        if error.kind == ErrorKind.AUTH:
-            salesforce_lost(session, user, error)
-            return None
+        if failures.response(error, Stage.SALESFORCE) == Response.RECONNECT_SALESFORCE:
+            raise  # `worker.jobs` marks the connection, as for any Salesforce call
         return RefusingCrm(error)
 
 
@@ -71,8 +74,7 @@ def salesforce_lost(session: Session, user: User, error: ProviderError) -> None:
     """The user's Salesforce tokens no longer work: show "reconnect" with the fix; no more calls."""
     connection = connection_of(session, user.id, "salesforce")
     if connection is not None:
-        connection.status = "needs_reconnect"
-        connection.status_detail = error.message
+        connection_state.lost(connection, error.message)
     session.commit()
 
 

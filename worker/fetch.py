@@ -20,7 +20,9 @@ from mailferry import email_state
 from mailferry import message_facts as facts
 from mailferry.message_facts import stored
 from mailferry.models import Mailbox, MailboxFolder, Message
-from mailferry.provider_errors import ErrorKind, ProviderError
+from mailferry.provider_errors import ProviderError
+from worker import failures
+from worker.failures import Response, Stage
 from worker.microsoft.graph import DeltaRequest
 from worker.microsoft.messages import GraphMessage
 
@@ -91,7 +93,8 @@ def fetch_folders(
         still_open = []
         for folder, answer in zip(open_folders, answers):
             if isinstance(answer, ProviderError):
-                if answer.kind != ErrorKind.CURSOR or resyncs[folder.id] >= MAX_RESYNCS_PER_RUN:
+                resync = failures.response(answer, Stage.FETCH) == Response.RESYNC_FOLDER
+                if not resync or resyncs[folder.id] >= MAX_RESYNCS_PER_RUN:
                     raise answer
                 # The cursor expired: start over. Stored rows are unique per message, so the
                 # messages Graph sends again are recognised, not duplicated.

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import and_, select, true
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from mailferry.db import utcnow
-from mailferry.models import Mailbox, Message, Subscription
+from mailferry.models import Mailbox, Subscription
 from mailferry.user_context import decision_context
-from mailferry import email_state, mailbox_state
-from worker import maintenance, subscriptions
+from mailferry import mailbox_state
+from worker import failures, maintenance, subscriptions
+from worker.failures import Response, Stage
 from worker.connections import crm_for, graph_for, salesforce_lost
-from mailferry.provider_errors import ErrorKind, ProviderError
+from mailferry.provider_errors import ProviderError
 from worker.fetch import FetchCounts, ensure_folders, fetch_folders
 from worker.locks import is_locked, mailbox_lock
 from worker.process import ProcessCounts, process_mailbox
@@ -70,11 +71,11 @@ def _run(rt, mailbox_id: int) -> dict:
                 fetch()  # what changed between the fetch and the new subscription
             mailbox_state.advance(mailbox, mailbox_state.PROCESSING, utcnow())
             session.commit()
-            crm = crm_for(rt, session, user, now)
             try:
+                crm = crm_for(rt, session, user, now)
                 process_mailbox(session, mailbox_id, user, context, crm, now, session.commit, processed)
             except ProviderError as error:
-                if not (error.provider == "salesforce" and error.kind == ErrorKind.AUTH):
+                if failures.response(error, Stage.SALESFORCE) != Response.RECONNECT_SALESFORCE:
                     raise
                 session.rollback()
                 salesforce_lost(session, user, error)
@@ -157,21 +158,7 @@ def replace_subscription(subscription_id: int) -> int:
     return enqueue_sync(rt.redis, mailbox_id)
 
 
-def retry_now(user_id: int, message_ids: list[int] | None = None) -> int:
-    """"Retry now": the user's Unresolved emails (or these ones) are due at once."""
-    rt = runtime()
-    now = utcnow()
-    theirs = and_(Message.user_id == user_id, Message.id.in_(message_ids) if message_ids else true())
-    with rt.session() as session:
-        mailbox_ids = set(session.execute(
-            select(Message.mailbox_id).where(theirs, Message.status == email_state.UNRESOLVED)).scalars())
-        count = email_state.due_now(session, theirs, now)
-    for mailbox_id in mailbox_ids:
-        enqueue_sync(rt.redis, mailbox_id)
-    return count
-
-
 __all__ = [
     "sync_mailbox", "enqueue_due_mailboxes", "recover_stale_mailboxes", "expire_and_purge",
-    "renew_subscriptions", "renew_subscription", "replace_subscription", "retry_now",
+    "renew_subscriptions", "renew_subscription", "replace_subscription",
 ]

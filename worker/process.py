@@ -22,7 +22,9 @@ from mailferry.decision import Decision, DecisionContext, Outcome
 from mailferry.message_facts import facts_of
 from mailferry.models import Message, User
 from mailferry.unmatched import forget_unmatched, note_unmatched
-from mailferry.provider_errors import ErrorKind, ProviderError
+from mailferry.provider_errors import ProviderError
+from worker import failures
+from worker.failures import Response, Stage
 from mailferry.user_context import ignored_message_ids
 
 BATCH_SIZE = 500
@@ -118,8 +120,8 @@ def process_batch(session: Session, batch: list[Message], user: User, context: D
         writes = [row for row in batch if decisions[row.id].outcome == Outcome.TO_RECORD]
         results = _write(crm, user, writes, decisions, people, context.settings.time_zone) if writes else {}
     except ProviderError as error:
-        if error.kind == ErrorKind.AUTH:
-            raise  # the caller marks the connection; the rows stay due
+        if failures.response(error, Stage.SALESFORCE) == Response.RECONNECT_SALESFORCE:
+            raise  # `worker.jobs` marks the connection; the rows stay due
         failure = error
     changed = _changed_meanwhile(session, batch, seen)
     for row in batch:

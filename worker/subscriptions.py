@@ -29,6 +29,8 @@ from sqlalchemy.orm import Session
 from mailferry import subscription_liveness
 from mailferry.models import Mailbox, MailboxFolder, Subscription
 from mailferry.provider_errors import ErrorKind, ProviderError
+from worker import failures
+from worker.failures import Response, Stage
 from worker.microsoft.graph import SubscriptionRequest
 
 log = logging.getLogger(__name__)
@@ -122,7 +124,7 @@ def _create(rt, mailbox, graph, user_ref, folders, now) -> None:
 
 def _unless_auth(mailbox: Mailbox, error: ProviderError) -> None:
     """Log a failed subscription (polling goes on); an auth failure stops the run."""
-    if error.kind == ErrorKind.AUTH:
+    if failures.response(error, Stage.SUBSCRIPTIONS) == Response.STOP_RUN:
         raise error
     log.warning("mailbox %s: no change notifications (%r); polling continues", mailbox.id, error)
 

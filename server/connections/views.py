@@ -17,6 +17,7 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from mailferry import connection_state
 from mailferry.crypto import SecretBox, SecretUnreadable
 from mailferry.models import Connection, Mailbox, User
 from mailferry.provider_errors import ProviderError
@@ -102,13 +103,11 @@ def disconnect_salesforce():
     connection = db().execute(
         select(Connection).where(Connection.user_id == current_user.id, Connection.provider == "salesforce")
     ).scalar_one_or_none()
-    if connection is None or connection.status == "disconnected":
+    if connection is None or connection.status == connection_state.DISCONNECTED:
         flash("Salesforce was not connected.", "info")
         return redirect(url_for("connections.index"))
     revoked = _revoke(connection)
-    connection.status = "disconnected"
-    connection.status_detail = None
-    connection.sealed_secrets = None  # our copy of the tokens is gone either way
+    connection_state.disconnected(connection)  # our copy of the tokens is gone either way
     db().commit()
     if revoked:
         flash("Salesforce disconnected: Mailferry's access was revoked and its tokens deleted.", "success")

@@ -1,7 +1,7 @@
 """What the Sync History's buttons do: Save (every selected Ignore Email, Ignore Address and
 Ignore Domain at once) and Retry now. The rules and re-evaluation are the core's
-(`mailferry.ignoring`); this module reads the form, commits, and enqueues the work by job
-name (the server never imports the worker)."""
+(`mailferry.ignoring`, `mailferry.email_state`); this module reads the form, commits, and
+enqueues the mailbox syncs by job name (the server never imports the worker)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,17 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 import redis
-from rq import Queue
-from sqlalchemy import func, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from mailferry import ignoring
+from mailferry import email_state, ignoring
 from mailferry.db import utcnow
-from mailferry.job_queue import SYNC_QUEUE, enqueue_once, enqueue_sync
+from mailferry.job_queue import enqueue_sync
 from mailferry.models import Message
 from server.extensions import read_db, redis_client
 from server.request_limits import ids_from
 
 log = logging.getLogger(__name__)
-RETRY_JOB = "worker.jobs.retry_now"
 #: Values and errors a Save's notices name one by one: the notices travel in the session
 #: cookie, which browsers drop beyond 4 KB (a Save of 1,000 values would sign nobody out,
 #: but its notices would vanish).
@@ -113,19 +111,14 @@ def enqueue_syncs(mailbox_ids: Iterable[int]) -> bool:
 
 
 def retry_now(session: Session, user_id: int, message_id: int | None) -> int:
-    """Queue `worker.jobs.retry_now` for the user's Unresolved emails (or the one given);
-    returns how many emails it will retry (0: none of theirs, nothing queued)."""
-    query = select(func.count()).select_from(Message).where(
-        Message.user_id == user_id, Message.status == "unresolved"
-    )
-    if message_id is not None:
-        query = query.where(Message.id == message_id)
-    count = session.execute(query).scalar_one()
-    if not count:
-        return 0
-    connection = redis_client()
-    if message_id is None:
-        enqueue_once(connection, SYNC_QUEUE, RETRY_JOB, user_id, None, job_id=f"retry-now-user-{user_id}")
-    else:
-        Queue(SYNC_QUEUE, connection=connection).enqueue(RETRY_JOB, user_id, [message_id])
+    """"Retry now": the user's Unresolved emails (or the one given) are due at once and
+    their mailboxes' syncs queued; returns how many emails (0: none of theirs, nothing
+    queued)."""
+    theirs = [Message.user_id == user_id] + ([Message.id == message_id] if message_id is not None else [])
+    mailboxes = set(session.execute(
+        select(Message.mailbox_id).where(*theirs, Message.status == email_state.UNRESOLVED).distinct()).scalars())
+    count = email_state.due_now(session, and_(*theirs), utcnow())
+    session.commit()
+    if count:
+        enqueue_syncs(mailboxes)
     return count

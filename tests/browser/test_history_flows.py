@@ -13,31 +13,16 @@ import pytest
 from playwright.sync_api import expect
 from rq import Queue
 
-from mailferry.job_queue import SYNC_QUEUE
-from server.history.actions import RETRY_JOB
+from mailferry.job_queue import SYNC_QUEUE, sync_job_id
 from tests.browser.axe import assert_accessible
 from worker import jobs
 from worker.runtime import runtime
 
 
-class RetryQueue:
-    """The Retry now jobs the page queues for the worker (which is not running here)."""
-
-    def __init__(self, connection):
-        self.queue = Queue(SYNC_QUEUE, connection=connection)
-        self.seen = set(self.queue.get_job_ids())  # the Redis is the session's: older jobs stay
-
-    def run_new(self, message_id: int) -> None:
-        """The one job queued since for this email, taken off the queue and run here."""
-        new = [job for job in self.queue.get_jobs() if job.id not in self.seen and job.func_name == RETRY_JOB]
-        assert [list(job.args)[1:] for job in new] == [[[message_id]]], [(job.func_name, job.args) for job in new]
-        self.queue.remove(new[0])
-        new[0].perform()
-
-
 @pytest.fixture
-def retry_queue(engine):
-    return RetryQueue(runtime().redis)
+def sync_queue():
+    """The mailbox syncs the pages queue for the worker (which is not running here)."""
+    return Queue(SYNC_QUEUE, connection=runtime().redis)
 
 
 def _count(page, tab: str) -> int:
@@ -100,7 +85,7 @@ def test_sort_search_and_ignore_two_unresolved_emails(signed_in_page, web, demo_
 
 
 def test_create_the_contact_from_an_unresolved_email_then_retry_now(signed_in_page, web, demo_users,
-                                                                      engine, deliver, retry_queue):
+                                                                      engine, deliver, sync_queue):
     upn = demo_users[0]["userPrincipalName"]
     mailbox = engine(upn)
     jobs.sync_mailbox(mailbox)
@@ -133,11 +118,12 @@ def test_create_the_contact_from_an_unresolved_email_then_retry_now(signed_in_pa
     lightning.close()
 
     page.bring_to_front()
-    message_id = int(row.get_attribute("data-id"))
+    sync_queue.remove(sync_job_id(mailbox))  # whatever an earlier step queued
     row.get_by_test_id("retry-now").click()
     expect(page.locator(".notice-success")).to_contain_text("Retrying 1 email now")
-    retry_queue.run_new(message_id)  # the worker's part: its job, run here
-    jobs.sync_mailbox(mailbox)
+    assert sync_job_id(mailbox) in sync_queue.get_job_ids()  # Retry now queued the mailbox's sync...
+    sync_queue.remove(sync_job_id(mailbox))
+    jobs.sync_mailbox(mailbox)  # ...which the worker runs: here, in-process
     page.reload()
     expect(_row(page, subject)).to_have_count(0)
     expect(page.get_by_test_id("count-unresolved")).to_have_text(str(unresolved_before - 1))

@@ -38,9 +38,10 @@ from sqlalchemy import and_, func, or_, select
 from cli.demo import connect_demo_users
 from cli.processes import free_port
 from cli.supervisor import _die_with_parent
+from mailferry import email_state
+from mailferry.db import utcnow
 from mailferry.job_queue import enqueue_sync
 from mailferry.models import Mailbox, Message, User
-from worker import jobs
 from worker.runtime import Runtime, use_runtime
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -456,7 +457,10 @@ def test_salesforce_5xx_locked_rows_and_graph_throttling_still_end_synced_withou
         clouds.org(lock_row=None)
         with runtime.sessions() as session:
             user_ids = session.execute(select(Mailbox.user_id)).scalars().all()
-        retried = sum(jobs.retry_now(user_id) for user_id in user_ids)
+        with runtime.session() as session:  # "Retry now" (server/history/actions.py) for everyone
+            retried = email_state.due_now(session, Message.user_id.in_(user_ids), utcnow())
+        for mailbox_id in mailbox_ids:
+            enqueue_sync(runtime.redis, mailbox_id)
         state = wait_until(runtime, fleet, lambda s: s.settled(expected), "settled after the faults ended")
     elapsed = time.monotonic() - began
     fleet.stop()

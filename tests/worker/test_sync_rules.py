@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from mailferry import email_state
 from mailferry.addresses import ListEntry
 from mailferry.db import utcnow
 from mailferry.models import Connection, IgnoreEntry, Mailbox, Message, UnmatchedAddress, User, UserSetting
@@ -82,7 +83,8 @@ def test_unknown_sender_is_unresolved_and_unmatched_until_the_contact_exists(pip
         assert (unmatched.display_name, unmatched.emails_count) == ("Nora Buyer", 1)
     contact_id = clouds.plant("Contact", {"LastName": "Buyer", "FirstName": "Nora",
                                           "Email": "new.buyer@fabrikam-new.example"})
-    jobs.retry_now(user_id)
+    with runtime.session() as session:  # "Retry now" (server/history/actions.py)
+        email_state.due_now(session, Message.user_id == user_id, utcnow())
     jobs.sync_mailbox(mailbox_id)
     row = _row(runtime, "Probe: Interested in a demo")
     assert row.status == "synced"

@@ -124,15 +124,6 @@ class MatchCache:
             for address, people in answers.items():
                 self._entries[(org_id, _key(address))] = (expires, tuple(people))
 
-    def forget(self, org_id: str, addresses: Iterable[str] | None = None) -> None:
-        """Drop answers (e.g. on "Retry now", after the user created the Contact)."""
-        with self._lock:
-            if addresses is None:
-                self._entries = {k: v for k, v in self._entries.items() if k[0] != org_id}
-            else:
-                for address in addresses:
-                    self._entries.pop((org_id, _key(address)), None)
-
     def _evict(self) -> None:
         now = self._clock()
         self._entries = {k: v for k, v in self._entries.items() if v[0] > now}

@@ -50,7 +50,7 @@ class TaskWrite:
 @dataclass(frozen=True)
 class WriteResult:
     """What happened to one TaskWrite. `ok` is true only when the Task and all its relations
-    are written; `retryable` says the same write may succeed later unchanged."""
+    are written; otherwise the email is Unresolved with the error, retried with backoff."""
 
     key: str
     ok: bool
@@ -58,8 +58,6 @@ class WriteResult:
     created: bool | None = None
     error_code: str = ""
     error_message: str = ""
-    retryable: bool = False
-    kind: ErrorKind | None = None
     relations_added: int = 0
     relations_removed: int = 0
 
@@ -74,8 +72,6 @@ class DeleteResult:
     already_gone: bool = False
     error_code: str = ""
     error_message: str = ""
-    retryable: bool = False
-    kind: ErrorKind | None = None
 
 
 @dataclass
@@ -84,7 +80,6 @@ class _Item:
     task_id: str | None = None
     created: bool | None = None
     error: tuple[str, str, list] | None = None
-    status: int | None = None
     added: int = 0
     removed: int = 0
     relation_errors: list = field(default_factory=list)
@@ -155,10 +150,8 @@ def delete_tasks(sf: SalesforceSession, keys_or_ids: Iterable[str]) -> list[Dele
         if ok:
             results.append(DeleteResult(target, True, task_id, already_gone=gone))
         else:
-            code, message, fields = error
-            verdict = classify(code, message, fields)
-            results.append(DeleteResult(target, False, task_id, error_code=code, error_message=message,
-                                        retryable=verdict.retryable, kind=verdict.kind))
+            code, message, _ = error
+            results.append(DeleteResult(target, False, task_id, error_code=code, error_message=message))
     return results
 
 
@@ -200,7 +193,7 @@ def _apply_collection_answer(collection: Sequence[_Item], answer: dict) -> None:
         if outcome.get("success"):
             item.task_id, item.created, item.error = outcome.get("id"), outcome.get("created"), None
         else:
-            item.error, item.status = first_error(outcome.get("errors") or []), 400
+            item.error = first_error(outcome.get("errors") or [])
 
 
 def _whole_collection_failed(collection: Sequence[_Item], status: int, body) -> None:
@@ -213,7 +206,7 @@ def _whole_collection_failed(collection: Sequence[_Item], status: int, body) -> 
             message = f"{message} {setup_fix(code, message)}".strip()
         raise ProviderError(verdict.kind, "salesforce", message, code=code, status=status)
     for item in collection:
-        item.error, item.status = (code or str(status), message, fields), status
+        item.error = (code or str(status), message, fields)
 
 
 def _lost_create_race(error: tuple[str, str, list]) -> bool:
@@ -339,8 +332,6 @@ def _result(item: _Item) -> WriteResult:
     if error is None:
         return WriteResult(item.write.key, True, item.task_id, item.created,
                            relations_added=item.added, relations_removed=item.removed)
-    code, message, fields = error
-    verdict = classify(code, message, fields, item.status if item.error else None)
+    code, message, _ = error
     return WriteResult(item.write.key, False, item.task_id, item.created, error_code=code, error_message=message,
-                       retryable=verdict.retryable, kind=verdict.kind,
                        relations_added=item.added, relations_removed=item.removed)

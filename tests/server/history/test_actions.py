@@ -3,14 +3,14 @@ leaving the list, the syncs queued by job name), Retry now, Create Contact / Cre
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import unquote_plus
 
-from rq import Queue
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mailferry.db import utcnow
-from mailferry.job_queue import SYNC_QUEUE, sync_job_id
+from mailferry.job_queue import sync_job_id
 from mailferry.models import IgnoredEmail, IgnoreEntry, Message, UnmatchedAddress
 from mailferry.salesforce_links import new_record_url
 from sandbox.salesforce.lightning import parse_default_field_values
@@ -136,17 +136,26 @@ def test_save_and_retry_need_the_csrf_token(client, world):
     assert client.post("/ignore-list", data={"value": "x.example"}).status_code == 400
 
 
-def test_retry_now_queues_the_retry_job_by_name_for_one_email_or_all(client, world, sync_queue):
+def test_retry_now_makes_the_email_or_all_of_them_due_and_queues_their_mailboxes_sync(client, world, engine,
+                                                                                       sync_queue):
     row = world.message(reason="no_match")
+    other = world.message(reason="no_match")
     world.commit()
+    later = utcnow() + timedelta(minutes=15)
+    with Session(engine) as session:
+        session.execute(update(Message).values(next_attempt_at=later))
+        session.commit()
     token = csrf_token(client)
     response = client.post("/history/retry", data={"csrf_token": token, "message_id": str(row.id), "tab": "unresolved",
                                                    "q": "x"})
     assert response.headers["Location"] == "/history/unresolved?q=x"
-    jobs = sync_queue.get_jobs()
-    assert [(j.func_name, j.args) for j in jobs] == [("worker.jobs.retry_now", (world.user.id, [row.id]))]
+    assert [(j.func_name, j.args) for j in sync_queue.get_jobs()] == [("worker.jobs.sync_mailbox", (world.mailbox.id,))]
+    with Session(engine) as session:
+        due = {m.id: m.next_attempt_at <= utcnow() for m in session.execute(select(Message)).scalars()}
+    assert due == {row.id: True, other.id: False}
     client.post("/history/retry", data={"csrf_token": token, "tab": "unresolved"})
-    assert ("worker.jobs.retry_now", (world.user.id, None)) in [(j.func_name, j.args) for j in sync_queue.get_jobs()]
+    with Session(engine) as session:
+        assert all(m.next_attempt_at <= utcnow() for m in session.execute(select(Message)).scalars())
 
 
 def test_retry_now_of_another_users_email_queues_nothing(client, world, sync_queue):
