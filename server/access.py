@@ -18,7 +18,7 @@ from flask_login import LoginManager, UserMixin, current_user
 
 from mailferry.models import User
 from server import sign_in_sessions
-from server.extensions import db
+from server.extensions import read_db
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.sign_in"
@@ -48,8 +48,13 @@ def _load(user_id: str) -> Account | None:
     # Also the path of a remember-me cookie: it too needs the live sign-in of this request.
     if not user_id.isdigit() or sign_in_sessions.signed_in_user_id() != int(user_id):
         return None
-    user = db().get(User, int(user_id))
-    return Account.of(user) if user is not None else None
+    # Read without SQLite's write lock (every signed-in request comes here), and the read
+    # ended at once, so what the view reads later sees the commits made since.
+    session = read_db()
+    user = session.get(User, int(user_id))
+    account = Account.of(user) if user is not None else None
+    session.rollback()
+    return account
 
 
 def admin_required(view):
