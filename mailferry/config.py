@@ -8,6 +8,7 @@ and the secrets are generated into the data folder on first start.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,11 @@ SECRET_KEY_HINT = (
     "set a long random string, e.g. the output of "
     "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
 )
+
+#: MICROSOFT_TENANT's default: any work or school account (a multi-tenant registration).
+MULTI_TENANT = "organizations"
+_TENANT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_TENANT_DOMAIN = re.compile(r"(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
 class ConfigError(ValueError):
@@ -58,6 +64,10 @@ class Config:
     microsoft_graph_url: str
     microsoft_client_id: str
     microsoft_client_secret: str = field(repr=False)
+    # MICROSOFT_TENANT: the authority's tenant segment for signing in (and the add-in's
+    # MSAL.js): `organizations` for a multi-tenant registration, the tenant id or a verified
+    # domain for a single-tenant one (Entra refuses /organizations and /common for those).
+    microsoft_tenant: str
     salesforce_login_url: str
     salesforce_client_id: str
     salesforce_client_secret: str = field(repr=False)
@@ -185,6 +195,7 @@ def load_config(environ: Mapping[str, str] | None = None, *, read_dotenv: bool =
         ),
         microsoft_client_id=demo_default("MICROSOFT_CLIENT_ID", "5d1c2f7e-8a3b-4c6d-9e0f-a1b2c3d4e5f6"),
         microsoft_client_secret=demo_default("MICROSOFT_CLIENT_SECRET", "mailferry-sandbox-secret"),
+        microsoft_tenant=env.microsoft_tenant("MICROSOFT_TENANT"),
         salesforce_login_url=env.https_url(
             "SALESFORCE_LOGIN_URL",
             f"https://localhost:{sandbox_salesforce_port}" if demo else "https://login.salesforce.com",
@@ -232,6 +243,22 @@ class _Reader:
         if value not in allowed:
             raise ConfigError(f"{name}={self.get(name)!r} is not valid: use one of {', '.join(allowed)}")
         return value
+
+    def microsoft_tenant(self, name: str) -> str:
+        """`organizations` (the default), a tenant id (GUID) or a domain name such as
+        contoso.onmicrosoft.com, lower-cased. `common` and `consumers` would admit personal
+        Microsoft accounts, which have no mailbox Mailferry can sync."""
+        value = (self.get(name) or MULTI_TENANT).lower()
+        if value in ("common", "consumers"):
+            raise ConfigError(
+                f"{name}={value!r} would let personal Microsoft accounts sign in: use `organizations` for a "
+                "multi-tenant app registration, or your tenant id (or domain) for a single-tenant one")
+        if value == MULTI_TENANT or _TENANT_ID.fullmatch(value) or _TENANT_DOMAIN.fullmatch(value):
+            return value
+        raise ConfigError(
+            f"{name}={value!r} is not a tenant: use `organizations` for a multi-tenant app registration, or the "
+            "Directory (tenant) ID (e.g. 7d3f1a2b-4c5d-4e6f-8a9b-0c1d2e3f4a5b) or a verified domain "
+            "(e.g. contoso.onmicrosoft.com) for a single-tenant one")
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
         raw = self.get(name)

@@ -37,8 +37,9 @@ DELEGATED_SCOPES = ("Mail.ReadWrite", "User.Read")
 MAIL_SCOPES = ("Mail.ReadWrite",)
 # Client credentials always ask for the resource's `.default` (the app roles an admin granted).
 APP_SCOPES = ("https://graph.microsoft.com/.default",)
-# The tenant segment for signing in before we know the user's tenant: any work account.
-SIGN_IN_TENANT = "organizations"
+# The authority's tenant segment for signing in is `config.microsoft_tenant` (MICROSOFT_TENANT):
+# `organizations` (any work account) for a multi-tenant registration, the tenant itself for a
+# single-tenant one, which Entra refuses on /organizations and /common (AADSTS50194).
 
 # Hosts msal knows; for any other host (the sandbox) msal must not call Microsoft's
 # instance-discovery endpoint, which would fail offline and leak the host name.
@@ -121,15 +122,16 @@ def start_sign_in(
     redirect_uri: str,
     *,
     scopes: tuple[str, ...] = DELEGATED_SCOPES,
-    tenant: str = SIGN_IN_TENANT,
+    tenant: str | None = None,
     login_hint: str | None = None,
 ) -> dict:
     """Begin the authorization-code flow with PKCE.
 
     Returns msal's flow dict: send the browser to `flow["auth_uri"]`, and keep the whole
     dict server-side (or sealed) until the callback; it holds the PKCE verifier and nonce.
+    `tenant` defaults to the configured one (MICROSOFT_TENANT).
     """
-    app = build_app(config, tenant)
+    app = build_app(config, tenant or config.microsoft_tenant)
     return app.initiate_auth_code_flow(
         list(scopes), redirect_uri=redirect_uri, login_hint=login_hint, response_mode="form_post"
     )
@@ -321,7 +323,7 @@ def _flow_tenant(flow: dict, config: Config) -> str:
     path = urlsplit(flow.get("auth_uri", "")).path
     authority_path = urlsplit(config.microsoft_authority_host).path.rstrip("/")
     rest = path[len(authority_path):].lstrip("/") if path.startswith(authority_path) else path.lstrip("/")
-    return rest.split("/", 1)[0] or SIGN_IN_TENANT
+    return rest.split("/", 1)[0] or config.microsoft_tenant
 
 
 # -- HTTP plumbing -----------------------------------------------------------------------------

@@ -55,6 +55,13 @@ def add_in_origin(base_url: str) -> str:
     return f"https://{host}" if port in (None, 443) else f"https://{host}:{port}"
 
 
+def api_app_id_uri(base_url: str, client_id: str) -> str:
+    """The App ID URI of Mailferry's API as Nested App Authentication requires it,
+    `api://<add-in host[:port]>/<client id>` (docs/outlook.md): the add-in asks for
+    `<this>/access_as_user`, and v1.0 access tokens carry it as `aud`."""
+    return f"api://{add_in_origin(base_url).split('://', 1)[1]}/{client_id}"
+
+
 def manifest_id_for(origin: str) -> str:
     """The add-in Id for an origin: the committed one for development, else a GUID derived
     from the origin, so a development and a production add-in can be installed side by side,

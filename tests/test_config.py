@@ -101,3 +101,27 @@ def test_a_dotenv_file_fills_in_what_the_environment_does_not_set(tmp_path, monk
 def test_an_overlong_embedded_redis_socket_path_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="^MAILFERRY_DATA_DIR: the embedded Redis socket path"):
         load_config({"MAILFERRY_DATA_DIR": str(tmp_path / ("x" * 120))})
+
+
+def test_microsoft_tenant_defaults_to_organizations_and_takes_a_tenant_id_or_domain(base_env):
+    """MICROSOFT_TENANT (issue 14, row 1): the authority's tenant segment, `organizations` for
+    a multi-tenant registration, the tenant itself for a single-tenant one."""
+    assert load_config(base_env).microsoft_tenant == "organizations"
+    tenant_id = "7D3F1A2B-4C5D-4E6F-8A9B-0C1D2E3F4A5B"
+    assert load_config({**base_env, "MICROSOFT_TENANT": tenant_id}).microsoft_tenant == tenant_id.lower()
+    assert load_config({**base_env, "MICROSOFT_TENANT": " contoso.onmicrosoft.com "}).microsoft_tenant \
+        == "contoso.onmicrosoft.com"
+
+
+@pytest.mark.parametrize(("value", "fix"), [
+    ("common", "would let personal Microsoft accounts sign in"),
+    ("consumers", "would let personal Microsoft accounts sign in"),
+    ("https://login.microsoftonline.com/contoso.com", "is not a tenant"),
+    ("contoso", "is not a tenant"),
+    ("7d3f1a2b-4c5d", "is not a tenant"),
+])
+def test_a_wrong_microsoft_tenant_names_the_variable_and_the_fix(base_env, value, fix):
+    with pytest.raises(ConfigError) as error:
+        load_config({**base_env, "MICROSOFT_TENANT": value})
+    assert str(error.value).startswith("MICROSOFT_TENANT=")
+    assert fix in str(error.value) and "organizations" in str(error.value)

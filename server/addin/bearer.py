@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from mailferry.addresses import parse_address
 from mailferry.models import Tenant, User
+from mailferry.outlook_manifest import ManifestBaseUrlError, api_app_id_uri
 from mailferry.tls import https_session
 from mailferry.user_context import own_addresses
 from server.addin.entra_tokens import EntraTokenValidator, KeysUnavailable, TokenRejected
@@ -51,8 +52,12 @@ def _validator() -> EntraTokenValidator:
     validator = current_app.extensions.get("mailferry.entra_tokens")
     if validator is None:
         settings = config()
+        try:
+            app_id_uris: tuple[str, ...] = (api_app_id_uri(settings.base_url, settings.microsoft_client_id),)
+        except ManifestBaseUrlError:  # no add-in at this base URL (the manifest page says why)
+            app_id_uris = ()
         validator = EntraTokenValidator(settings.microsoft_authority_host, settings.microsoft_client_id,
-                                        https_session(settings.client_ca_file))
+                                        https_session(settings.client_ca_file), app_id_uris)
         current_app.extensions["mailferry.entra_tokens"] = validator
     return validator
 

@@ -88,11 +88,11 @@ def commands():
 def _client_settings() -> dict:
     """What the scripts need to ask Entra for a token for Mailferry's API (public values)."""
     settings = config()
-    host = outlook_manifest.add_in_origin(settings.base_url).split("://", 1)[1]
     return {
         "client_id": settings.microsoft_client_id,
-        "authority": f"{settings.microsoft_authority_host}/organizations",
-        "api_scope": f"api://{host}/{settings.microsoft_client_id}/access_as_user",
+        # MICROSOFT_TENANT: `organizations`, or the tenant of a single-tenant registration.
+        "authority": f"{settings.microsoft_authority_host.rstrip('/')}/{settings.microsoft_tenant}",
+        "api_scope": f"{outlook_manifest.api_app_id_uri(settings.base_url, settings.microsoft_client_id)}/access_as_user",
         "sign_in_url": url_for("addin.sign_in", **_stand_in_query()),
     }
 
