@@ -174,6 +174,49 @@ def expire_delta(upn):
     return jsonify({"expired": True})
 
 
+@bp.post("/users/<upn>/known-issues")
+def known_issues(upn):
+    """`{"moveBackUnannounced": true|false}`: emulate Graph's known issue with immutable ids
+    for this mailbox (a message moved out of a folder and back raises no notification for
+    the move back; its delta still shows it; `mailstore.MailStore.move_message`)."""
+    mailbox = _mailbox(upn)
+    if mailbox is None:
+        return _problem(f"no mailbox {upn}", 404)
+    payload = request.get_json(silent=True) or {}
+    if not isinstance(payload.get("moveBackUnannounced"), bool):
+        return _problem("post {\"moveBackUnannounced\": true or false}")
+    quirky = state().store.move_back_unannounced
+    if payload["moveBackUnannounced"]:
+        quirky.add(mailbox.user.oid)
+    else:
+        quirky.discard(mailbox.user.oid)
+    return jsonify({"moveBackUnannounced": mailbox.user.oid in quirky})
+
+
+@bp.put("/application-access-policies/<app_id>")
+def put_application_access_policy(app_id):
+    """`{"accessRight": "RestrictAccess" | "DenyAccess", "mailboxes": [upn, ...]}`: what an
+    Exchange admin's `New-ApplicationAccessPolicy -AppId <app_id> -PolicyScopeGroupId <group>
+    -AccessRight …` does; app-only calls of that app outside the scope then answer 403
+    `ErrorAccessDenied` (gate.check_app_access_policy)."""
+    payload = request.get_json(silent=True) or {}
+    right, upns = payload.get("accessRight"), payload.get("mailboxes")
+    if right not in ("RestrictAccess", "DenyAccess") or not isinstance(upns, list):
+        return _problem("post {\"accessRight\": \"RestrictAccess\" or \"DenyAccess\", \"mailboxes\": [upn, ...]}")
+    mailboxes = [_mailbox(str(upn)) for upn in upns]
+    if None in mailboxes:
+        return _problem("unknown mailbox in mailboxes", 404)
+    state().store.app_access_policies[app_id] = (right, frozenset(m.user.oid for m in mailboxes))
+    return jsonify({"appId": app_id, "accessRight": right, "mailboxes": [m.user.upn for m in mailboxes]})
+
+
+@bp.delete("/application-access-policies/<app_id>")
+def delete_application_access_policy(app_id):
+    if state().store.app_access_policies.pop(app_id, None) is None:
+        return _problem("no policy for that app", 404)
+    return jsonify({"removed": app_id})
+
+
 @bp.post("/users/<upn>/revoke")
 def revoke(upn):
     mailbox = _mailbox(upn)
