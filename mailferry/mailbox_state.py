@@ -2,6 +2,8 @@
 
     status  active ──auth failure──► needs_reconnect ──user reconnects──► active
             active ──throttled (Retry-After)──► throttled ──next success──► active
+            active ──setup failure (e.g. an Exchange access policy)──► active, with the
+                     administrator's fix as its detail, backing off ──next success──► no detail
             any    ──admin/user turns sync off──► disabled
     stage   idle ──claim──► fetching ──► processing ──complete/fail──► idle
 
@@ -61,7 +63,7 @@ def complete(mailbox: Mailbox, now: datetime) -> None:
     mailbox.retry_after = None
     mailbox.last_success_at = now
     mailbox.last_error = None
-    if mailbox.status == "throttled":
+    if mailbox.status in ("throttled", "active"):
         mailbox.status = "active"
         mailbox.status_detail = None
 
@@ -81,6 +83,10 @@ def fail(mailbox: Mailbox, error: ProviderError, now: datetime) -> None:
     if error.retry_after:
         mailbox.status = "throttled"
         mailbox.status_detail = f"{error.provider} asked us to wait until {mailbox.retry_after:%Y-%m-%d %H:%M:%S} UTC"
+    elif error.kind == ErrorKind.SETUP and error.provider == "microsoft":
+        # What an administrator must change (e.g. an Exchange application access policy):
+        # shown ("waiting until" the next attempt) until a run succeeds again.
+        mailbox.status_detail = error.message[:2000]
 
 
 def crashed(mailbox: Mailbox, what: str, now: datetime) -> None:

@@ -2,13 +2,21 @@
 
 A message seen for the first time becomes a `pending` row (operation create). A message
 seen again with a change that matters (categories, participants) gets operation update; one
-removed from its folder gets operation delete, unless it reappears in another synced folder
-in the same run (a move is not a delete). Rows are unique per mailbox and Internet
-Message-ID, so a page fetched twice (a crash, an expired cursor's resync) changes nothing.
+removed from its folder gets operation delete only once Graph confirms it is gone: deleted,
+or in Deleted Items. One that Graph still has in another folder was moved, and keeps its
+Task: with immutable ids a message moved out and back may raise no notification for the
+move back (a Graph known issue), and deleting its Task on the way out would lose it. Rows
+are unique per mailbox and Internet Message-ID, so a page fetched twice (a crash, an expired
+cursor's resync) changes nothing.
+
+A backfill asks delta for the mail received since the window's start; Graph returns at most
+5,000 messages for a delta with `$filter` (reference §1.7). A first round that brings that
+many is completed from the folder's message list (`_fill_window`).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
@@ -23,9 +31,10 @@ from mailferry.models import Mailbox, MailboxFolder, Message
 from mailferry.provider_errors import ProviderError
 from worker import failures
 from worker.failures import Response, Stage
-from worker.microsoft.graph import DeltaRequest
+from worker.microsoft.graph import FILTERED_DELTA_LIMIT, DeltaPage, DeltaRequest
 from worker.microsoft.messages import GraphMessage
 
+log = logging.getLogger(__name__)
 # Large pages keep a backfill to a few calls per thousand emails (Graph caps pages at 1,000).
 PAGE_SIZE = 500
 SENT_FOLDER = "sentitems"
@@ -41,6 +50,8 @@ class FetchCounts:
     updated: int = 0
     removed: int = 0
     resyncs: int = 0
+    listed: int = 0  # messages read from a folder's list where a filtered delta stopped short
+    kept: int = 0  # removed from a folder, but Graph still has them elsewhere: not deletes
 
 
 def ensure_folders(session: Session, mailbox: Mailbox, graph, user_ref: str, wanted: tuple[str, ...]) -> list[MailboxFolder]:
@@ -84,12 +95,16 @@ def fetch_folders(
     since = now - timedelta(days=backfill_days)
     links = {folder.id: folder.delta_link for folder in folders}
     resyncs = {folder.id: 0 for folder in folders}
+    # Messages each folder's first (date-filtered) round has brought, while one is going.
+    first_round = {folder.id: 0 for folder in folders if folder.delta_link is None}
+    short: list[MailboxFolder] = []
     open_folders = list(folders)
     newest: dict[int, datetime] = {}
     while open_folders:
         wanted = [DeltaRequest(f.graph_folder_id, links[f.id], None if links[f.id] else since) for f in open_folders]
         answers = graph.delta_many(user_ref, wanted, page_size=PAGE_SIZE)
         counts.rounds += 1
+        elsewhere = _still_in_mailbox(session, mailbox, graph, user_ref, answers)
         still_open = []
         for folder, answer in zip(open_folders, answers):
             if isinstance(answer, ProviderError):
@@ -101,9 +116,12 @@ def fetch_folders(
                 resyncs[folder.id] += 1
                 counts.resyncs += 1
                 links[folder.id] = folder.delta_link = None
+                first_round[folder.id] = 0
                 still_open.append(folder)
                 continue
-            store_page(session, mailbox, folder, answer, own_addresses, now, window_days, counts)
+            store_page(session, mailbox, folder, answer, own_addresses, now, window_days, counts, elsewhere)
+            if folder.id in first_round:
+                first_round[folder.id] += len(answer.messages)
             stamps = [m.modified_at for m in answer.messages if m.modified_at is not None]
             if folder.id in newest:
                 stamps.append(newest[folder.id])
@@ -115,12 +133,49 @@ def fetch_folders(
             else:
                 folder.delta_link = answer.delta_link
                 folder.last_synced_at = now
+                if first_round.pop(folder.id, 0) >= FILTERED_DELTA_LIMIT:
+                    short.append(folder)
         checkpoint()
         open_folders = still_open
+    for folder in short:
+        _fill_window(session, mailbox, folder, graph, user_ref, since, own_addresses, now, window_days,
+                     checkpoint, counts)
     return newest
 
 
-def store_page(session, mailbox, folder, page, own_addresses, now, window_days, counts: FetchCounts) -> None:
+def _fill_window(session, mailbox, folder, graph, user_ref, since, own_addresses, now, window_days,
+                 checkpoint, counts: FetchCounts) -> None:
+    """A filtered delta round stops at 5,000 messages and never sends the rest (its later
+    rounds carry only changes): read the folder's mail of the window from its list, 1,000 a
+    call, and store what the round left out (what it brought is recognised, not doubled).
+    Changes to those messages come through the folder's delta from now on."""
+    log.info("mailbox %s: folder %s: the backfill's delta stopped at %s messages; reading the rest "
+             "from the folder's list", mailbox.id, folder.well_known_name, FILTERED_DELTA_LIMIT)
+    for page in graph.messages_received_since(user_ref, folder.graph_folder_id, since):
+        created = counts.created
+        store_page(session, mailbox, folder, page, own_addresses, now, window_days, counts)
+        counts.listed += counts.created - created
+        checkpoint()
+
+
+def _still_in_mailbox(session, mailbox, graph, user_ref, answers) -> frozenset[str]:
+    """Of the messages a round reports removed that we hold, those Graph still has in a
+    folder other than Deleted Items: moved, not deleted. One `$batch` for up to 19 of them,
+    asked only when a round reports removals of stored messages (rare: no cost otherwise)."""
+    removed = {m for answer in answers if isinstance(answer, DeltaPage) for m in answer.removed_ids}
+    if not removed:
+        return frozenset()
+    held = session.execute(
+        select(Message.graph_id).where(Message.mailbox_id == mailbox.id, Message.graph_id.in_(removed))
+    ).scalars().all()
+    if not held:
+        return frozenset()
+    deleted_items, where = graph.locate(user_ref, sorted(set(held)))
+    return frozenset(m for m, folder in where.items() if folder and folder != deleted_items)
+
+
+def store_page(session, mailbox, folder, page, own_addresses, now, window_days, counts: FetchCounts,
+               elsewhere: frozenset[str] = frozenset()) -> None:
     messages = [m for m in page.messages if not m.is_draft]
     keys = [message_key(m) for m in messages]
     existing = _rows_by_key(session, mailbox.id, keys)
@@ -138,8 +193,12 @@ def store_page(session, mailbox, folder, page, own_addresses, now, window_days, 
             select(Message).where(Message.mailbox_id == mailbox.id, Message.graph_id.in_(page.removed_ids))
         ).scalars().all()
         for row in removed:
-            email_state.removed(row)
-            counts.removed += 1
+            if row.graph_id in elsewhere:
+                email_state.moved_away(row)
+                counts.kept += 1
+            else:
+                email_state.removed(row)
+                counts.removed += 1
     session.flush()
 
 

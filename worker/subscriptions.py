@@ -20,6 +20,7 @@ failure is logged and tried again on a later run, never fatal to this one.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from datetime import datetime, timedelta
@@ -31,11 +32,17 @@ from mailferry.models import Mailbox, MailboxFolder, Subscription
 from mailferry.provider_errors import ErrorKind, ProviderError
 from worker import failures
 from worker.failures import Response, Stage
-from worker.microsoft.graph import SubscriptionRequest
+from worker.microsoft.graph import SUBSCRIPTION_LIFETIME, SubscriptionRequest, lifetime_limit
 
 log = logging.getLogger(__name__)
-# Graph allows mail subscriptions up to 10,080 minutes; three days leaves room to renew.
-LIFETIME = timedelta(days=3)
+# What we ask for: under 4,230 minutes, the limit of older docs and national clouds (Graph
+# refuses a longer one there with 400 ExtensionError), where today's public cloud allows
+# 10,080 (reference §1.8). A cloud that allows even less names its limit in the refusal:
+# the request is made once more, that much shorter (`_shorter`). What Graph grants is read
+# back from its answer.
+LIFETIME = SUBSCRIPTION_LIFETIME
+# Below Graph's stated limit, for the clocks' difference and the time the request takes.
+LIMIT_MARGIN = timedelta(minutes=5)
 RENEW_BEFORE = timedelta(days=1)
 # Graph notifies within seconds; a change this old with no notification since is suspect.
 NOTIFICATION_OVERDUE = timedelta(minutes=2)
@@ -110,9 +117,16 @@ def _create(rt, mailbox, graph, user_ref, folders, now) -> None:
     states = [secrets.token_urlsafe(32) for _ in folders]
     wanted = [SubscriptionRequest(folder.graph_folder_id, base + NOTIFICATIONS_PATH, base + LIFECYCLE_PATH,
                                   state, now + LIFETIME) for folder, state in zip(folders, states)]
+    answers = graph.create_subscriptions(user_ref, wanted)
+    refused = [n for n, answer in enumerate(answers) if _shorter(answer, now) is not None]
+    if refused:
+        # Refused for their lifetime only: once more, as long as Graph says it allows.
+        again = [dataclasses.replace(wanted[n], expires_at=_shorter(answers[n], now)) for n in refused]
+        for n, answer in zip(refused, graph.create_subscriptions(user_ref, again)):
+            answers[n] = answer
     # A notification that arrives before these rows are committed is not recognised and is
     # dropped; nothing is lost, as the run fetches the delta after the commit.
-    for folder, state, created in zip(folders, states, graph.create_subscriptions(user_ref, wanted)):
+    for folder, state, created in zip(folders, states, answers):
         if isinstance(created, ProviderError):
             _unless_auth(mailbox, created)
             continue
@@ -129,9 +143,25 @@ def _unless_auth(mailbox: Mailbox, error: ProviderError) -> None:
     log.warning("mailbox %s: no change notifications (%r); polling continues", mailbox.id, error)
 
 
+def _shorter(answer, now: datetime) -> datetime | None:
+    """The expiry to ask for again when `answer` is Graph's refusal of a too-long one."""
+    if not isinstance(answer, ProviderError):
+        return None
+    limit = lifetime_limit(answer)
+    if limit is None or limit <= LIMIT_MARGIN:
+        return None
+    return now + limit - LIMIT_MARGIN
+
+
 def _renew(mailbox: Mailbox, graph, subscription: Subscription, now: datetime) -> None:
     try:
-        renewed = graph.renew_subscription(subscription.graph_subscription_id, now + LIFETIME)
+        try:
+            renewed = graph.renew_subscription(subscription.graph_subscription_id, now + LIFETIME)
+        except ProviderError as error:
+            shorter = _shorter(error, now)
+            if shorter is None:
+                raise
+            renewed = graph.renew_subscription(subscription.graph_subscription_id, shorter)
     except ProviderError as error:
         if error.kind == ErrorKind.NOT_FOUND:
             mailbox.subscriptions.remove(subscription)  # Graph forgot it: `ensure` creates a new one

@@ -17,6 +17,13 @@ from .errors import GraphError
 from .mailstore import Mailbox, Message
 
 CHANGE_TYPES = ("created", "updated", "deleted")
+# "Applying $filter in a delta query returns only up to 5,000 messages." (docs-contrib
+# concepts/delta-query-messages.md, "Use query parameters in a delta query for messages";
+# reference §1.7). The docs say no more; the sandbox reads it as a cap on the round that
+# returns the folder's current content (the first round, and a resync): once 5,000 messages
+# are served the round ends with a deltaLink, and the messages it left out never come, as
+# later rounds only carry changes. Which 5,000 is unspecified; here the oldest in the log.
+FILTERED_ROUND_LIMIT = 5000
 
 
 @dataclass
@@ -32,6 +39,7 @@ class Cursor:
     since: str | None  # "ge|<iso>" or "gt|<iso>": the receivedDateTime filter
     change_types: list[str]
     top: int | None
+    served: int = 0  # messages served so far in a first round (for FILTERED_ROUND_LIMIT)
 
     def encode(self) -> str:
         raw = json.dumps(self.__dict__, separators=(",", ":")).encode()
@@ -68,7 +76,10 @@ def page(mailbox: Mailbox, cursor: Cursor, size: int, keep) -> tuple[list, bool,
     out: list = []
     last = cursor.after
     initial = cursor.lo == 0
+    capped = initial and cursor.since is not None
     while index < len(log) and log[index][0] <= cursor.hi and len(out) < size:
+        if capped and cursor.served >= FILTERED_ROUND_LIMIT:
+            return out, False, last  # the round ends here: the rest of the folder is never sent
         seq, mid, kind = log[index]
         index += 1
         last = seq
@@ -83,5 +94,9 @@ def page(mailbox: Mailbox, cursor: Cursor, size: int, keep) -> tuple[list, bool,
         change = "created" if initial or message.entered > cursor.lo else "updated"
         if change in cursor.change_types and keep(message):
             out.append(("u", message))
+            if capped:
+                cursor.served += 1
     more = index < len(log) and log[index][0] <= cursor.hi
+    if capped and cursor.served >= FILTERED_ROUND_LIMIT:
+        more = False
     return out, more, last

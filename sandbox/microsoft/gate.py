@@ -112,6 +112,27 @@ def resolve_mailbox(caller: Caller):
     return mailbox
 
 
+# Exchange Online's refusal of app-only access outside an application access policy's
+# scope (reference wave2 §7.7, observed body; RBAC for Applications' denial body is
+# unconfirmed there, so the sandbox answers the same for both).
+POLICY_DENIED = "Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings."
+
+
+def check_app_access_policy(caller: Caller, mailbox) -> None:
+    """403 when an application access policy (`New-ApplicationAccessPolicy -AccessRight
+    RestrictAccess | DenyAccess`) keeps this app-only caller out of the mailbox. Delegated
+    tokens are not subject to it (the policies scope application permissions only)."""
+    if caller.delegated or mailbox is None:
+        return
+    policy = state().store.app_access_policies.get(caller.client_id)
+    if policy is None:
+        return
+    right, scope = policy
+    inside = mailbox.user.oid in scope
+    if (right == "RestrictAccess" and not inside) or (right == "DenyAccess" and inside):
+        raise GraphError(403, "ErrorAccessDenied", POLICY_DENIED)
+
+
 def _before() -> object:
     if not request.path.startswith(GRAPH_PREFIX) or request.method == "OPTIONS":
         return None  # CORS preflights carry no token
@@ -119,6 +140,7 @@ def _before() -> object:
     try:
         g.caller = authenticate()
         g.mailbox = resolve_mailbox(g.caller)
+        check_app_access_policy(g.caller, g.mailbox)
         if g.mailbox is not None:
             key = f"{g.caller.client_id}|{g.mailbox.user.oid}"
             if not sandbox.limiter.acquire(key, sandbox.tunables.mailbox_concurrency):

@@ -8,7 +8,7 @@ import datetime as dt
 from flask import Blueprint, Response, g, request
 
 from .errors import GraphError
-from .gate import Caller, require
+from .gate import Caller, check_app_access_policy, require
 from .graph_mail import as_json, base
 from .subscriptions import Subscription, new_id, parse_resource
 from .state import state
@@ -41,7 +41,11 @@ def _expiration(raw) -> dt.datetime:
     if moment <= now:
         raise GraphError(400, "ExtensionError", "Subscription expiration must be in the future.")
     if moment > now + dt.timedelta(minutes=limit):
-        # Wording as observed from Graph, with the configured limit (reference §1.8).
+        # Graph's answer to a too-long expiration on create and on PATCH alike: 400
+        # `ExtensionError` "Subscription expiration can only be 4230 minutes in the future."
+        # (observed, microsoftgraph/microsoft-graph-docs-contrib #7726; limits per cloud and
+        # doc version in reference §1.8: 4,230 minutes in older docs and national clouds,
+        # 10,080 in the current table), with the configured limit in the wording.
         raise GraphError(400, "ExtensionError", f"Subscription expiration can only be {limit} minutes in the future.")
     return moment.astimezone(dt.timezone.utc)
 
@@ -75,6 +79,7 @@ def _watched(resource, caller: Caller) -> tuple[str, str | None]:
         raise GraphError(404, "ErrorInvalidUser", f"The requested user '{user_ref}' is invalid.")
     if caller.delegated and mailbox.user.oid != caller.oid:
         raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+    check_app_access_policy(caller, mailbox)
     folder = mailbox.folder(folder_ref) if folder_ref else None
     if folder_ref and folder is None:
         raise GraphError(404, "ErrorItemNotFound")

@@ -11,10 +11,11 @@ emails".
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
@@ -27,13 +28,22 @@ from worker.microsoft.messages import SELECT_FIELDS, GraphMessage, parse_datetim
 IMMUTABLE_IDS = 'IdType="ImmutableId"'
 TEXT_BODY = 'outlook.body-content-type="text"'
 BATCH_LIMIT = 20  # Graph refuses a `$batch` of more
+# "Applying $filter in a delta query returns only up to 5,000 messages" (docs-contrib
+# concepts/delta-query-messages.md; reference §1.7): a first round with our date filter
+# that brings this many may have left messages out.
+FILTERED_DELTA_LIMIT = 5000
+LIST_PAGE_LIMIT = 1000  # the largest $top Graph takes for a message list
 # Connect quickly; allow a slow page. Subscription creation waits for Graph's validation
 # call to our webhook (up to 10 s), so it gets longer.
 TIMEOUT = (10, 60)
 CHANGE_TYPES = "created,updated,deleted"
 # Graph's documented maximum for message subscriptions is 4,230 minutes in older pages and
-# 10,080 in newer ones; staying under the shorter one works everywhere. Renew at half-life.
+# national clouds and 10,080 in newer ones (reference §1.8); staying under the shorter one
+# works everywhere. A cloud that allows less still says so (`lifetime_limit`).
 SUBSCRIPTION_LIFETIME = timedelta(minutes=4200)
+# Graph's refusal of a too-long expiration: 400 ExtensionError "Subscription expiration can
+# only be 4230 minutes in the future." (microsoftgraph/microsoft-graph-docs-contrib #7726).
+_LIFETIME_REFUSAL = re.compile(r"expiration can only be (\d+) minutes", re.I)
 
 
 def new_client_state() -> str:
@@ -159,6 +169,50 @@ class GraphClient:
             for result in self.batch(parts):
                 answers.append(result.error or _delta_page(result.body if isinstance(result.body, dict) else {}))
         return answers
+
+    def locate(self, user: str, message_ids: list[str]) -> tuple[str, dict[str, str | None]]:
+        """Where these messages are now: the Deleted Items folder's id and, per message, its
+        `parentFolderId`, or None once Graph no longer has it (404). One `$batch` per 19
+        messages. With immutable ids a message keeps its id across folders (reference §1.2
+        `id`; learn "Get immutable identifiers for Outlook resources"), so a delta
+        `@removed` can be told apart from a move out of the folder."""
+        deleted_items, where = "", {}
+        for start in range(0, len(message_ids), BATCH_LIMIT - 1):
+            chunk = message_ids[start:start + BATCH_LIMIT - 1]
+            parts = [BatchPart("GET", f"{self._user(user)}/mailFolders/deleteditems?$select=id")]
+            parts += [BatchPart("GET", f"{self._user(user)}/messages/{_id(m)}?$select=id,parentFolderId")
+                      for m in chunk]
+            folder, *found = self.batch(parts)
+            if folder.error:
+                raise folder.error
+            deleted_items = str(folder.body.get("id", "")) if isinstance(folder.body, dict) else ""
+            for message_id, result in zip(chunk, found):
+                if result.error is not None and result.error.kind is ErrorKind.NOT_FOUND:
+                    where[message_id] = None
+                elif result.error is not None:
+                    raise result.error  # cannot tell: the run stops before its cursor moves on
+                else:
+                    body = result.body if isinstance(result.body, dict) else {}
+                    where[message_id] = str(body.get("parentFolderId") or "")
+        return deleted_items, where
+
+    def messages_received_since(self, user: str, folder_id: str, since: datetime, *,
+                                page_size: int = LIST_PAGE_LIMIT) -> Iterator[DeltaPage]:
+        """Every message of a folder received since `since`, a page at a time (the list
+        endpoint, not delta: no removals, no cursor). For what a filtered delta round left
+        out (`FILTERED_DELTA_LIMIT`)."""
+        query = {"$select": ",".join(SELECT_FIELDS), "$filter": f"receivedDateTime ge {_graph_time(since)}",
+                 "$top": str(page_size)}
+        url: str | None = (f"{self._graph_url}{self._user(user)}/mailFolders/{_id(folder_id)}/messages?"
+                           + urlencode(query))
+        while url:
+            answer = self._json("GET", url, prefer=(TEXT_BODY,), absolute=True)
+            page = _delta_page(answer)
+            url = page.next_link
+            if url and (_origin(url) != self._origin or not url.startswith(self._graph_url + "/")):
+                raise ProviderError(ErrorKind.TEMPORARY, PROVIDER, "Graph's nextLink is not on the Graph host",
+                                    code="ForeignNextLink")
+            yield DeltaPage(page.messages, (), url, None)
 
     def _delta_url(self, user: str, request: DeltaRequest) -> str:
         """The request path under the version root: a new round's query, or the stored link
@@ -317,6 +371,17 @@ class GraphClient:
                 raise error_from_response(response)
             return response
         raise AssertionError("unreachable")
+
+
+def lifetime_limit(error: ProviderError) -> timedelta | None:
+    """The longest lifetime Graph accepts, when `error` is its refusal of a too-long
+    subscription expiration (on create or renew); None for any other error."""
+    if error.status != 400:
+        return None
+    match = _LIFETIME_REFUSAL.search(error.message)
+    if match is None:
+        return None
+    return timedelta(minutes=int(match[1]))
 
 
 def _delta_page(answer: dict) -> DeltaPage:

@@ -26,6 +26,21 @@ DENIED_FIX = (
     "or an Exchange policy blocks the app. Sign in with Microsoft again from My Settings → "
     "Connections; if it keeps failing, an administrator must grant the permission."
 )
+# Exchange Online names its application access policies ("[RAOP]", "AppOnly AccessPolicy")
+# when one keeps app-only access out of a mailbox (reference wave2 §7.7). Signing in again
+# cannot help: an Exchange administrator must put the mailbox in the policy's scope. The run
+# backs off and tries again (policy changes take 30–60 minutes to apply).
+POLICY_FIX = (
+    "An Exchange Online application access policy blocks Mailferry's app-only access to this "
+    "mailbox (Graph 403 ErrorAccessDenied: \"Blocked by tenant configured AppOnly AccessPolicy "
+    "settings\"). Signing in again will not help. An Exchange administrator must add the mailbox "
+    "to the policy's scope group (Get-ApplicationAccessPolicy; Test-ApplicationAccessPolicy "
+    "-Identity <mailbox> -AppId <Mailferry's client id>), or, with RBAC for Applications, give "
+    "the app a role on it (New-ManagementRoleAssignment -App <service principal> -Role "
+    "\"Application Mail.ReadWrite\" -CustomResourceScope <scope that includes the mailbox>). "
+    "Changes take 30 to 60 minutes to apply; syncing resumes by itself."
+)
+_POLICY_MARKERS = ("[raop]", "accesspolicy", "access policy")
 
 
 def error_from_response(response: requests.Response) -> ProviderError:
@@ -43,6 +58,8 @@ def classify(status: int, code: str, message: str, retry_after_header: str | Non
         return ProviderError(ErrorKind.TEMPORARY, PROVIDER, text, code=code, status=status, retry_after=retry_after)
     if status == 401 or lowered in _AUTH:
         return ProviderError(ErrorKind.AUTH, PROVIDER, RECONNECT_FIX, code=code, status=status)
+    if status == 403 and lowered in _DENIED and any(marker in message.lower() for marker in _POLICY_MARKERS):
+        return ProviderError(ErrorKind.SETUP, PROVIDER, POLICY_FIX, code=code, status=status)
     if status == 403 and lowered in _DENIED:
         return ProviderError(ErrorKind.AUTH, PROVIDER, DENIED_FIX, code=code, status=status)
     if status == 410 or lowered in _CURSOR:
