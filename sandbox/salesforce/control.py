@@ -6,7 +6,7 @@ test a session without clicking through the sign-in page.
     GET   /_sandbox/records/<Type>    ?Field=value filters (exact, case-insensitive)
     POST  /_sandbox/records/<Type>    a record or a list; stored as an admin import would
     GET   /_sandbox/org               the org settings
-    PATCH /_sandbox/org               change some of them
+    PATCH /_sandbox/org               change some of them (also api_used, api_bursts_used)
     POST  /_sandbox/leads/<id>/convert {"contact_id"?, "account_id"?} convert a lead
     POST  /_sandbox/sessions          {"username" | "user_id"} → a token response
 """
@@ -24,6 +24,7 @@ from .store import LOAD_ORDER, Org, OrgSettings
 _SETTING_TYPES = {
     "shared_activities": bool, "external_id_field": bool, "daily_api_limit": int,
     "session_lifetime_seconds": int, "validation_rule": (dict, type(None)), "lock_row": (dict, type(None)),
+    "create_only_refusal": (dict, type(None)),
 }
 
 
@@ -90,16 +91,18 @@ def create_blueprint(sandbox) -> Blueprint:
         changes = request.get_json(silent=True)
         if not isinstance(changes, dict):
             return jsonify({"error": "send a JSON object of settings"}), 400
-        known = {f.name for f in dataclass_fields(OrgSettings)} | {"api_used"}
+        known = {f.name for f in dataclass_fields(OrgSettings)} | {"api_used", "api_bursts_used"}
         for key, value in changes.items():
             if key not in known:
                 return jsonify({"error": f"unknown setting {key!r}; known: {sorted(known)}"}), 400
             kinds = _SETTING_TYPES.get(key, int)
             if not isinstance(value, kinds) or (kinds is int and isinstance(value, bool)):
                 return jsonify({"error": f"setting {key!r} has the wrong type"}), 400
-        if "api_used" in changes:
-            with org.lock:
+        with org.lock:
+            if "api_used" in changes:
                 org.api_used = changes.pop("api_used")
+            if "api_bursts_used" in changes:
+                org.api_bursts_used = changes.pop("api_bursts_used")
         org.update_settings(changes)
         return jsonify(_org_state(org))
 
@@ -124,7 +127,8 @@ def create_blueprint(sandbox) -> Blueprint:
 
 def _org_state(org: Org) -> dict:
     with org.lock:
-        return {**org.settings.as_json(), "api_used": org.api_used, "counts": _counts(org)}
+        return {**org.settings.as_json(), "api_used": org.api_used, "api_bursts_used": org.api_bursts_used,
+                "counts": _counts(org)}
 
 
 def _counts(org: Org) -> dict:

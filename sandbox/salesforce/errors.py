@@ -61,8 +61,18 @@ def json_response(body, status: int = 200, headers: dict | None = None) -> Respo
 
 
 def error_response(status: int, code: str, message: str) -> Response:
-    """What `sandbox.control.SandboxControl` answers for an injected fault."""
-    return json_response([{"message": message, "errorCode": code or _default_code(status)}], status)
+    """What `sandbox.control.SandboxControl` answers for an injected fault. An injected
+    REQUEST_LIMIT_EXCEEDED without a message of its own says what Salesforce says for the
+    daily limit: its two limits share the code and differ only in the message (reference
+    wave2 8.1), so a placeholder message would be neither."""
+    code = code or _default_code(status)
+    if code == "REQUEST_LIMIT_EXCEEDED" and message.startswith(INJECTED_MESSAGE_PREFIX):
+        message = "TotalRequests Limit exceeded."
+    return json_response([{"message": message, "errorCode": code}], status)
+
+
+#: How sandbox/control.py words a fault rule's default message.
+INJECTED_MESSAGE_PREFIX = "Injected fault "
 
 
 def _default_code(status: int) -> str:

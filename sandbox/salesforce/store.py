@@ -71,6 +71,30 @@ class OrgSettings:
     validation_rule: dict | None = None
     # {"sobject": "Task" | "*", "count": n}: the next n writes fail with UNABLE_TO_LOCK_ROW.
     lock_row: dict | None = None
+    # How an update naming a create-only field (Task.TaskSubtype) is refused. Salesforce's
+    # exact code is unconfirmed (reference salesforce 6, wave2 10); the default is its usual
+    # answer for a field the user may not write, INVALID_FIELD_FOR_INSERT_UPDATE "Unable to
+    # create/update fields: …" naming the field. {"code", "message", "fields"} answers another,
+    # so a test can show Mailferry does not depend on the guess.
+    create_only_refusal: dict | None = None
+    # API request bursts (reference wave2 8.1; "Limit Info Header", headers_api_usage.htm, whose
+    # example is `api-usage=110018/100000; api-bursts=1/750`): an org with a monthly burst
+    # entitlement keeps working past its daily limit, and every answer then says
+    # `; api-bursts=<bursts this month>/<entitlement>`. 0 = no entitlement: the header has no
+    # api-bursts part and the daily limit is a hard stop. `api_burst_headroom` is how many
+    # calls past the daily limit one burst lets through before TotalRequests is refused.
+    api_bursts_monthly: int = 0
+    api_burst_headroom: int = 0
+    # Concurrent long-running requests (reference 2.9 and wave2 8.1; "API Request Limits and
+    # Allocations" in the limits cheat sheet; help 000389067): at most 25 requests lasting
+    # 20 s or more at once in production and sandboxes, 5 in Developer and trial orgs (this
+    # org's daily allowance is Developer Edition's, so 5). Past it every new request is
+    # refused with 403 REQUEST_LIMIT_EXCEEDED "ConcurrentPerOrgLongTxn Limit exceeded." until
+    # one finishes. `other_long_requests` are long requests other integrations of the org
+    # hold open right now (a test knob); `long_request_ms` is when a request counts as long.
+    concurrent_long_requests_limit: int = 5
+    long_request_ms: int = 20_000
+    other_long_requests: int = 0
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -92,6 +116,9 @@ class Org:
         self._ids = ids.IdMaker()
         self._journal: list | None = None
         self.api_used = 0
+        self.api_bursts_used = 0  # bursts this month (not kept across restarts)
+        # Requests under /services/data being answered now: request key → start (monotonic).
+        self.in_flight: dict[int, float] = {}
         # Bumps on every change to any record, so cached query answers know when they are stale.
         self.generation = 0
         self._clear()
@@ -113,6 +140,7 @@ class Org:
             self._rebuild_schema()
             self._clear()
             self.api_used = 0
+            self.api_bursts_used = 0
             for name in LOAD_ORDER:
                 for raw in salesforce.get(name, []):
                     self.insert_raw(name, raw, lenient=True)
@@ -467,6 +495,10 @@ class Org:
                 locked.append(f.name)
                 continue
             values[f.name] = self._clean_value(obj, f.name, value, check_refs=True)
+        if locked and not creating and self.settings.create_only_refusal:
+            rule = self.settings.create_only_refusal
+            raise DmlError(str(rule.get("code") or "INVALID_FIELD_FOR_INSERT_UPDATE"),
+                           str(rule.get("message") or "Field is not writeable"), list(rule.get("fields") or []))
         if locked:
             raise DmlError(
                 "INVALID_FIELD_FOR_INSERT_UPDATE",

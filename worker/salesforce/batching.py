@@ -1,6 +1,11 @@
 """Few API calls for many operations: SOQL `IN (…)` lists chunked under the URI limit,
 and queries or collections packed into Composite requests (reference 2.3, 2.5, 2.6).
 
+A statement goes out as `GET query?q=…` only when that URI is at most 2,000 characters, the
+length Salesforce recommends (help 000386264); a longer one travels in a Composite body, as
+the same article advises (the Composite call costs one API call, like the GET). Statements
+are still chunked under the 16,384-byte hard limit, so the same chunks fit either way.
+
 A Composite request counts as one API call and may hold at most 25 subrequests, of which
 at most 5 are queries or sObject Collections; a collection holds at most 200 records.
 """
@@ -13,7 +18,7 @@ from urllib.parse import quote_plus
 from simple_salesforce import format_soql
 from simple_salesforce.exceptions import SalesforceGeneralError
 
-from worker.salesforce.session import MAX_REQUEST_BYTES, SalesforceSession, provider_error
+from worker.salesforce.session import MAX_GET_URI_CHARS, MAX_REQUEST_BYTES, SalesforceSession, provider_error
 
 MAX_SUBREQUESTS = 25
 MAX_HEAVY_SUBREQUESTS = 5  # queries and collections per Composite
@@ -76,14 +81,15 @@ def _fitting(sf: SalesforceSession, template: str, chunk: list[str], budget: int
 
 
 def run_queries(sf: SalesforceSession, statements: Sequence[str]) -> list[list[dict]]:
-    """Every record of every statement, in order; one statement is one GET, more are packed
-    five to a Composite call. Later pages are followed with query_more.
+    """Every record of every statement, in order; one statement whose GET URL is at most
+    MAX_GET_URI_CHARS long is one GET, anything else is packed five to a Composite call. Later
+    pages are followed with query_more (their nextRecordsUrl is short).
 
     A query that fails inside a Composite raises the same ProviderError a direct call would.
     """
     if not statements:
         return []
-    if len(statements) == 1:
+    if len(statements) == 1 and sf.query_url_chars(statements[0]) <= MAX_GET_URI_CHARS:
         return [sf.query_all(statements[0])]
     results: list[list[dict]] = []
     for start in range(0, len(statements), MAX_HEAVY_SUBREQUESTS):

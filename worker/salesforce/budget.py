@@ -2,7 +2,12 @@
 the org's daily allowance (Tenant.api_budget_percent, default 20%; SPEC section 3).
 
 The allowance comes from the latest `Sforce-Limit-Info: api-usage=used/allowance` the
-session saw (`observe`); our own calls are counted in Redis, one counter per tenant per UTC
+session saw (`observe`). An org with burst entitlement may report `used` above the allowance
+while its calls still succeed (`api-usage=110018/100000; api-bursts=1/750`, reference 2.1 and
+wave2 8.1): such usage is not exhaustion, so the org check only stops us ahead of a refusal
+when the header has no api-bursts part and usage is not already past the allowance; the
+tenant's share decides, and a real refusal
+(REQUEST_LIMIT_EXCEEDED "TotalRequests") pauses the tenant (`pause`). Our own calls are counted in Redis, one counter per tenant per UTC
 day, reserved before a batch is sent (`reserve`) and corrected after (`settle`). When a
 batch would go over, `reserve` raises ProviderError(BUDGET) with `retry_after` (the next UTC
 midnight), which the pipeline shows as "paused: API budget until …".
@@ -60,7 +65,10 @@ class BudgetGovernor:
         share = api_budget.share_of(allowance, percent)
         midnight = _next_midnight(now)
         wait = max(1.0, (midnight - now).total_seconds())
-        if org_used is not None and org_used + calls > total:
+        # Usage past the allowance is only ever reported while calls still succeed (a burst);
+        # if the org really is out, its refusal pauses the tenant (SalesforceCrm, `pause`).
+        bursting = org_used is not None and (org_used > total or self._bursting(tenant_id))
+        if org_used is not None and org_used + calls > total and not bursting:
             raise ProviderError(ErrorKind.BUDGET, "salesforce",
                                 f"The Salesforce org has used {org_used} of its {total} daily API calls.",
                                 code="ORG_LIMIT", retry_after=min(wait, LIMIT_BACKOFF_SECONDS))
@@ -81,10 +89,12 @@ class BudgetGovernor:
             self.redis.incrby(self._day_key(tenant_id, self._clock()), difference)
             self.redis.incrby(self._unsampled_key(tenant_id), difference)
 
-    def observe(self, tenant_id: int, used: int, allowance: int) -> None:
-        """The org's usage from a Sforce-Limit-Info header (SalesforceSession.on_limit_info)."""
+    def observe(self, tenant_id: int, used: int, allowance: int, bursts: tuple[int, int] | None = None) -> None:
+        """The org's usage from a Sforce-Limit-Info header (SalesforceSession.on_limit_info);
+        `bursts` is its api-bursts part (bursts, monthly entitlement) when it had one."""
         self.redis.hset(self._org_key(tenant_id), mapping={
-            "used": used, "allowance": allowance, "at": self._clock().isoformat()})
+            "used": used, "allowance": allowance, "at": self._clock().isoformat(),
+            "bursts": f"{bursts[0]}/{bursts[1]}" if bursts else ""})
 
     def pause(self, tenant_id: int, seconds: float) -> datetime:
         """Stop every call for the tenant for `seconds` (after REQUEST_LIMIT_EXCEEDED)."""
@@ -119,6 +129,10 @@ class BudgetGovernor:
 
     def _org(self, tenant_id: int) -> tuple[int | None, int | None]:
         return api_budget.read_org(self.redis, tenant_id)
+
+    def _bursting(self, tenant_id: int) -> bool:
+        """Whether the latest header had an api-bursts part: the org may go past its limit."""
+        return bool(self.redis.hget(self._org_key(tenant_id), "bursts"))
 
     def _paused_until(self, tenant_id: int, now: datetime) -> datetime | None:
         return api_budget.read_paused_until(self.redis, tenant_id, now)

@@ -64,6 +64,12 @@ class SalesforceCrm:
         self.governor.reserve(self.tenant.id, 1, self.tenant.api_budget_percent)
         try:
             return call()
+        except ProviderError as error:
+            if error.kind == ErrorKind.BUDGET and error.code == "REQUEST_LIMIT_EXCEEDED" and error.retry_after:
+                # The org's daily total is spent (the concurrent-requests refusal is TEMPORARY):
+                # every worker of the tenant waits, not just this one.
+                self.governor.pause(self.tenant.id, error.retry_after)
+            raise
         finally:
             self.governor.settle(self.tenant.id, 1, self.sf.calls - before)
 
@@ -82,7 +88,9 @@ def open_crm(rt, session: Session, user: User, connection: Connection, now: date
         session.commit()
 
     def observe_limits(used: int, allowance: int) -> None:
-        governor.observe(tenant.id, used, allowance)
+        # `sf` is the session below (it calls this only once it exists); it has just read
+        # the same header's api-bursts part, if any.
+        governor.observe(tenant.id, used, allowance, sf.last_bursts)
 
     try:
         tokens = rt.box.open(connection.sealed_secrets)

@@ -16,6 +16,10 @@ FIELD_LENGTH = 80
 #: The Salesforce limit is a rolling 24 hours: usage frees up gradually, so an hour's pause
 #: is a fair first wait (the budget governor may know a better time).
 LIMIT_BACKOFF_SECONDS = 3600.0
+#: REQUEST_LIMIT_EXCEEDED also means too many long-running requests at once (25 of 20 s or
+#: more, 5 in Developer orgs; reference wave2 8.1): over as soon as one of them ends, so the
+#: emails wait a short while, as for any temporary failure.
+CONCURRENT_BACKOFF_SECONDS = 60.0
 
 #: What the admin does when the key field is missing (also in docs/salesforce-setup.md).
 CREATE_FIELD = (
@@ -49,15 +53,40 @@ class Classified:
     retryable: bool
 
 
+def is_concurrent_limit(message: str, usage: tuple[int, int] | None = None,
+                        bursting: bool = False) -> bool:
+    """Whether a REQUEST_LIMIT_EXCEEDED is the concurrent long-running requests limit rather
+    than the daily total (reference wave2 8.1): the message names it
+    ("ConcurrentPerOrgLongTxn Limit exceeded.", help 000389067's "ConcurrentRequests
+    (Concurrent API Requests) Limit exceeded", Marketo's "ConcurrentRequest"), "TotalRequests
+    Limit exceeded." names the daily one. A message naming neither is read from the answer's
+    `Sforce-Limit-Info`: usage under the allowance cannot be the daily limit; at or past it
+    (or unknown) it is taken as the daily limit, the safe reading."""
+    text = (message or "").lower()
+    if "concurrent" in text:
+        return True
+    if "totalrequests" in text:
+        return False
+    if usage is None:
+        return False
+    used, allowance = usage
+    return used < allowance and not bursting
+
+
 def classify(code: str, message: str = "", fields: list | tuple = (), status: int | None = None) -> Classified:
     """What a Salesforce error means for the pipeline.
 
     `retryable` says whether the same write may succeed later unchanged (a lock, an outage,
     the daily limit); a validation rule or a bad value will fail again until someone acts.
+    REQUEST_LIMIT_EXCEEDED is the daily limit (BUDGET) unless its message names the
+    concurrent-requests limit (TEMPORARY); `worker.salesforce.session.provider_error` also
+    reads the answer's usage header for a message naming neither.
     """
     code = (code or "").upper()
     text = f"{message} {' '.join(map(str, fields or ()))}"
     if code == "REQUEST_LIMIT_EXCEEDED":
+        if is_concurrent_limit(message):
+            return Classified(ErrorKind.TEMPORARY, True)
         return Classified(ErrorKind.BUDGET, True)
     if code in _TEMPORARY or (status is not None and (status >= 500 or status == 429)):
         return Classified(ErrorKind.TEMPORARY, True)

@@ -26,7 +26,14 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSessi
 from mailferry.salesforce_identity import SalesforceOAuth
 from mailferry.tls import https_session
 from mailferry.provider_errors import ErrorKind, ProviderError
-from worker.salesforce.errors import LIMIT_BACKOFF_SECONDS, classify, first_error, setup_fix
+from worker.salesforce.errors import (
+    CONCURRENT_BACKOFF_SECONDS,
+    LIMIT_BACKOFF_SECONDS,
+    classify,
+    first_error,
+    is_concurrent_limit,
+    setup_fix,
+)
 
 #: The REST version we speak: 59.0 is simple-salesforce's default and has everything we use
 #: (Collections upsert ≥ 46.0, created flags on upsert ≥ 46.0).
@@ -35,9 +42,18 @@ API_VERSION = "59.0"
 TIMEOUT_SECONDS = 60.0
 #: Salesforce refuses a request whose URI plus headers pass 16,384 bytes (reference 2.3).
 MAX_REQUEST_BYTES = 16_384
+#: But recommends URIs of at most about 2,000 characters (help 000386264: "the maximum query
+#: length is likely to be smaller than allowed URI limit…; it's recommended to limit URI
+#: length to 2000 characters"; browsers and load balancers can lower the limit): a query
+#: whose GET URI would be longer goes in a Composite body instead (worker/salesforce/batching.py).
+MAX_GET_URI_CHARS = 2_000
+# "Limit Info Header": `api-usage=110018/100000; api-bursts=1/750` (used may pass the max
+# while the org bursts; reference 2.1, wave2 8.1).
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
+_BURSTS = re.compile(r"api-bursts=(\d+)/(\d+)")
 
 TokensCallback = Callable[[dict], None]
+#: on_limit_info(used, allowance); the header's api-bursts part is `last_bursts`, set first.
 LimitCallback = Callable[[int, int], None]
 
 
@@ -59,7 +75,8 @@ class SalesforceSession:
     """simple-salesforce for one connection, refreshing once on INVALID_SESSION_ID.
 
     `calls` counts every REST call sent to /services/data (what the org's allowance counts,
-    plus the few refused ones); `last_usage` is the latest (used, allowance) seen.
+    plus the few refused ones); `last_usage` is the latest (used, allowance) seen, and
+    `last_bursts` the latest api-bursts (bursts, entitlement) or None when the header had none.
     """
 
     def __init__(
@@ -81,6 +98,7 @@ class SalesforceSession:
         self.calls = 0
         self.refreshes = 0
         self.last_usage: tuple[int, int] | None = None
+        self.last_bursts: tuple[int, int] | None = None
         self.last_retry_after: float | None = None
         self.http = https_session(ca_file)
         self.http.mount("https://", _DefaultTimeout(timeout))
@@ -147,6 +165,12 @@ class SalesforceSession:
         parts = urlsplit(prepared.url)
         return len(f"{parts.path}?{parts.query}".encode("ascii"))
 
+    def query_url_chars(self, soql: str) -> int:
+        """The length of the whole URL of `GET query?q=soql`, scheme and host included (what
+        the ~2,000-character recommendation and browsers' and proxies' limits count)."""
+        parts = urlsplit(self.sf.base_url)
+        return len(f"{parts.scheme}://{parts.netloc}") + self.query_uri_bytes(soql)
+
     def refresh(self) -> None:
         """Get a new access token now (the wrapper also does it by itself on a 401)."""
         if self.oauth is None:
@@ -182,9 +206,12 @@ class SalesforceSession:
         self.calls += 1
         retry_after = response.headers.get("Retry-After", "")
         self.last_retry_after = float(retry_after) if retry_after.isdigit() else None
-        match = _LIMIT_INFO.search(response.headers.get("Sforce-Limit-Info", ""))
+        header = response.headers.get("Sforce-Limit-Info", "")
+        match = _LIMIT_INFO.search(header)
         if match:
             self.last_usage = (int(match.group(1)), int(match.group(2)))
+            bursts = _BURSTS.search(header)
+            self.last_bursts = (int(bursts.group(1)), int(bursts.group(2))) if bursts else None
             if self.on_limit_info:
                 self.on_limit_info(*self.last_usage)
 
@@ -198,17 +225,26 @@ class SalesforceSession:
                 self.refresh()
                 return do()  # once: a second 401 means the new token is refused too
         except SalesforceError as error:
-            raise provider_error(error, self.last_retry_after) from error
+            raise provider_error(error, self.last_retry_after, self.last_usage,
+                                 self.last_bursts is not None) from error
         except requests.RequestException as error:
             raise ProviderError(ErrorKind.TEMPORARY, "salesforce", f"Salesforce unreachable: {error}",
                                 code="timeout" if isinstance(error, requests.Timeout) else "network") from error
 
 
-def provider_error(error: SalesforceError, retry_after: float | None = None) -> ProviderError:
+def provider_error(error: SalesforceError, retry_after: float | None = None,
+                   usage: tuple[int, int] | None = None, bursting: bool = False) -> ProviderError:
     """A simple-salesforce exception (any status ≥ 300) as a ProviderError; `retry_after`
-    is the answer's Retry-After header, when it had one."""
+    is the answer's Retry-After header, when it had one; `usage` its Sforce-Limit-Info
+    (used, allowance) and `bursting` whether that had an api-bursts part."""
     status = getattr(error, "status", None)
     code, message, fields = first_error(error.content)
+    if code.upper() == "REQUEST_LIMIT_EXCEEDED" and is_concurrent_limit(message, usage, bursting):
+        # Too many long-running requests at once: a short wait, not the daily pause.
+        return ProviderError(ErrorKind.TEMPORARY, "salesforce",
+                             f"{message or 'Concurrent requests limit exceeded.'} Salesforce is running too many "
+                             "long requests for this org at once; Mailferry tries again shortly.",
+                             code=code, status=status, retry_after=retry_after or CONCURRENT_BACKOFF_SECONDS)
     if status == 401:
         return ProviderError(ErrorKind.AUTH, "salesforce",
                              "Salesforce refused the session even after a refresh. Reconnect Salesforce: "
