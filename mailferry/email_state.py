@@ -11,9 +11,8 @@ whole story (tests/test_architecture.py checks that nothing else assigns them):
 |-----------------|----------------------------|----------------------------|----------------------|------------------------------------|
 | `seen`          | (new message in a folder)  | pending                    | create               | 0 / none: due at once              |
 | `changed`       | any                        | (unchanged)                | update, unless create | none: due at once                 |
-| `removed`       | any                        | (unchanged)                | delete, unless create | none: due at once                 |
-| `moved`         | any, delete pending        | (unchanged)                | none (not a delete)  | —                                  |
-| `moved_away`    | any (left its synced folders; Graph still has it elsewhere) | (unchanged) | none (not a delete), unless create | — |
+| `removed`       | any (deleted: Graph has it no more, or in Deleted Items) | (unchanged) | delete, unless create | none: due at once |
+| `moved`         | any (seen in another synced folder, or left its folders while Graph still has it outside Deleted Items) | (unchanged) | a pending delete cancelled: not a delete | — |
 | `decided`       | pending, any               | ignored, excluded, skipped | none                 | +1 / none                          |
 | `unmatched`     | pending, unresolved        | unresolved `no_match`      | none                 | +1 / the next re-match (15 min)    |
 | `synced`        | pending, unresolved, any   | synced                     | none                 | +1 / none                          |
@@ -29,7 +28,7 @@ whole story (tests/test_architecture.py checks that nothing else assigns them):
 | `expired`       | pending, unresolved, past its window | expired          | none                 | none; body cleared                 |
 
 Which transition applies is decided elsewhere: the rules of SPEC section 2
-(`mailferry.decision`), the fetch stage (seen, changed, removed, moved, moved_away), the process stage
+(`mailferry.decision`), the fetch stage (seen, changed, removed, moved), the process stage
 (decided … write_failed), the user (chosen_ignore, due_now), a settings change
 (`mailferry.reevaluation`) and the 30-day window (`worker.maintenance`). The bulk
 transitions take a `where` clause and run as one UPDATE.
@@ -71,23 +70,19 @@ def changed(row: Message) -> None:
 
 
 def removed(row: Message) -> None:
-    """The message left its synced folders: its Task goes (unless it was never written)."""
+    """The message was deleted (Graph no longer has it, or it is in Deleted Items): its Task
+    goes (unless it was never written)."""
     if row.pending_operation != CREATE:
         row.pending_operation = DELETE
     row.next_attempt_at = None
 
 
 def moved(row: Message) -> None:
-    """Seen again in another synced folder within the same run: a move, not a delete."""
-    if row.pending_operation == DELETE:
-        row.pending_operation = None
-
-
-def moved_away(row: Message) -> None:
-    """Removed from a synced folder, but Graph still has it in another folder (not Deleted
-    Items): moved, not deleted, so its Task stays. With immutable ids a move back may come
-    with no notification (a Graph known issue); deleting the Task on the way out would lose
-    it. A row still to be created stays a create."""
+    """Moved, not deleted (SPEC section 1: a delete is a message removed from the mailbox):
+    seen again in another synced folder in the same run, or gone from its synced folders
+    while Graph still has it in a folder other than Deleted Items. Its Task stays; with
+    immutable ids a move back may come with no notification (a Graph known issue), so
+    deleting the Task on the way out would lose it. A row still to be created stays a create."""
     if row.pending_operation == DELETE:
         row.pending_operation = None
 

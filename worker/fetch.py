@@ -194,7 +194,7 @@ def store_page(session, mailbox, folder, page, own_addresses, now, window_days, 
         ).scalars().all()
         for row in removed:
             if row.graph_id in elsewhere:
-                email_state.moved_away(row)
+                email_state.moved(row)
                 counts.kept += 1
             else:
                 email_state.removed(row)
