@@ -11,8 +11,7 @@ import time
 import psutil
 import pytest
 
-from tests.mailferry_run import alive
-from tests.test_second_start import Run
+from tests.mailferry_run import Run, alive
 
 RESTART_LIMIT_SECONDS = 15
 NEW_MAIL_LIMIT_SECONDS = 20
