@@ -76,13 +76,15 @@ def sandbox_state_dir(config: Config) -> Path:
     return config.data_dir / "sandbox"
 
 
-def serve_sandbox(config: Config, service: str, keep_world: bool = True) -> None:
-    """Serve one sandbox server in the foreground (one process: its state is in memory, and
-    kept in `data/sandbox/` across restarts unless `keep_world` is False)."""
-    from cli.serve import serve_https
-    from sandbox.settings import SandboxSettings
+def sandbox_settings(config: Config, keep_world: bool = True):
+    """The sandbox servers' settings for this configuration: its sandbox ports and seed, and
+    its app credentials as the demo apps the tenant and org know (the sandbox imports
+    nothing from the product, so it learns them here)."""
+    from sandbox.settings import AppCredentials, SandboxSettings
 
-    settings = SandboxSettings(
+    return SandboxSettings(
+        microsoft_demo_app=AppCredentials(config.microsoft_client_id, config.microsoft_client_secret),
+        salesforce_demo_app=AppCredentials(config.salesforce_client_id, config.salesforce_client_secret),
         microsoft_url=config.sandbox_microsoft_url,
         salesforce_url=config.sandbox_salesforce_url,
         seed=config.sandbox_seed,
@@ -90,6 +92,14 @@ def serve_sandbox(config: Config, service: str, keep_world: bool = True) -> None
         product_url=config.base_url,  # the simulated Outlook reads the add-in manifest there
         state_dir=str(sandbox_state_dir(config)) if keep_world else None,  # the world survives a restart
     )
+
+
+def serve_sandbox(config: Config, service: str, keep_world: bool = True) -> None:
+    """Serve one sandbox server in the foreground (one process: its state is in memory, and
+    kept in `data/sandbox/` across restarts unless `keep_world` is False)."""
+    from cli.serve import serve_https
+
+    settings = sandbox_settings(config, keep_world)
 
     def load():
         if service == "microsoft":

@@ -6,7 +6,22 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class AppCredentials:
+    """An app the sandbox tenant or org knows from the start: its client id (a Salesforce
+    consumer key) and secret."""
+
+    client_id: str
+    client_secret: str
+
+
+@dataclass(frozen=True)
 class SandboxSettings:
+    # The demo's Microsoft app registration and Salesforce connected app. They are the
+    # product's (its demo defaults, or what its environment sets): whoever starts the sandbox
+    # copies them from the product's configuration (`cli.processes.sandbox_settings`, the
+    # test fixtures), so they are written in one place and the sandbox imports nothing.
+    microsoft_demo_app: AppCredentials
+    salesforce_demo_app: AppCredentials
     # Public base URLs (scheme, host and port) under which each sandbox server is reached;
     # they appear in issuers, instance URLs, nextLinks and Lightning links.
     microsoft_url: str = "https://localhost:3001"

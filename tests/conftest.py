@@ -1,4 +1,7 @@
-"""Fixtures every test may use: the development certificates and an HTTPS client trusting them."""
+"""Fixtures every test may use: the development certificates and an HTTPS client trusting them,
+Redis, and (as plugins, declared once here: pytest reads `pytest_plugins` only in this file)
+the fixtures several test folders share. A conftest below holds only its own folder's
+fixtures; a helper several modules call lives in a plain module beside them."""
 
 from __future__ import annotations
 
@@ -8,7 +11,14 @@ import pytest
 
 from mailferry.tls import CertificatePaths, ensure_certificates, https_session
 
-pytest_plugins = ["tests.db_fixtures"]
+pytest_plugins = [
+    "tests.db_fixtures",  # databases: the session's, empty ones, both backends
+    "tests.config_fixtures",  # make_config: the one factory of test configurations
+    "tests.sandbox_fixtures",  # both sandbox servers, demo-seeded or on the hand-made tenant
+    "tests.web_fixtures",  # signing a test client in, the sync queue
+    "tests.server.settings.world",  # tenant_world, web_client: the settings and admin pages
+    "tests.server.security.stack",  # security_stack: the security and Connections page tests
+]
 
 
 @pytest.fixture(scope="session")

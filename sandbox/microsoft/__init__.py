@@ -41,7 +41,7 @@ class MicrosoftSandbox:
         self.settings = settings
         self.key = SigningKey()
         self.tunables = Tunables()
-        self.apps = AppRegistry()
+        self.apps = AppRegistry(settings.microsoft_demo_app)
         self.grants = GrantStore()
         self.store = MailStore()
         self.limiter = gate.ConcurrencyLimiter()

@@ -1,6 +1,7 @@
 """App registrations the sandbox tenant knows: client ids, secrets, redirect URIs, app roles.
 
-The demo registration below is what `make run` and tests use; more can be registered through
+The demo registration is the one in `SandboxSettings.microsoft_demo_app` (the product's demo
+credentials, handed over by whoever starts the sandbox); more can be registered through
 `POST /_sandbox/apps`. A registration without redirect URIs accepts any https URL on localhost
 or 127.0.0.1 (and http on those hosts), so the product can run on any port.
 """
@@ -12,8 +13,8 @@ import threading
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
-DEMO_CLIENT_ID = "5d1c2f7e-8a3b-4c6d-9e0f-a1b2c3d4e5f6"
-DEMO_CLIENT_SECRET = "mailferry-sandbox-secret"
+from ..settings import AppCredentials
+
 # Graph application permissions an admin consented to for the demo app (client credentials).
 DEMO_APP_ROLES = ("Mail.ReadWrite", "MailboxSettings.ReadWrite", "User.Read.All")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -45,14 +46,18 @@ class AppRegistration:
 
 
 class AppRegistry:
-    def __init__(self) -> None:
+    def __init__(self, demo: AppCredentials) -> None:
         self._lock = threading.Lock()
+        self._demo = demo
         self._apps: dict[str, AppRegistration] = {}
         self.reset()
 
+    def _demo_registration(self) -> AppRegistration:
+        return AppRegistration(self._demo.client_id, self._demo.client_secret)
+
     def reset(self) -> None:
         with self._lock:
-            self._apps = {DEMO_CLIENT_ID: AppRegistration(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)}
+            self._apps = {self._demo.client_id: self._demo_registration()}
 
     def dump(self) -> bytes:
         with self._lock:
@@ -61,6 +66,8 @@ class AppRegistry:
     def restore(self, saved: bytes) -> None:
         with self._lock:
             self._apps = pickle.loads(saved)
+            # A world saved under other demo credentials still knows today's demo app.
+            self._apps.setdefault(self._demo.client_id, self._demo_registration())
 
     def get(self, client_id: str) -> AppRegistration | None:
         return self._apps.get(client_id)

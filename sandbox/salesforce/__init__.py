@@ -29,7 +29,7 @@ class SalesforceSandbox:
     def __init__(self, settings: SandboxSettings):
         self.settings = settings
         self.org = Org()
-        self.sessions = oauth.Sessions(self.org)
+        self.sessions = oauth.Sessions(self.org, settings.salesforce_demo_app)
         self.cursors = Cursors()
         self.api = RestApi(self.org, self.cursors)
         composite.install(self.api)

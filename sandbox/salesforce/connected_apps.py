@@ -5,7 +5,8 @@ refuses a token call whose secret does not match it (`invalid_client`), whatever
 sends. So does the sandbox: it is a witness of the client's checks, never an accomplice that
 signs with whatever secret it is handed.
 
-The demo app (the product's demo defaults) is known from the start. The sandbox has no Setup
+The demo app (`SandboxSettings.salesforce_demo_app`: the product's demo credentials, handed
+over by whoever starts the sandbox) is known from the start. The sandbox has no Setup
 pages to create others, so a consumer key it has not seen is registered with the secret of
 its first token call, and held to that secret from then on. Registrations last until the
 world is reset (they are not kept across restarts; the demo app is built in).
@@ -16,8 +17,7 @@ from __future__ import annotations
 import hmac
 import threading
 
-DEMO_CONSUMER_KEY = "mailferry-demo-consumer"
-DEMO_CONSUMER_SECRET = "mailferry-demo-consumer-secret"
+from ..settings import AppCredentials
 
 
 class UnknownSecret(Exception):
@@ -25,13 +25,14 @@ class UnknownSecret(Exception):
 
 
 class ConnectedApps:
-    def __init__(self) -> None:
+    def __init__(self, demo: AppCredentials) -> None:
         self._lock = threading.Lock()
+        self._demo = demo
         self.reset()
 
     def reset(self) -> None:
         with self._lock:
-            self._secrets: dict[str, str] = {DEMO_CONSUMER_KEY: DEMO_CONSUMER_SECRET}
+            self._secrets: dict[str, str] = {self._demo.client_id: self._demo.client_secret}
 
     def secret_for(self, client_id: str, presented: str | None) -> str:
         """The app's consumer secret, to sign the answer with. A presented secret must match

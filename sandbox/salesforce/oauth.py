@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request
 
 from . import ids
+from ..settings import AppCredentials
 from .connected_apps import ConnectedApps, UnknownSecret
 from .store import Org
 
@@ -61,10 +62,10 @@ class Code:
 
 
 class Sessions:
-    def __init__(self, org: Org):
+    def __init__(self, org: Org, demo_app: AppCredentials):
         self.org = org
         self._lock = threading.Lock()
-        self.apps = ConnectedApps()
+        self.apps = ConnectedApps(demo_app)
         self.clear()
 
     def clear(self) -> None:

@@ -12,17 +12,9 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from mailferry.models import Connection, Tenant
-from sandbox.microsoft.apps import DEMO_CLIENT_ID
+from tests.addin.api_calls import API_SCOPE, INSTANCE
 from tests.db import factories
-from tests.sandbox.microsoft.conftest import ALICE, BOB, TENANT, sign_in  # noqa: F401
-from tests.sandbox.conftest import microsoft_app, sandbox_settings  # noqa: F401  (fixtures)
-from tests.sandbox.microsoft.conftest import ms, sandbox_state  # noqa: F401  (fixtures)
-from tests.server.conftest import make_config, migrated_database_url  # noqa: F401  (fixtures)
-from tests.server.conftest import sign_in_session
-from tests.server.history.conftest import sync_queue  # noqa: F401  (fixture)
-
-API_SCOPE = f"api://localhost:3000/{DEMO_CLIENT_ID}/access_as_user"
-INSTANCE = "https://acme.my.salesforce.example"
+from tests.sandbox.microsoft.tenant import ALICE, TENANT, sign_in
 
 
 @dataclass
@@ -61,25 +53,25 @@ def addin_world(engine):
 
 
 @pytest.fixture
-def addin_app(make_config, ms, certs):
+def addin_app(make_config, microsoft_url, certs):
     from server import create_app
 
-    return create_app(make_config(MAILFERRY_SANDBOX_MICROSOFT_PORT=ms.rsplit(":", 1)[1],
+    return create_app(make_config(MAILFERRY_SANDBOX_MICROSOFT_PORT=microsoft_url.rsplit(":", 1)[1],
                                   MAILFERRY_CERTS_DIR=str(certs.folder)))
 
 
 @pytest.fixture
-def api_token(ms, client_session):
+def api_token(microsoft_url, client_session):
     """An access token for Mailferry's API scope, as Nested App Authentication obtains one."""
     def token(upn: str = ALICE.upn) -> str:
-        _, result = sign_in(ms, client_session, upn, scopes=(API_SCOPE,))
+        _, result = sign_in(microsoft_url, client_session, upn, scopes=(API_SCOPE,))
         return result["access_token"]
 
     return token
 
 
 @pytest.fixture
-def api(addin_app):
+def addin_api(addin_app):
     """Call the API with a bearer token: api(token).get("/addin/api/me")."""
     def with_token(token: str | None):
         client = addin_app.test_client()
@@ -88,9 +80,3 @@ def api(addin_app):
         return client
 
     return with_token
-
-
-@pytest.fixture
-def sign_in_cookie():
-    """A browser session signed in on the web (Flask-Login's session cookie)."""
-    return sign_in_session

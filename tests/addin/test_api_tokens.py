@@ -10,9 +10,8 @@ import time
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sandbox.microsoft.apps import DEMO_CLIENT_ID
-from tests.addin.conftest import ALICE, BOB, TENANT
-from tests.sandbox.microsoft.conftest import sign_in
+from tests.config_fixtures import DEMO
+from tests.sandbox.microsoft.tenant import ALICE, BOB, TENANT, sign_in
 
 
 def _refused(response, error="sign_in_required"):
@@ -21,8 +20,8 @@ def _refused(response, error="sign_in_required"):
         and "Sign in" in body["message"] and "user" not in body
 
 
-def test_an_entra_token_for_the_api_scope_names_the_user(api, api_token, addin_world):
-    response = api(api_token()).get("/addin/api/me")
+def test_an_entra_token_for_the_api_scope_names_the_user(addin_api, api_token, addin_world):
+    response = addin_api(api_token()).get("/addin/api/me")
     assert response.status_code == 200, response.get_json()
     me = response.get_json()
     assert me["user"] == {"name": ALICE.display_name, "upn": ALICE.upn}
@@ -30,87 +29,87 @@ def test_an_entra_token_for_the_api_scope_names_the_user(api, api_token, addin_w
     assert me["salesforce_connected"] is True and me["sync_mode"] == "sync_all"
 
 
-def test_no_token_and_a_cookie_session_are_both_refused(api, addin_app, addin_world, sign_in_cookie):
-    assert _refused(api(None).get("/addin/api/me"))
+def test_no_token_and_a_cookie_session_are_both_refused(addin_api, addin_app, addin_world, sign_in_client):
+    assert _refused(addin_api(None).get("/addin/api/me"))
     client = addin_app.test_client()
-    sign_in_cookie(client, addin_world.alice)
+    sign_in_client(client, addin_world.alice)
     assert _refused(client.get("/addin/api/me"))
     response = client.post("/addin/api/ignore", json={"kind": "domain", "value": "evil.example"})
     assert _refused(response) and response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_a_graph_token_is_refused_by_audience(api, addin_world, ms, client_session):
-    _, result = sign_in(ms, client_session, ALICE.upn, scopes=("Mail.Read",))
-    assert _refused(api(result["access_token"]).get("/addin/api/me"))
+def test_a_graph_token_is_refused_by_audience(addin_api, addin_world, microsoft_url, client_session):
+    _, result = sign_in(microsoft_url, client_session, ALICE.upn, scopes=("Mail.Read",))
+    assert _refused(addin_api(result["access_token"]).get("/addin/api/me"))
 
 
-def test_an_id_token_is_refused(api, addin_world, ms, client_session):
-    _, result = sign_in(ms, client_session, ALICE.upn, scopes=("User.Read",))
+def test_an_id_token_is_refused(addin_api, addin_world, microsoft_url, client_session):
+    _, result = sign_in(microsoft_url, client_session, ALICE.upn, scopes=("User.Read",))
     assert result.get("id_token")
-    assert _refused(api(result["id_token"]).get("/addin/api/me"))
+    assert _refused(addin_api(result["id_token"]).get("/addin/api/me"))
 
 
-def _claims(ms: str, **changes) -> dict:
+def _claims(microsoft_url: str, **changes) -> dict:
     now = int(time.time())
-    claims = {"aud": DEMO_CLIENT_ID, "iss": f"{ms}/{TENANT}/v2.0", "iat": now, "nbf": now, "exp": now + 3600,
+    claims = {"aud": DEMO.microsoft_client_id, "iss": f"{microsoft_url}/{TENANT}/v2.0", "iat": now, "nbf": now, "exp": now + 3600,
               "tid": TENANT, "oid": ALICE.oid, "preferred_username": ALICE.upn, "name": ALICE.display_name,
-              "scp": "access_as_user", "ver": "2.0", "azp": DEMO_CLIENT_ID}
+              "scp": "access_as_user", "ver": "2.0", "azp": DEMO.microsoft_client_id}
     claims.update(changes)
     return claims
 
 
 def test_the_sandbox_key_with_right_claims_is_accepted_so_the_refusals_below_are_about_one_claim(
-        api, addin_world, ms, sandbox_state):
-    assert api(sandbox_state.key.mint(_claims(ms))).get("/addin/api/me").status_code == 200
+        addin_api, addin_world, microsoft_url, microsoft_state):
+    assert addin_api(microsoft_state.key.mint(_claims(microsoft_url))).get("/addin/api/me").status_code == 200
 
 
-def test_an_expired_token_is_refused(api, addin_world, ms, sandbox_state):
-    token = sandbox_state.key.mint(_claims(ms, exp=int(time.time()) - 120, iat=int(time.time()) - 3720))
-    assert _refused(api(token).get("/addin/api/me"))
+def test_an_expired_token_is_refused(addin_api, addin_world, microsoft_url, microsoft_state):
+    token = microsoft_state.key.mint(_claims(microsoft_url, exp=int(time.time()) - 120, iat=int(time.time()) - 3720))
+    assert _refused(addin_api(token).get("/addin/api/me"))
 
 
-def test_a_token_whose_issuer_is_another_tenant_is_refused(api, addin_world, ms, sandbox_state):
-    token = sandbox_state.key.mint(_claims(ms, iss=f"{ms}/00000000-0000-0000-0000-00000000beef/v2.0"))
-    assert _refused(api(token).get("/addin/api/me"))
+def test_a_token_whose_issuer_is_another_tenant_is_refused(addin_api, addin_world, microsoft_url, microsoft_state):
+    token = microsoft_state.key.mint(_claims(microsoft_url, iss=f"{microsoft_url}/00000000-0000-0000-0000-00000000beef/v2.0"))
+    assert _refused(addin_api(token).get("/addin/api/me"))
 
 
-def test_a_token_without_the_api_scope_is_refused(api, addin_world, ms, sandbox_state):
-    assert _refused(api(sandbox_state.key.mint(_claims(ms, scp="User.Read"))).get("/addin/api/me"))
+def test_a_token_without_the_api_scope_is_refused(addin_api, addin_world, microsoft_url, microsoft_state):
+    assert _refused(addin_api(microsoft_state.key.mint(_claims(microsoft_url, scp="User.Read"))).get("/addin/api/me"))
 
 
-def test_a_token_for_another_app_is_refused(api, addin_world, ms, sandbox_state):
-    token = sandbox_state.key.mint(_claims(ms, aud="11111111-2222-3333-4444-555555555555"))
-    assert _refused(api(token).get("/addin/api/me"))
+def test_a_token_for_another_app_is_refused(addin_api, addin_world, microsoft_url, microsoft_state):
+    token = microsoft_state.key.mint(_claims(microsoft_url, aud="11111111-2222-3333-4444-555555555555"))
+    assert _refused(addin_api(token).get("/addin/api/me"))
 
 
-def test_a_forged_token_signed_by_another_key_with_the_same_kid_is_refused(api, addin_world, ms, sandbox_state):
+def test_a_forged_token_signed_by_another_key_with_the_same_kid_is_refused(addin_api, addin_world, microsoft_url, microsoft_state):
     forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    token = jwt.encode(_claims(ms), forger, algorithm="RS256", headers={"kid": sandbox_state.key.kid})
-    assert _refused(api(token).get("/addin/api/me"))
+    token = jwt.encode(_claims(microsoft_url), forger, algorithm="RS256", headers={"kid": microsoft_state.key.kid})
+    assert _refused(addin_api(token).get("/addin/api/me"))
 
 
-def test_an_unsigned_token_is_refused(api, addin_world, ms):
-    token = jwt.encode(_claims(ms), None, algorithm="none")
-    assert _refused(api(token).get("/addin/api/me"))
+def test_an_unsigned_token_is_refused(addin_api, addin_world, microsoft_url):
+    token = jwt.encode(_claims(microsoft_url), None, algorithm="none")
+    assert _refused(addin_api(token).get("/addin/api/me"))
 
 
-def test_a_user_mailferry_does_not_know_is_told_to_sign_in_on_the_web(api, api_token, addin_world):
-    response = api(api_token(BOB.upn)).get("/addin/api/me")
+def test_a_user_mailferry_does_not_know_is_told_to_sign_in_on_the_web(addin_api, api_token, addin_world):
+    response = addin_api(api_token(BOB.upn)).get("/addin/api/me")
     assert response.status_code == 403
     assert response.get_json()["error"] == "not_registered" and "Sign in to Mailferry once" in response.get_json()["message"]
 
 
-def test_the_same_oid_in_another_tenant_is_another_person(api, addin_world, ms, sandbox_state):
+def test_the_same_oid_in_another_tenant_is_another_person(addin_api, addin_world, microsoft_url, microsoft_state):
     """Users are keyed by tid + oid: Alice's oid under a tenant Mailferry has no user in is nobody."""
     other = "00000000-0000-0000-0000-00000000cafe"
-    token = sandbox_state.key.mint(_claims(ms, tid=other, iss=f"{ms}/{other}/v2.0"))
-    assert api(token).get("/addin/api/me").status_code == 403
+    token = microsoft_state.key.mint(_claims(microsoft_url, tid=other, iss=f"{microsoft_url}/{other}/v2.0"))
+    assert addin_api(token).get("/addin/api/me").status_code == 403
 
 
 def test_the_dialog_token_from_a_signed_in_session_works_and_a_tampered_one_does_not(
-        api, addin_app, addin_world, sign_in_cookie):
+        addin_api, addin_app, addin_world, sign_in_client):
     client = addin_app.test_client()
-    sign_in_cookie(client, addin_world.alice)
+    sign_in_client(client, addin_world.alice)
     nonce = "0b7e6f7a-52a4-4d3c-9a51-3a5d2f0c9e11"
     page = client.get(f"/addin/signed-in?nonce={nonce}")
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
@@ -119,17 +118,17 @@ def test_the_dialog_token_from_a_signed_in_session_works_and_a_tampered_one_does
     assert 'data-nonce=""' in client.get('/addin/signed-in?nonce="><script>').get_data(as_text=True)
     token = page.get_data(as_text=True).split('data-token="', 1)[1].split('"', 1)[0]
     assert token.startswith("mf1.")
-    assert api(token).get("/addin/api/me").get_json()["user"]["upn"] == ALICE.upn
-    assert _refused(api(token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]).get("/addin/api/me"))
+    assert addin_api(token).get("/addin/api/me").get_json()["user"]["upn"] == ALICE.upn
+    assert _refused(addin_api(token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]).get("/addin/api/me"))
 
 
-def test_a_dialog_token_expires(api, addin_app, addin_world, monkeypatch):
+def test_a_dialog_token_expires(addin_api, addin_app, addin_world, monkeypatch):
     from server.addin import bearer
 
     with addin_app.test_request_context():
         token = bearer.issue_dialog_token(addin_world.alice.id)
     monkeypatch.setattr(bearer, "DIALOG_TOKEN_SECONDS", -1)
-    response = api(token).get("/addin/api/me")
+    response = addin_api(token).get("/addin/api/me")
     assert _refused(response) and "expired" in response.get_json()["message"]
 
 
@@ -139,12 +138,12 @@ def test_signed_in_page_sends_anonymous_people_to_the_sign_in(addin_app):
     assert response.location == "/auth/sign-in?next=%2Faddin%2Fsigned-in%3Foffice_js%3Dstand-in"
 
 
-def test_a_token_asked_for_by_another_app_is_refused(api, addin_world, ms, sandbox_state):
-    token = sandbox_state.key.mint(_claims(ms, azp="99999999-8888-7777-6666-555555555555"))
-    assert _refused(api(token).get("/addin/api/me"))
+def test_a_token_asked_for_by_another_app_is_refused(addin_api, addin_world, microsoft_url, microsoft_state):
+    token = microsoft_state.key.mint(_claims(microsoft_url, azp="99999999-8888-7777-6666-555555555555"))
+    assert _refused(addin_api(token).get("/addin/api/me"))
 
 
-def test_a_token_signed_with_the_public_key_as_an_hmac_secret_is_refused(api, addin_world, ms, sandbox_state):
+def test_a_token_signed_with_the_public_key_as_an_hmac_secret_is_refused(addin_api, addin_world, microsoft_url, microsoft_state):
     """The classic algorithm confusion: a verifier that let the token pick HS256 would check it
     with the (public) RSA key as the secret. Built by hand: PyJWT itself refuses to sign so."""
     import base64
@@ -157,8 +156,8 @@ def test_a_token_signed_with_the_public_key_as_an_hmac_secret_is_refused(api, ad
     def part(value: dict) -> bytes:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=")
 
-    public_pem = sandbox_state.key.public.public_bytes(serialization.Encoding.PEM,
+    public_pem = microsoft_state.key.public.public_bytes(serialization.Encoding.PEM,
                                                        serialization.PublicFormat.SubjectPublicKeyInfo)
-    signed = part({"alg": "HS256", "typ": "JWT", "kid": sandbox_state.key.kid}) + b"." + part(_claims(ms))
+    signed = part({"alg": "HS256", "typ": "JWT", "kid": microsoft_state.key.kid}) + b"." + part(_claims(microsoft_url))
     signature = base64.urlsafe_b64encode(hmac.new(public_pem, signed, hashlib.sha256).digest()).rstrip(b"=")
-    assert _refused(api((signed + b"." + signature).decode()).get("/addin/api/me"))
+    assert _refused(addin_api((signed + b"." + signature).decode()).get("/addin/api/me"))

@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 import pytest
 from lxml import etree
 
-from mailferry.config import load_config
 from mailferry.outlook_manifest import (
     DEVELOPMENT_ORIGIN,
     MANIFEST_FILE,
@@ -261,50 +260,48 @@ def test_the_icon_files_are_pngs_of_their_declared_sizes():
 
 
 @pytest.fixture
-def make_client(tmp_path, engine, database_url, redis_url):
+def make_client(make_config):
     from server import create_app
 
     def make(**env):
-        config = load_config({"MAILFERRY_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": database_url,
-                              "REDIS_URL": redis_url, **env}, read_dotenv=False)
-        return create_app(config).test_client()
+        return create_app(make_config(**env)).test_client()
 
     return make
 
 
 @pytest.fixture
-def client(make_client):
+def web_client(make_client):
     return make_client()
 
 
-def test_every_url_in_the_manifest_answers_200_without_signing_in(client):
+def test_every_url_in_the_manifest_answers_200_without_signing_in(web_client):
     root = parse(committed())
     icons = declared_icon_sizes(root)
     for url in sorted(set(urls_in(root))):
         parts = urlsplit(url)
-        response = client.get(parts.path or "/", base_url=DEVELOPMENT_ORIGIN)
+        response = web_client.get(parts.path or "/", base_url=DEVELOPMENT_ORIGIN)
         assert response.status_code == 200, f"{url}: {response.status_code}"
         if url in icons:
             assert response.mimetype == "image/png", url
             assert png_size(response.get_data()) == (icons[url], icons[url]), url
 
 
-def test_the_task_pane_and_function_file_are_html_pages_outlook_may_frame(client):
+def test_the_task_pane_and_function_file_are_html_pages_outlook_may_frame(web_client):
     for path in ("/addin/taskpane", "/addin/commands"):
-        response = client.get(path, base_url=DEVELOPMENT_ORIGIN)
+        response = web_client.get(path, base_url=DEVELOPMENT_ORIGIN)
         assert response.status_code == 200 and response.mimetype == "text/html", path
         assert "frame-ancestors 'none'" not in response.headers.get("Content-Security-Policy", ""), path
         assert response.headers.get("X-Frame-Options", "").upper() != "DENY", path
 
 
-def test_the_downloaded_manifest_names_the_configured_base_url(make_client, client, schema):
+def test_the_downloaded_manifest_names_the_configured_base_url(make_client, web_client, schema):
     production = make_client(MAILFERRY_BASE_URL=PRODUCTION_ORIGIN)
     response = production.get("/addin/manifest.xml", base_url=PRODUCTION_ORIGIN)
     assert response.status_code == 200
     text = response.get_data(as_text=True)
     assert schema_errors(schema, text) == [] and lint(text, PRODUCTION_ORIGIN) == []
     assert text == manifest_for(PRODUCTION_ORIGIN)
-    assert client.get("/addin/manifest.xml", base_url=DEVELOPMENT_ORIGIN).get_data(as_text=True) == committed()
+    assert web_client.get("/addin/manifest.xml", base_url=DEVELOPMENT_ORIGIN).get_data(as_text=True) == committed()
 
 
 # -- another host -------------------------------------------------------------------------

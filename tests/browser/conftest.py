@@ -1,6 +1,6 @@
 """Browser tests: Debian's Chromium, driven by Playwright, against the real stack over HTTPS.
 
-- `web`: both sandbox servers and the web app (`server.create_app`) on https://localhost
+- `web`: both sandbox servers (tests/sandbox_fixtures.py) and the web app (`server.create_app`) on https://localhost
   ports, on a database and Redis of their own; each test starts with the sandboxes reset to
   the demo seed and the app's database empty.
 - `page`: a fresh browser context (no cookies) whose certificate checks stay on: Chromium
@@ -8,7 +8,7 @@
 - `signed_in_page(upn)`: signs in through the sandbox's Microsoft sign-in page.
 - `tests.browser.axe.assert_accessible(page)`: no serious or critical axe-core violation.
 - A Content-Security-Policy violation on any page fails the test (`page` records them).
-- `engine`: the sync engine run in-process (no worker here), `mailbox_of(upn)`; `deliver`:
+- `sync_engine`: the sync engine run in-process (no worker here), `mailbox_of(upn)`; `deliver`:
   mail into a sandbox mailbox; `expect` waits as long as any other step (autouse).
 
 Every test here is marked `browser` automatically. A missing Chromium or axe-core fails the
@@ -29,20 +29,15 @@ from cli.demo import connect_demo_users
 from cli.processes import free_port
 from mailferry import migrate
 from mailferry.models import Mailbox, User
-from tests.browser.stack import CHROMIUM, clear_database, spki_hash, web_config
+from tests.browser.stack import CHROMIUM, TIMEOUT_MS, clear_database, spki_hash, web_config
 from tests.db_fixtures import current_backend, empty_database
 from tests.https_server import start_https
 from worker.runtime import Runtime, use_runtime
-from tests.sandbox.conftest import (  # noqa: F401  (shared fixtures)
-    microsoft, microsoft_app, salesforce, salesforce_app, sandbox_settings,
-)
 
 CHROMIUM_ARGS = (
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run",
 )
-#: How long a browser step may wait (sign-in crosses three servers; CI has two shared cores).
-TIMEOUT_MS = 30_000
 #: Chromium's start-up on a loaded machine.
 LAUNCH_TIMEOUT_MS = 120_000
 
@@ -83,7 +78,7 @@ def web_stack(tmp_path_factory, certs, redis_url, sandbox_settings, microsoft_ap
 
 
 @pytest.fixture
-def web(web_stack, microsoft, salesforce) -> Web:
+def web(web_stack, demo_microsoft_url, demo_salesforce_url) -> Web:
     """The stack, with the sandboxes just reset (`microsoft`, `salesforce`) and no app data."""
     clear_database(web_stack.config.database_url)
     return web_stack
@@ -180,7 +175,7 @@ def patient_expectations():
 
 
 @pytest.fixture
-def engine(web):
+def sync_engine(web):
     """The sync engine in this process, on the web app's database and Redis, with every demo
     user provisioned and their Salesforce connected (as `make run` does): the tenant's first
     user is its admin. Returns `mailbox_of(upn)`."""

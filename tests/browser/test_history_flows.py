@@ -15,6 +15,7 @@ from rq import Queue
 
 from mailferry.job_queue import SYNC_QUEUE, sync_job_id
 from tests.browser.axe import assert_accessible
+from tests.browser.stack import history_row
 from worker import jobs
 from worker.runtime import runtime
 
@@ -29,13 +30,9 @@ def _count(page, tab: str) -> int:
     return int(page.get_by_test_id(f"count-{tab}").inner_text().replace(",", "").strip())
 
 
-def _row(page, subject: str):
-    return page.get_by_test_id("history-row").filter(has=page.locator("td.subject", has_text=subject))
-
-
-def test_sort_search_and_ignore_two_unresolved_emails(signed_in_page, web, demo_users, engine, deliver):
+def test_sort_search_and_ignore_two_unresolved_emails(signed_in_page, web, demo_users, sync_engine, deliver):
     upn = demo_users[0]["userPrincipalName"]
-    mailbox = engine(upn)
+    mailbox = sync_engine(upn)
     jobs.sync_mailbox(mailbox)  # the demo backfill, so the history already has rows
     subjects = ["Probe Bravo kumquat", "Probe Alpha kumquat", "Probe Charlie kumquat"]
     for n, subject in enumerate(subjects):
@@ -46,7 +43,7 @@ def test_sort_search_and_ignore_two_unresolved_emails(signed_in_page, web, demo_
     table = page.get_by_test_id("history-table")
     expect(table).to_have_attribute("data-tab", "unresolved")
     for subject in subjects:
-        expect(_row(page, subject)).to_have_count(1)
+        expect(history_row(page, subject)).to_have_count(1)
     assert_accessible(page)
 
     probes = page.locator('[data-testid="history-row"] td.subject').filter(has_text="kumquat")
@@ -70,31 +67,31 @@ def test_sort_search_and_ignore_two_unresolved_emails(signed_in_page, web, demo_
 
     unresolved_before = _count(page, "unresolved")
     for subject in ("Probe Alpha kumquat", "Probe Charlie kumquat"):
-        _row(page, subject).get_by_test_id("ignore-email").check()
+        history_row(page, subject).get_by_test_id("ignore-email").check()
     page.get_by_test_id("save").click()
     expect(page.get_by_test_id("history-row")).to_have_count(1)
-    expect(_row(page, "Probe Bravo kumquat")).to_have_count(1)
+    expect(history_row(page, "Probe Bravo kumquat")).to_have_count(1)
     expect(page.get_by_test_id("count-unresolved")).to_have_text(str(unresolved_before - 2))
     assert_accessible(page)
     page.get_by_test_id("search-clear").click()  # gone from the whole tab, not only the search
     expect(page).not_to_have_url(re.compile(r"[?&]q="))
     expect(page.get_by_test_id("count-unresolved")).to_have_text(str(unresolved_before - 2))
     expect(page.get_by_test_id("history-row").first).to_be_visible()
-    expect(_row(page, "Probe Alpha kumquat")).to_have_count(0)
-    expect(_row(page, "Probe Charlie kumquat")).to_have_count(0)
+    expect(history_row(page, "Probe Alpha kumquat")).to_have_count(0)
+    expect(history_row(page, "Probe Charlie kumquat")).to_have_count(0)
 
 
 def test_create_the_contact_from_an_unresolved_email_then_retry_now(signed_in_page, web, demo_users,
-                                                                      engine, deliver, sync_queue):
+                                                                      sync_engine, deliver, sync_queue):
     upn = demo_users[0]["userPrincipalName"]
-    mailbox = engine(upn)
+    mailbox = sync_engine(upn)
     jobs.sync_mailbox(mailbox)
     address, subject = "nora.buyer@fabrikam-new.example", "Probe: Interested in a demo"
     deliver(upn, address, subject, name="Nora Buyer")
     jobs.sync_mailbox(mailbox)
 
     page = signed_in_page(upn, start="/history/unresolved")
-    row = _row(page, subject)
+    row = history_row(page, subject)
     expect(row).to_have_count(1)
     participant = row.locator(f'[data-testid="participant"][data-address="{address}"]')
     expect(participant).to_have_count(1)
@@ -125,12 +122,12 @@ def test_create_the_contact_from_an_unresolved_email_then_retry_now(signed_in_pa
     sync_queue.remove(sync_job_id(mailbox))
     jobs.sync_mailbox(mailbox)  # ...which the worker runs: here, in-process
     page.reload()
-    expect(_row(page, subject)).to_have_count(0)
+    expect(history_row(page, subject)).to_have_count(0)
     expect(page.get_by_test_id("count-unresolved")).to_have_text(str(unresolved_before - 1))
 
     page.get_by_test_id("tab-synced").click()
     expect(page).to_have_url(re.compile(r"/history/synced"))
-    synced = _row(page, subject)
+    synced = history_row(page, subject)
     expect(synced).to_have_count(1)
     recorded = synced.get_by_test_id("record-recorded")
     expect(recorded).to_have_count(1)
@@ -140,9 +137,9 @@ def test_create_the_contact_from_an_unresolved_email_then_retry_now(signed_in_pa
     assert_accessible(page)
 
 
-def test_a_global_exclusion_keeps_new_mail_out_of_every_tab(signed_in_page, web, demo_users, engine, deliver):
+def test_a_global_exclusion_keeps_new_mail_out_of_every_tab(signed_in_page, web, demo_users, sync_engine, deliver):
     admin = demo_users[0]["userPrincipalName"]  # the tenant's first user: its admin
-    mailbox = engine(admin)
+    mailbox = sync_engine(admin)
     jobs.sync_mailbox(mailbox)
 
     page = signed_in_page(admin, start="/admin/exclusions")
@@ -159,7 +156,7 @@ def test_a_global_exclusion_keeps_new_mail_out_of_every_tab(signed_in_page, web,
     jobs.sync_mailbox(mailbox)
 
     page.goto("/history/unresolved")
-    expect(_row(page, shown)).to_have_count(1)  # the sync did run: this one arrived
+    expect(history_row(page, shown)).to_have_count(1)  # the sync did run: this one arrived
     for tab in ("unresolved", "synced", "excluded", "unmatched"):
         page.get_by_test_id(f"tab-{tab}").click()
         expect(page).to_have_url(re.compile(rf"/history/{tab}"))

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from mailferry.history import TABS
 from tests.browser.axe import assert_accessible
-from tests.browser.test_history_flows import _row
+from tests.browser.stack import history_row
 from worker import jobs
 
 LONG_SUBJECT = "Probe layout " + " ".join(f"quarterly-forecast-{n}" for n in range(40))
@@ -42,9 +42,9 @@ def _on_screen_and_on_top(page, locator) -> str | None:
     }""")
 
 
-def _prepare(demo_users, engine, deliver) -> str:  # noqa: F811
+def _prepare(demo_users, sync_engine, deliver) -> str:
     upn = demo_users[0]["userPrincipalName"]
-    mailbox = engine(upn)
+    mailbox = sync_engine(upn)
     jobs.sync_mailbox(mailbox)  # the demo's mail: rows in every tab
     deliver(upn, UNBROKEN_ADDRESS, LONG_SUBJECT, name="Quentin Longname-Withoutbreaks")
     jobs.sync_mailbox(mailbox)
@@ -52,8 +52,8 @@ def _prepare(demo_users, engine, deliver) -> str:  # noqa: F811
 
 
 def test_at_1280_px_every_column_and_an_unresolved_rows_actions_are_on_screen_and_clickable(
-        signed_in_page, web, demo_users, engine, deliver):  # noqa: F811
-    upn = _prepare(demo_users, engine, deliver)
+        signed_in_page, web, demo_users, sync_engine, deliver):
+    upn = _prepare(demo_users, sync_engine, deliver)
     page = signed_in_page(upn, start="/history/unresolved")
     page.set_viewport_size({"width": 1280, "height": 800})
 
@@ -68,7 +68,7 @@ def test_at_1280_px_every_column_and_an_unresolved_rows_actions_are_on_screen_an
             assert 0 <= box["x"] and box["x"] + box["width"] <= 1280, (tab, headers.nth(n).inner_text(), box)
 
     page.goto("/history/unresolved")
-    row = _row(page, "Probe layout")
+    row = history_row(page, "Probe layout")
     expect(row).to_have_count(1)
     row.scroll_into_view_if_needed()
     for action in ACTIONS:
@@ -96,8 +96,8 @@ def test_at_1280_px_every_column_and_an_unresolved_rows_actions_are_on_screen_an
 
 
 def test_at_800_px_the_table_scrolls_in_its_box_and_the_actions_stay_usable(
-        signed_in_page, web, demo_users, engine, deliver):  # noqa: F811
-    upn = _prepare(demo_users, engine, deliver)
+        signed_in_page, web, demo_users, sync_engine, deliver):
+    upn = _prepare(demo_users, sync_engine, deliver)
     page = signed_in_page(upn, start="/history/unresolved")
     page.set_viewport_size({"width": 800, "height": 800})
 
@@ -109,7 +109,7 @@ def test_at_800_px_the_table_scrolls_in_its_box_and_the_actions_stay_usable(
 
     page.goto("/history/unresolved")
     assert _overflow(page)["table"] > 0  # twelve columns do not fit: the table's own box scrolls
-    row = _row(page, "Probe layout")
+    row = history_row(page, "Probe layout")
     row.scroll_into_view_if_needed()
     for action in ("retry-now", "ignore-address", "create-contact"):
         control = row.get_by_test_id(action).first

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from mailferry.models import IgnoreEntry, Message, User, UserSetting
 from tests.browser.axe import assert_accessible
-from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.stack import TIMEOUT_MS
 from tests.browser.hostile import PAYLOADS, plant
 from worker import jobs
 from worker.runtime import runtime
@@ -100,9 +100,9 @@ def _newest_delivery(upn: str, subject: str) -> str:
                                .where(User.upn == upn.lower(), Message.subject == subject)).scalar_one()
 
 
-def test_a_synced_email_shows_synced_with_its_records(outlook, web, demo_users, engine):
+def test_a_synced_email_shows_synced_with_its_records(outlook, web, demo_users, sync_engine):
     upn = demo_users[0]["userPrincipalName"]
-    jobs.sync_mailbox(engine(upn))
+    jobs.sync_mailbox(sync_engine(upn))
     synced = _rows(("synced",), upn)[0]
     page = outlook(upn)
     _open_email(page, synced.internet_message_id)
@@ -120,9 +120,9 @@ def test_a_synced_email_shows_synced_with_its_records(outlook, web, demo_users, 
     assert_accessible(_pane_frame(page))
 
 
-def test_an_unmatched_email_shows_unresolved_with_the_reason_and_fixes(outlook, web, demo_users, engine, deliver):
+def test_an_unmatched_email_shows_unresolved_with_the_reason_and_fixes(outlook, web, demo_users, sync_engine, deliver):
     upn = demo_users[0]["userPrincipalName"]
-    mailbox = engine(upn)
+    mailbox = sync_engine(upn)
     subject = "Probe: a buyer Salesforce does not know"
     deliver(upn, "nina.new@unknown-buyer.example", subject, name="Nina New")
     jobs.sync_mailbox(mailbox)
@@ -146,9 +146,9 @@ def _notification(page):
 
 
 def test_ignore_sender_puts_the_address_on_the_ignore_list_and_the_email_leaves_unresolved(
-        outlook, demo_users, engine, deliver):
+        outlook, demo_users, sync_engine, deliver):
     upn = demo_users[0]["userPrincipalName"]
-    mailbox = engine(upn)
+    mailbox = sync_engine(upn)
     subject, sender = "Probe: newsletter nobody wants", "news@spammy-list.example"
     deliver(upn, sender, subject, name="Spammy List")
     jobs.sync_mailbox(mailbox)
@@ -172,10 +172,10 @@ def test_ignore_sender_puts_the_address_on_the_ignore_list_and_the_email_leaves_
 def _graph_categories(web, client_session, upn: str, graph_id: str) -> list[str]:
     import msal
 
-    from sandbox.microsoft.apps import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+    from tests.config_fixtures import DEMO
 
     tenant = client_session.get(f"{web.microsoft}/_sandbox/users", timeout=30).json()["tenantId"]
-    app = msal.ConfidentialClientApplication(DEMO_CLIENT_ID, client_credential=DEMO_CLIENT_SECRET,
+    app = msal.ConfidentialClientApplication(DEMO.microsoft_client_id, client_credential=DEMO.microsoft_client_secret,
                                              authority=f"{web.microsoft}/{tenant}", instance_discovery=False,
                                              azure_region=False, http_client=client_session)
     token = app.acquire_token_for_client(["https://graph.microsoft.com/.default"])["access_token"]
@@ -187,9 +187,9 @@ def _graph_categories(web, client_session, upn: str, graph_id: str) -> list[str]
 
 
 def test_dont_sync_categorizes_the_message_excludes_it_and_removes_its_task(
-        outlook, web, demo_users, engine, client_session):
+        outlook, web, demo_users, sync_engine, client_session):
     upn = demo_users[0]["userPrincipalName"]
-    mailbox = engine(upn)
+    mailbox = sync_engine(upn)
     jobs.sync_mailbox(mailbox)
     # Deletes are prevented by default (SPEC section 6); this rep allows them.
     _set(upn, "prevent_delete", False)
@@ -209,9 +209,9 @@ def test_dont_sync_categorizes_the_message_excludes_it_and_removes_its_task(
     expect(pane.get_by_test_id("status-reason")).to_have_text("Rule: DoNotSync category")
 
 
-def test_sync_to_salesforce_designates_an_email_in_a_designated_mode(outlook, demo_users, engine, deliver):
+def test_sync_to_salesforce_designates_an_email_in_a_designated_mode(outlook, demo_users, sync_engine, deliver):
     upn = demo_users[0]["userPrincipalName"]
-    mailbox = engine(upn)
+    mailbox = sync_engine(upn)
     jobs.sync_mailbox(mailbox)
     known = _rows(("synced",), upn)[0].from_address  # a sender Salesforce has a record for
     _set(upn, "sync_mode", "sync_designated")
@@ -240,9 +240,9 @@ def _newest_delivery_in_mailbox(page, subject: str) -> str:
     return row.get_attribute("data-internet-message-id")
 
 
-def test_a_pinned_pane_follows_the_selected_email(outlook, demo_users, engine, deliver):
+def test_a_pinned_pane_follows_the_selected_email(outlook, demo_users, sync_engine, deliver):
     upn = demo_users[0]["userPrincipalName"]
-    mailbox = engine(upn)
+    mailbox = sync_engine(upn)
     jobs.sync_mailbox(mailbox)
     synced = _rows(("synced",), upn)[0]
     subject = "Probe: the second email"
@@ -263,9 +263,9 @@ def test_a_pinned_pane_follows_the_selected_email(outlook, demo_users, engine, d
 
 
 @pytest.mark.parametrize("bad_token", ["expired", "forged"])
-def test_an_expired_or_forged_token_gets_a_sign_in_prompt_never_data(outlook, demo_users, engine, bad_token):
+def test_an_expired_or_forged_token_gets_a_sign_in_prompt_never_data(outlook, demo_users, sync_engine, bad_token):
     upn = demo_users[0]["userPrincipalName"]
-    mailbox = engine(upn)
+    mailbox = sync_engine(upn)
     jobs.sync_mailbox(mailbox)
     synced = _rows(("synced",), upn)[0]
     page = outlook(upn, token=bad_token)
@@ -293,9 +293,9 @@ def _sign_in_in_dialog(page, click, upn: str) -> None:
     dialog.wait_for_event("close", timeout=TIMEOUT_MS)  # closed once the token reached the add-in
 
 
-def test_without_nested_app_auth_the_sign_in_dialog_hands_the_pane_a_token(outlook, demo_users, engine, deliver):
+def test_without_nested_app_auth_the_sign_in_dialog_hands_the_pane_a_token(outlook, demo_users, sync_engine, deliver):
     upn = demo_users[0]["userPrincipalName"]
-    mailbox = engine(upn)
+    mailbox = sync_engine(upn)
     jobs.sync_mailbox(mailbox)
     synced = _rows(("synced",), upn)[0]
     page = outlook(upn, naa="off")
@@ -311,9 +311,9 @@ def test_without_nested_app_auth_the_sign_in_dialog_hands_the_pane_a_token(outlo
     assert len(page.context.pages) == pages_before
 
 
-def test_without_nested_app_auth_a_command_opens_the_sign_in_dialog_itself(outlook, demo_users, engine, deliver):
+def test_without_nested_app_auth_a_command_opens_the_sign_in_dialog_itself(outlook, demo_users, sync_engine, deliver):
     upn = demo_users[0]["userPrincipalName"]
-    mailbox = engine(upn)
+    mailbox = sync_engine(upn)
     subject, sender = "Probe: ignore me before signing in", "someone@ignore-first.example"
     deliver(upn, sender, subject)
     jobs.sync_mailbox(mailbox)
@@ -350,9 +350,9 @@ def test_hostile_strings_stay_text_in_the_pane(signed_in_page, outlook, web, dem
     assert not dialogs
 
 
-def test_sync_now_records_an_email_the_worker_has_not_read_yet(outlook, demo_users, engine, deliver):
+def test_sync_now_records_an_email_the_worker_has_not_read_yet(outlook, demo_users, sync_engine, deliver):
     upn = demo_users[0]["userPrincipalName"]
-    mailbox = engine(upn)
+    mailbox = sync_engine(upn)
     jobs.sync_mailbox(mailbox)
     known = _rows(("synced",), upn)[0].from_address
     subject = "Probe: just arrived"

@@ -10,19 +10,19 @@ def first_user(session, url) -> str:
     return session.get(f"{url}/_sandbox/users").json()["users"][0]["userPrincipalName"]
 
 
-def test_host_page_without_a_user_offers_the_tenants_users_keeping_the_manifest(microsoft, client_session):
+def test_host_page_without_a_user_offers_the_tenants_users_keeping_the_manifest(demo_microsoft_url, client_session):
     manifest = "https://localhost:4444/addin/manifest.xml?v=2"
-    page = client_session.get(f"{microsoft}/outlook", params={"manifest": manifest})
+    page = client_session.get(f"{demo_microsoft_url}/outlook", params={"manifest": manifest})
     assert page.status_code == 200
     assert 'data-testid="user-picker"' in page.text
-    upn = first_user(client_session, microsoft)
+    upn = first_user(client_session, demo_microsoft_url)
     assert f"user={quote(upn)}" in page.text
     assert quote(manifest, safe="") in page.text
 
 
-def test_host_page_for_a_user_names_the_default_manifest_and_frames_only_its_origin(microsoft, client_session, sandbox_settings):
-    upn = first_user(client_session, microsoft)
-    page = client_session.get(f"{microsoft}/outlook", params={"user": upn, "naa": "off", "token": "forged"})
+def test_host_page_for_a_user_names_the_default_manifest_and_frames_only_its_origin(demo_microsoft_url, client_session, sandbox_settings):
+    upn = first_user(client_session, demo_microsoft_url)
+    page = client_session.get(f"{demo_microsoft_url}/outlook", params={"user": upn, "naa": "off", "token": "forged"})
     assert page.status_code == 200
     assert f'data-manifest="{sandbox_settings.product_url}/addin/manifest.xml"' in page.text
     assert 'data-naa="off"' in page.text and 'data-token-mode="forged"' in page.text
@@ -33,15 +33,15 @@ def test_host_page_for_a_user_names_the_default_manifest_and_frames_only_its_ori
     assert "<script>" not in page.text  # no inline script: everything is in static files
 
 
-def test_host_page_refuses_to_frame_anything_for_a_non_https_manifest(microsoft, client_session):
-    upn = first_user(client_session, microsoft)
-    page = client_session.get(f"{microsoft}/outlook", params={"user": upn, "manifest": "http://example.test/m.xml"})
+def test_host_page_refuses_to_frame_anything_for_a_non_https_manifest(demo_microsoft_url, client_session):
+    upn = first_user(client_session, demo_microsoft_url)
+    page = client_session.get(f"{demo_microsoft_url}/outlook", params={"user": upn, "manifest": "http://example.test/m.xml"})
     assert "frame-src 'none'" in page.headers["Content-Security-Policy"]
     assert 'data-manifest-origin=""' in page.text
 
 
-def test_office_js_is_a_cacheable_classic_script_any_origin_may_load(microsoft, client_session):
-    script = client_session.get(f"{microsoft}/outlook/office.js", headers={"Origin": "https://localhost:3000"})
+def test_office_js_is_a_cacheable_classic_script_any_origin_may_load(demo_microsoft_url, client_session):
+    script = client_session.get(f"{demo_microsoft_url}/outlook/office.js", headers={"Origin": "https://localhost:3000"})
     assert script.status_code == 200
     assert script.headers["Content-Type"].startswith("text/javascript")
     assert script.headers["Access-Control-Allow-Origin"] == "*"
@@ -50,33 +50,33 @@ def test_office_js_is_a_cacheable_classic_script_any_origin_may_load(microsoft, 
     assert "window.nestedAppAuthBridge" in script.text
 
 
-def test_host_scripts_are_served_as_modules(microsoft, client_session):
+def test_host_scripts_are_served_as_modules(demo_microsoft_url, client_session):
     for name in ("main.js", "manifest.js", "frames.js", "office_calls.js"):
-        response = client_session.get(f"{microsoft}/outlook/static/host/{name}")
+        response = client_session.get(f"{demo_microsoft_url}/outlook/static/host/{name}")
         assert response.status_code == 200, name
         assert response.headers["Content-Type"].startswith("text/javascript")
 
 
-def test_host_routes_refuse_browsers_calling_from_another_origin(microsoft, client_session):
-    upn = first_user(client_session, microsoft)
-    route = f"{microsoft}/outlook/api/users/{upn}/mailbox"
+def test_host_routes_refuse_browsers_calling_from_another_origin(demo_microsoft_url, client_session):
+    upn = first_user(client_session, demo_microsoft_url)
+    route = f"{demo_microsoft_url}/outlook/api/users/{upn}/mailbox"
     assert client_session.get(route).status_code == 200
     assert client_session.get(route, headers={"Origin": "https://localhost:3000"}).status_code == 403
     assert client_session.get(route, headers={"Sec-Fetch-Site": "same-site"}).status_code == 403
-    assert client_session.get(route, headers={"Origin": microsoft, "Sec-Fetch-Site": "same-origin"}).status_code == 200
+    assert client_session.get(route, headers={"Origin": demo_microsoft_url, "Sec-Fetch-Site": "same-origin"}).status_code == 200
 
 
-def test_mailbox_lists_inbox_and_sent_items_newest_first(microsoft, client_session):
-    upn = first_user(client_session, microsoft)
-    folders = client_session.get(f"{microsoft}/outlook/api/users/{upn}/mailbox").json()["folders"]
+def test_mailbox_lists_inbox_and_sent_items_newest_first(demo_microsoft_url, client_session):
+    upn = first_user(client_session, demo_microsoft_url)
+    folders = client_session.get(f"{demo_microsoft_url}/outlook/api/users/{upn}/mailbox").json()["folders"]
     assert set(folders) == {"inbox", "sentitems"}
     received = [m["received"] for m in folders["inbox"]["messages"]]
     assert received == sorted(received, reverse=True) and received
 
 
-def test_an_item_has_office_js_read_mode_shapes(microsoft, client_session):
-    upn = first_user(client_session, microsoft)
-    base = f"{microsoft}/outlook/api/users/{upn}"
+def test_an_item_has_office_js_read_mode_shapes(demo_microsoft_url, client_session):
+    upn = first_user(client_session, demo_microsoft_url)
+    base = f"{demo_microsoft_url}/outlook/api/users/{upn}"
     row = client_session.get(f"{base}/mailbox").json()["folders"]["inbox"]["messages"][0]
     item = client_session.get(f"{base}/messages/{row['id']}").json()["item"]
     assert item["itemId"] == row["id"] and item["itemType"] == "message"

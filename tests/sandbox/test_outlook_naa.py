@@ -10,9 +10,9 @@ import uuid
 import jwt
 import pytest
 
-from sandbox.microsoft.apps import DEMO_CLIENT_ID
+from tests.config_fixtures import DEMO
 
-API_SCOPE = f"api://localhost:3000/{DEMO_CLIENT_ID}/access_as_user"
+API_SCOPE = f"api://localhost:3000/{DEMO.microsoft_client_id}/access_as_user"
 
 
 def ask(session, url, method, token=None, **token_params):
@@ -36,55 +36,55 @@ def validate(url, certs, token, audience):
                       audience=audience, issuer=f"{url}/{tenant}/v2.0")
 
 
-def test_init_context_names_the_signed_in_account(microsoft, client_session):
-    _, body = ask(client_session, microsoft, "GetInitContext")
+def test_init_context_names_the_signed_in_account(demo_microsoft_url, client_session):
+    _, body = ask(client_session, demo_microsoft_url, "GetInitContext")
     context = body["initContext"]
     assert body["success"] is True
-    assert context["accountContext"]["environment"] == microsoft.split("://")[1]
+    assert context["accountContext"]["environment"] == demo_microsoft_url.split("://")[1]
     assert context["accountContext"]["homeAccountId"].endswith("." + context["accountContext"]["tenantId"])
 
 
-def test_get_token_gives_an_api_access_token_and_an_id_token_that_validate(microsoft, client_session, certs):
-    upn, body = ask(client_session, microsoft, "GetToken", clientId=DEMO_CLIENT_ID, scope=API_SCOPE,
-                    authority=f"{microsoft}/organizations")
+def test_get_token_gives_an_api_access_token_and_an_id_token_that_validate(demo_microsoft_url, client_session, certs):
+    upn, body = ask(client_session, demo_microsoft_url, "GetToken", clientId=DEMO.microsoft_client_id, scope=API_SCOPE,
+                    authority=f"{demo_microsoft_url}/organizations")
     assert body["success"] is True
     token = body["token"]
-    access = validate(microsoft, certs, token["access_token"], DEMO_CLIENT_ID)
+    access = validate(demo_microsoft_url, certs, token["access_token"], DEMO.microsoft_client_id)
     assert access["scp"] == "access_as_user" and access["preferred_username"] == upn
-    identity = validate(microsoft, certs, token["id_token"], DEMO_CLIENT_ID)
+    identity = validate(demo_microsoft_url, certs, token["id_token"], DEMO.microsoft_client_id)
     assert identity["oid"] == access["oid"] == body["account"]["localAccountId"]
     assert token["scope"] == API_SCOPE and token["expires_in"] > 3000
     assert body["account"]["username"] == upn and body["account"]["tenantId"] == access["tid"]
 
 
-def test_popup_requests_are_answered_like_silent_ones(microsoft, client_session, certs):
-    _, body = ask(client_session, microsoft, "GetTokenPopup", clientId=DEMO_CLIENT_ID, scope=f"{API_SCOPE} openid profile")
-    validate(microsoft, certs, body["token"]["access_token"], DEMO_CLIENT_ID)
+def test_popup_requests_are_answered_like_silent_ones(demo_microsoft_url, client_session, certs):
+    _, body = ask(client_session, demo_microsoft_url, "GetTokenPopup", clientId=DEMO.microsoft_client_id, scope=f"{API_SCOPE} openid profile")
+    validate(demo_microsoft_url, certs, body["token"]["access_token"], DEMO.microsoft_client_id)
 
 
-def test_an_unknown_client_id_is_refused_as_entra_does(microsoft, client_session):
-    _, body = ask(client_session, microsoft, "GetToken", clientId=str(uuid.uuid4()), scope=API_SCOPE)
+def test_an_unknown_client_id_is_refused_as_entra_does(demo_microsoft_url, client_session):
+    _, body = ask(client_session, demo_microsoft_url, "GetToken", clientId=str(uuid.uuid4()), scope=API_SCOPE)
     assert body["success"] is False
     assert body["error"]["status"] == "PERSISTENT_ERROR"
     assert body["error"]["description"].startswith("AADSTS700016")
 
 
-def test_expired_mode_hands_out_an_expired_token_msal_would_still_cache(microsoft, client_session, certs):
-    _, body = ask(client_session, microsoft, "GetToken", token="expired", clientId=DEMO_CLIENT_ID, scope=API_SCOPE)
+def test_expired_mode_hands_out_an_expired_token_msal_would_still_cache(demo_microsoft_url, client_session, certs):
+    _, body = ask(client_session, demo_microsoft_url, "GetToken", token="expired", clientId=DEMO.microsoft_client_id, scope=API_SCOPE)
     assert body["token"]["expires_in"] == 3600
     with pytest.raises(jwt.ExpiredSignatureError):
-        validate(microsoft, certs, body["token"]["access_token"], DEMO_CLIENT_ID)
+        validate(demo_microsoft_url, certs, body["token"]["access_token"], DEMO.microsoft_client_id)
 
 
-def test_forged_mode_hands_out_a_token_signed_by_another_key_under_the_same_kid(microsoft, client_session, certs):
-    _, body = ask(client_session, microsoft, "GetToken", token="forged", clientId=DEMO_CLIENT_ID, scope=API_SCOPE)
-    _, genuine = ask(client_session, microsoft, "GetToken", clientId=DEMO_CLIENT_ID, scope=API_SCOPE)
+def test_forged_mode_hands_out_a_token_signed_by_another_key_under_the_same_kid(demo_microsoft_url, client_session, certs):
+    _, body = ask(client_session, demo_microsoft_url, "GetToken", token="forged", clientId=DEMO.microsoft_client_id, scope=API_SCOPE)
+    _, genuine = ask(client_session, demo_microsoft_url, "GetToken", clientId=DEMO.microsoft_client_id, scope=API_SCOPE)
     forged = body["token"]["access_token"]
     assert jwt.get_unverified_header(forged)["kid"] == jwt.get_unverified_header(genuine["token"]["access_token"])["kid"]
     with pytest.raises(jwt.InvalidSignatureError):
-        validate(microsoft, certs, forged, DEMO_CLIENT_ID)
+        validate(demo_microsoft_url, certs, forged, DEMO.microsoft_client_id)
 
 
-def test_an_unknown_bridge_method_fails_without_hanging_msal(microsoft, client_session):
-    _, body = ask(client_session, microsoft, "GetAccounts")
+def test_an_unknown_bridge_method_fails_without_hanging_msal(demo_microsoft_url, client_session):
+    _, body = ask(client_session, demo_microsoft_url, "GetAccounts")
     assert body["success"] is False and body["error"]["code"] == "unsupported_method"

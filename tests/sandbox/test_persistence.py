@@ -21,8 +21,10 @@ from sandbox.settings import SandboxSettings
 
 
 @pytest.fixture
-def settings(tmp_path, certs) -> SandboxSettings:
-    return SandboxSettings(seed=1, ca_file=str(certs.ca_cert), state_dir=str(tmp_path / "sandbox"))
+def settings(tmp_path, certs, sandbox_settings) -> SandboxSettings:
+    return SandboxSettings(seed=1, ca_file=str(certs.ca_cert), state_dir=str(tmp_path / "sandbox"),
+                           microsoft_demo_app=sandbox_settings.microsoft_demo_app,
+                           salesforce_demo_app=sandbox_settings.salesforce_demo_app)
 
 
 def _stop(app, key):

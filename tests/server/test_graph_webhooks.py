@@ -14,41 +14,21 @@ from rq.job import Job, JobStatus
 from sqlalchemy.orm import Session
 
 from mailferry import subscription_liveness
-from mailferry.crypto import SecretBox
 from mailferry.job_queue import SYNC_QUEUE, enqueue_once
-from mailferry.microsoft_identity import acquire_app_token, forget_app_tokens
 from mailferry.models import Mailbox, Subscription, Tenant, User
 from mailferry.provider_errors import ProviderError
-from mailferry.tls import https_session
-from sandbox.microsoft import load_world
-from sandbox.microsoft.apps import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from server import create_app
 from server.graph_webhooks import COUNTER_KEY
 from tests.https_server import start_https
-from tests.sandbox.conftest import microsoft_app, sandbox_settings  # noqa: F401  (the sandbox server)
-from tests.sandbox.microsoft.conftest import ALICE, TENANT, make_world
-from worker.microsoft.graph import GraphClient
+from tests.sandbox.microsoft.tenant import ALICE, TENANT
 
 NOTIFY = "/webhooks/graph/notifications"
 LIFECYCLE = "/webhooks/graph/lifecycle"
 
 
 @pytest.fixture
-def ms(microsoft_app, sandbox_settings) -> str:  # noqa: F811
-    load_world(microsoft_app, make_world())
-    return sandbox_settings.microsoft_url
-
-
-@pytest.fixture
-def config(make_config, ms, certs):
-    return make_config(MICROSOFT_AUTHORITY_HOST=ms, MICROSOFT_GRAPH_URL=f"{ms}/v1.0",
-                       MICROSOFT_CLIENT_ID=DEMO_CLIENT_ID, MICROSOFT_CLIENT_SECRET=DEMO_CLIENT_SECRET,
-                       MAILFERRY_TLS_CA_FILE=str(certs.ca_cert))
-
-
-@pytest.fixture
-def webapp(config):
-    return create_app(config)
+def webapp(microsoft_config):
+    return create_app(microsoft_config)
 
 
 @pytest.fixture
@@ -80,11 +60,6 @@ def _clear(connection):
 
 
 @pytest.fixture
-def box(config) -> SecretBox:
-    return SecretBox(config.encryption_keys)
-
-
-@pytest.fixture
 def mailbox_id(engine) -> int:
     """A committed tenant, user and mailbox (the web app reads them with its own connection)."""
     with Session(engine) as session:
@@ -104,23 +79,15 @@ def mailbox_id(engine) -> int:
         session.commit()
 
 
-def store_subscription(engine, box, mailbox_id: int, graph_id: str, client_state: str) -> int:
+def store_subscription(engine, secret_box, mailbox_id: int, graph_id: str, client_state: str) -> int:
     with Session(engine) as session:
         row = Subscription(mailbox_id=mailbox_id, graph_subscription_id=graph_id,
                            resource=f"users/{ALICE.upn}/mailFolders/inbox/messages",
-                           sealed_client_state=box.seal(client_state),
+                           sealed_client_state=secret_box.seal(client_state),
                            expires_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2))
         session.add(row)
         session.commit()
         return row.id
-
-
-@pytest.fixture
-def graph(config, certs):
-    forget_app_tokens()
-    with https_session(certs.ca_cert) as session:
-        yield GraphClient(session, config.microsoft_graph_url, lambda: acquire_app_token(config, TENANT))
-    forget_app_tokens()
 
 
 def later(hours: int) -> dt.datetime:
@@ -132,15 +99,15 @@ def jobs(connection) -> list[Job]:
     return [Job.fetch(job_id, connection=connection) for job_id in queue.job_ids]
 
 
-def deliver(client_session, ms, subject="Hello") -> dict:
-    answer = client_session.post(f"{ms}/_sandbox/users/{ALICE.upn}/messages",
+def deliver(client_session, microsoft_url, subject="Hello") -> dict:
+    answer = client_session.post(f"{microsoft_url}/_sandbox/users/{ALICE.upn}/messages",
                                  json={"from": "erin@prospect.example", "to": [ALICE.upn], "subject": subject})
     assert answer.status_code == 201, answer.text
     return answer.json()
 
 
-def drain_notifications(client_session, ms) -> list[dict]:
-    return client_session.get(f"{ms}/_sandbox/notifications?wait=1").json()["notifications"]
+def drain_notifications(client_session, microsoft_url) -> list[dict]:
+    return client_session.get(f"{microsoft_url}/_sandbox/notifications?wait=1").json()["notifications"]
 
 
 # -- the handshake ---------------------------------------------------------------------------------
@@ -154,42 +121,42 @@ def test_validation_handshake_echoes_the_decoded_token_as_plain_text(webapp, pat
 
 
 def test_subscription_create_renew_delete_with_the_handshake_reaching_our_https_server(
-        graph, served, ms, client_session):
-    inbox = graph.folder(ALICE.upn, "inbox")["id"]
+        app_graph, served, microsoft_url, client_session):
+    inbox = app_graph.folder(ALICE.upn, "inbox")["id"]
     # Each expiry computed once: a second may tick between two calls of later().
     expiry, renewal = later(24), later(48)
-    created = graph.create_subscription(ALICE.upn, inbox, f"{served}{NOTIFY}", f"{served}{LIFECYCLE}",
+    created = app_graph.create_subscription(ALICE.upn, inbox, f"{served}{NOTIFY}", f"{served}{LIFECYCLE}",
                                         "state-1", expiry)
     assert created.id and created.expires_at == expiry
-    [live] = client_session.get(f"{ms}/_sandbox/subscriptions").json()["subscriptions"]
+    [live] = client_session.get(f"{microsoft_url}/_sandbox/subscriptions").json()["subscriptions"]
     assert live["id"] == created.id and live["notificationUrl"] == f"{served}{NOTIFY}"
     assert live["lifecycleNotificationUrl"] == f"{served}{LIFECYCLE}"
     assert live["changeType"] == "created,updated,deleted" and inbox in live["resource"]
-    renewed = graph.renew_subscription(created.id, renewal)
+    renewed = app_graph.renew_subscription(created.id, renewal)
     assert renewed.id == created.id and renewed.expires_at == renewal
-    assert graph.delete_subscription(created.id) is True
-    assert graph.delete_subscription(created.id) is False  # already gone: nothing to do
-    assert client_session.get(f"{ms}/_sandbox/subscriptions").json()["subscriptions"] == []
+    assert app_graph.delete_subscription(created.id) is True
+    assert app_graph.delete_subscription(created.id) is False  # already gone: nothing to do
+    assert client_session.get(f"{microsoft_url}/_sandbox/subscriptions").json()["subscriptions"] == []
 
 
-def test_subscription_refused_when_our_endpoint_cannot_answer_the_handshake(graph):
-    inbox = graph.folder(ALICE.upn, "inbox")["id"]
+def test_subscription_refused_when_our_endpoint_cannot_answer_the_handshake(app_graph):
+    inbox = app_graph.folder(ALICE.upn, "inbox")["id"]
     with pytest.raises(ProviderError) as caught:
-        graph.create_subscription(ALICE.upn, inbox, "https://localhost:1/webhooks/graph/notifications", None,
+        app_graph.create_subscription(ALICE.upn, inbox, "https://localhost:1/webhooks/graph/notifications", None,
                                   "state", later(24))
     assert caught.value.status == 400 and caught.value.code == "InvalidRequest"
 
 
 # -- notifications ---------------------------------------------------------------------------------
 def test_delivered_mail_enqueues_exactly_one_sync_job_for_the_mailbox(
-        graph, served, ms, client_session, engine, box, mailbox_id, rq_redis):
-    inbox = graph.folder(ALICE.upn, "inbox")["id"]
-    sub = graph.create_subscription(ALICE.upn, inbox, f"{served}{NOTIFY}", f"{served}{LIFECYCLE}",
+        app_graph, served, microsoft_url, client_session, engine, secret_box, mailbox_id, rq_redis):
+    inbox = app_graph.folder(ALICE.upn, "inbox")["id"]
+    sub = app_graph.create_subscription(ALICE.upn, inbox, f"{served}{NOTIFY}", f"{served}{LIFECYCLE}",
                                     "s3cret-state", later(24))
-    store_subscription(engine, box, mailbox_id, sub.id, "s3cret-state")
+    store_subscription(engine, secret_box, mailbox_id, sub.id, "s3cret-state")
     for n in range(3):  # a burst: three notifications, one job
-        deliver(client_session, ms, subject=f"Burst {n}")
-    log = [entry for entry in drain_notifications(client_session, ms) if entry["kind"] == "change"]
+        deliver(client_session, microsoft_url, subject=f"Burst {n}")
+    log = [entry for entry in drain_notifications(client_session, microsoft_url) if entry["kind"] == "change"]
     assert len(log) == 3 and {entry["status"] for entry in log} == {202}
     [job] = jobs(rq_redis)
     assert job.id == f"sync-mailbox-{mailbox_id}"
@@ -197,8 +164,8 @@ def test_delivered_mail_enqueues_exactly_one_sync_job_for_the_mailbox(
     assert int(rq_redis.hget(COUNTER_KEY, "accepted")) == 3
 
 
-def test_forged_client_state_is_ignored_and_counted(webapp, engine, box, mailbox_id, rq_redis):
-    row_id = store_subscription(engine, box, mailbox_id, "sub-forged-test", "the-real-state")
+def test_forged_client_state_is_ignored_and_counted(webapp, engine, secret_box, mailbox_id, rq_redis):
+    row_id = store_subscription(engine, secret_box, mailbox_id, "sub-forged-test", "the-real-state")
     note = {"subscriptionId": "sub-forged-test", "clientState": "a-guess", "changeType": "created",
             "resource": "Users/x/Messages/y", "tenantId": TENANT}
     answer = webapp.test_client().post(NOTIFY, json={"value": [note]})
@@ -230,15 +197,15 @@ def test_unknown_subscription_missing_client_state_and_malformed_bodies_are_igno
     ("subscriptionRemoved", "replace-subscription-{subscription}", "worker.jobs.replace_subscription"),
     ("missed", "sync-mailbox-{mailbox}", "worker.jobs.sync_mailbox"),
 ])
-def test_lifecycle_event_enqueues_its_job(event, job_id, function, graph, served, ms, client_session,
-                                          engine, box, mailbox_id, rq_redis):
-    inbox = graph.folder(ALICE.upn, "inbox")["id"]
-    sub = graph.create_subscription(ALICE.upn, inbox, f"{served}{NOTIFY}", f"{served}{LIFECYCLE}",
+def test_lifecycle_event_enqueues_its_job(event, job_id, function, app_graph, served, microsoft_url, client_session,
+                                          engine, secret_box, mailbox_id, rq_redis):
+    inbox = app_graph.folder(ALICE.upn, "inbox")["id"]
+    sub = app_graph.create_subscription(ALICE.upn, inbox, f"{served}{NOTIFY}", f"{served}{LIFECYCLE}",
                                     "life-state", later(24))
-    row_id = store_subscription(engine, box, mailbox_id, sub.id, "life-state")
-    answer = client_session.post(f"{ms}/_sandbox/subscriptions/{sub.id}/lifecycle", json={"event": event})
+    row_id = store_subscription(engine, secret_box, mailbox_id, sub.id, "life-state")
+    answer = client_session.post(f"{microsoft_url}/_sandbox/subscriptions/{sub.id}/lifecycle", json={"event": event})
     assert answer.status_code == 202, answer.text
-    [entry] = [e for e in drain_notifications(client_session, ms) if e["kind"] == "lifecycle"]
+    [entry] = [e for e in drain_notifications(client_session, microsoft_url) if e["kind"] == "lifecycle"]
     assert entry["status"] == 202
     [job] = jobs(rq_redis)
     assert job.id == job_id.format(subscription=row_id, mailbox=mailbox_id)
@@ -265,14 +232,14 @@ def test_enqueue_once_coalesces_waiting_jobs_and_queues_one_follow_up_behind_a_r
     assert [job.id for job in jobs(rq_redis)] == ["sync-mailbox-7"]
 
 
-def test_a_job_changing_under_the_enqueue_does_not_make_the_webhook_answer_500(webapp, engine, box, mailbox_id,
+def test_a_job_changing_under_the_enqueue_does_not_make_the_webhook_answer_500(webapp, engine, secret_box, mailbox_id,
                                                                                 rq_redis):
     """What a worker finishing the previous run leaves for a moment: the finished job still
     lists an execution whose hash is gone, and RQ's delete raises `ValueError: Execution …
     not found in Redis`. The notification is still taken: 202, and the sync queued."""
     from rq.executions import ExecutionRegistry
 
-    store_subscription(engine, box, mailbox_id, "sub-race", "race-state")
+    store_subscription(engine, secret_box, mailbox_id, "sub-race", "race-state")
     finished = Queue(SYNC_QUEUE, connection=rq_redis).enqueue("worker.jobs.sync_mailbox", mailbox_id,
                                                              job_id=f"sync-mailbox-{mailbox_id}")
     Queue(SYNC_QUEUE, connection=rq_redis).remove(finished)

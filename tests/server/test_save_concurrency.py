@@ -22,16 +22,16 @@ from sqlalchemy.orm import Session
 
 from cli.processes import free_port
 from mailferry import migrate
-from mailferry.config import load_config
 from mailferry.db import make_engine, utcnow
 from mailferry.models import IgnoreEntry, Message, UnmatchedAddress
 from mailferry.tls import https_session
 from server import create_app
 from server.request_limits import MAX_VALUES_PER_FIELD
+from tests.config_fixtures import build_config
 from tests.db import factories
 from tests.db_fixtures import sqlite_url
 from tests.mailferry_run import wait_healthy
-from tests.server.conftest import sign_in_session
+from tests.web_fixtures import sign_in_session
 
 #: A's history: enough Unresolved emails and Unmatched rows that deciding them one entry at a
 #: time (the old way) took minutes.
@@ -41,7 +41,7 @@ SAVE_LIMIT_SECONDS = 60
 
 
 @pytest.fixture
-def web(tmp_path, certs, redis_url):
+def web_process(tmp_path, certs, redis_url):
     """`mailferry web` on a migrated SQLite file, whatever DATABASE_URL says (the stall is
     SQLite's single write lock)."""
     (tmp_path / "db").mkdir()
@@ -53,7 +53,7 @@ def web(tmp_path, certs, redis_url):
                MAILFERRY_SANDBOX_SALESFORCE_PORT=str(free_port()), DATABASE_URL=database_url,
                REDIS_URL=redis_url, MAILFERRY_LOG_LEVEL="warning")
     # The same data folder gives this app the server's secret key: its cookies sign people in.
-    cookie_app = create_app(load_config(env, read_dotenv=False))
+    cookie_app = create_app(build_config(env["MAILFERRY_DATA_DIR"], **env))
     process = subprocess.Popen([sys.executable, "-m", "cli.main", "web"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
@@ -69,20 +69,20 @@ def web(tmp_path, certs, redis_url):
             process.wait()
 
 
-def _browser(web, user_id: int):
+def _browser(web_process, user_id: int):
     """A requests session signed in as `user_id`, as a browser on our origin, and the CSRF
     token of its session. The cookie is minted by the same app in-process (its sign-in
     recorded in the shared Redis) and sent as is: cookies the server sets are not kept, so
     the session never forks into two cookies of one name."""
-    client = web.app.test_client()
+    client = web_process.app.test_client()
     client.environ_base.update(HTTP_REFERER="https://localhost/history", **{"wsgi.url_scheme": "https"})
     sign_in_session(client, SimpleNamespace(id=user_id))
     page = client.get("/ignore-list").get_data(as_text=True)
     token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
-    browser = https_session(web.ca)
+    browser = https_session(web_process.ca)
     browser.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-    browser.headers.update(Cookie=f"session={client.get_cookie('session').value}", Referer=web.url + "/history",
-                           Origin=web.url)
+    browser.headers.update(Cookie=f"session={client.get_cookie('session').value}", Referer=web_process.url + "/history",
+                           Origin=web_process.url)
     return browser, token
 
 
@@ -116,11 +116,11 @@ def _seed(engine):
         return a.id, b.id, a_ids
 
 
-def test_another_users_page_answers_within_2_s_while_a_maximal_save_runs(web):
-    a_id, b_id, a_message_ids = _seed(web.engine)
-    (a, token), (b, _) = _browser(web, a_id), _browser(web, b_id)
+def test_another_users_page_answers_within_2_s_while_a_maximal_save_runs(web_process):
+    a_id, b_id, a_message_ids = _seed(web_process.engine)
+    (a, token), (b, _) = _browser(web_process, a_id), _browser(web_process, b_id)
     for browser in (a, b):  # signed in on the real server, and warm
-        page = browser.get(web.url + "/history/unresolved", timeout=30, allow_redirects=False)
+        page = browser.get(web_process.url + "/history/unresolved", timeout=30, allow_redirects=False)
         assert page.status_code == 200 and 'data-testid="history-row"' in page.text, page.text[:500]
 
     form = {"csrf_token": token, "ignore_email": [str(i) for i in a_message_ids],
@@ -131,7 +131,7 @@ def test_another_users_page_answers_within_2_s_while_a_maximal_save_runs(web):
     def save():
         started = time.monotonic()
         try:
-            outcome["response"] = a.post(web.url + "/history/unresolved/save", data=form, timeout=SAVE_LIMIT_SECONDS,
+            outcome["response"] = a.post(web_process.url + "/history/unresolved/save", data=form, timeout=SAVE_LIMIT_SECONDS,
                                          allow_redirects=False)
         except Exception as error:  # a timeout is reported below, with B's figures
             outcome["error"] = error
@@ -143,7 +143,7 @@ def test_another_users_page_answers_within_2_s_while_a_maximal_save_runs(web):
     while saving.is_alive() or len(answers) < 3:
         started = time.monotonic()
         try:
-            status = b.get(web.url + "/history/unresolved", timeout=PAGE_LIMIT_SECONDS * 5,
+            status = b.get(web_process.url + "/history/unresolved", timeout=PAGE_LIMIT_SECONDS * 5,
                            allow_redirects=False).status_code
         except Exception:
             status = 0
@@ -163,7 +163,7 @@ def test_another_users_page_answers_within_2_s_while_a_maximal_save_runs(web):
     # What SPEC section 4 asks, in bulk: emails 0-999 ignored; 1000-1999 (ignored address) and
     # 3000-3999 (ignored domain d0-d999) have nobody left to look up: skipped at once; the
     # other 2,000 are due now; only their senders stay Unmatched. B's rows are untouched.
-    with Session(web.engine) as session:
+    with Session(web_process.engine) as session:
         def count(model, **where):
             return session.query(model).filter_by(**where).count()
 

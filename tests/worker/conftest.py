@@ -10,10 +10,8 @@ import requests
 
 from cli.demo import connect_demo_users
 from mailferry import migrate
-from mailferry.config import Config, load_config
-from tests.sandbox.conftest import (  # noqa: F401  (shared fixtures)
-    microsoft, microsoft_app, salesforce, salesforce_app, sandbox_settings,
-)
+from mailferry.config import Config
+from tests.config_fixtures import build_config, sandbox_ports
 from worker.runtime import Runtime, use_runtime
 
 
@@ -58,21 +56,15 @@ class Clouds:
 
 
 @pytest.fixture
-def clouds(client_session, microsoft, salesforce) -> Clouds:
-    return Clouds(client_session, microsoft, salesforce)
+def clouds(client_session, demo_microsoft_url, demo_salesforce_url) -> Clouds:
+    return Clouds(client_session, demo_microsoft_url, demo_salesforce_url)
 
 
 @pytest.fixture
 def engine_config(tmp_path, empty_database_url, redis_url, certs, sandbox_settings) -> Config:
     migrate.upgrade(empty_database_url)
-    return load_config({
-        "MAILFERRY_DATA_DIR": str(tmp_path / "data"),
-        "MAILFERRY_CERTS_DIR": str(certs.folder),
-        "DATABASE_URL": empty_database_url,
-        "REDIS_URL": redis_url,
-        "MAILFERRY_SANDBOX_MICROSOFT_PORT": sandbox_settings.microsoft_url.rsplit(":", 1)[1],
-        "MAILFERRY_SANDBOX_SALESFORCE_PORT": sandbox_settings.salesforce_url.rsplit(":", 1)[1],
-    }, read_dotenv=False)
+    return build_config(tmp_path / "data", MAILFERRY_CERTS_DIR=str(certs.folder), DATABASE_URL=empty_database_url,
+                        REDIS_URL=redis_url, **sandbox_ports(sandbox_settings))
 
 
 @pytest.fixture

@@ -14,12 +14,12 @@ from worker import jobs
 FINAL = {"synced", "unresolved", "excluded", "skipped", "ignored"}
 
 
-def _tasks(client_session, salesforce) -> list[dict]:
-    answer = client_session.get(f"{salesforce}/_sandbox/records/Task")
+def _tasks(client_session, demo_salesforce_url) -> list[dict]:
+    answer = client_session.get(f"{demo_salesforce_url}/_sandbox/records/Task")
     return answer.json()["records"]
 
 
-def test_demo_mail_reaches_an_outcome_and_each_synced_email_is_one_task(pipeline, client_session, salesforce):
+def test_demo_mail_reaches_an_outcome_and_each_synced_email_is_one_task(pipeline, client_session, demo_salesforce_url):
     runtime, mailbox_ids = pipeline
     results = [jobs.sync_mailbox(mailbox_id) for mailbox_id in mailbox_ids]
     assert all("error" not in r and "skipped" not in r for r in results), results
@@ -33,18 +33,18 @@ def test_demo_mail_reaches_an_outcome_and_each_synced_email_is_one_task(pipeline
         assert recorded >= statuses["synced"]
         assert all(m.stage == "idle" and m.last_success_at for m in session.execute(select(Mailbox)).scalars())
 
-    tasks = _tasks(client_session, salesforce)
+    tasks = _tasks(client_session, demo_salesforce_url)
     keys = Counter(t.get("Mailferry_Key__c") for t in tasks if t.get("Mailferry_Key__c"))
     assert keys and max(keys.values()) == 1  # never a second Task for one key
     assert synced_keys <= set(keys)
 
 
-def test_a_second_run_writes_nothing_new(pipeline, client_session, salesforce):
+def test_a_second_run_writes_nothing_new(pipeline, client_session, demo_salesforce_url):
     runtime, mailbox_ids = pipeline
     for mailbox_id in mailbox_ids:
         jobs.sync_mailbox(mailbox_id)
-    before = len(_tasks(client_session, salesforce))
-    client_session.post(f"{salesforce}/_sandbox/stats/reset")
+    before = len(_tasks(client_session, demo_salesforce_url))
+    client_session.post(f"{demo_salesforce_url}/_sandbox/stats/reset")
     again = [jobs.sync_mailbox(mailbox_id) for mailbox_id in mailbox_ids]
     assert all(r["processed"]["synced"] == 0 for r in again), again
-    assert len(_tasks(client_session, salesforce)) == before
+    assert len(_tasks(client_session, demo_salesforce_url)) == before

@@ -197,7 +197,7 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def world(clouds, engine_config):
+def scaled_world(clouds, engine_config):
     """Both sandboxes reset to the same scaled world, its users connected as `make run`
     connects them; yields (runtime, mailbox ids, emails in the mailboxes, Graph user ref
     per mailbox id). The runtime is the test process's (for "Retry now")."""
@@ -386,8 +386,8 @@ def _busy_worker_pids(connection: redis.Redis) -> set[int]:
 # ----- the tests ------------------------------------------------------------------------------
 
 
-def test_workers_killed_at_random_moments_leave_every_email_with_one_outcome_and_one_task(world, clouds, fleet):
-    runtime, mailbox_ids, expected, _ = world
+def test_workers_killed_at_random_moments_leave_every_email_with_one_outcome_and_one_task(scaled_world, clouds, fleet):
+    runtime, mailbox_ids, expected, _ = scaled_world
     seed = int(os.environ.get("MAILFERRY_TEST_KILL_SEED") or random.randrange(1_000_000))
     print(f"\nkill seed {seed} (MAILFERRY_TEST_KILL_SEED={seed} repeats the choices)")
     rng = random.Random(seed)
@@ -423,8 +423,8 @@ def test_workers_killed_at_random_moments_leave_every_email_with_one_outcome_and
 
 
 def test_salesforce_5xx_locked_rows_and_graph_throttling_still_end_synced_without_calls_inside_retry_after(
-        world, clouds, fleet, microsoft_app, salesforce_app):
-    runtime, mailbox_ids, expected, refs = world
+        scaled_world, clouds, fleet, microsoft_app, salesforce_app):
+    runtime, mailbox_ids, expected, refs = scaled_world
     # Salesforce: a data call fails with 503 at a rate of 20%, and with 500 at 20% of the rest;
     # the next three Task writes find their row locked.
     clouds.faults(clouds.salesforce,
@@ -498,8 +498,8 @@ def test_salesforce_5xx_locked_rows_and_graph_throttling_still_end_synced_withou
     assert during.system_errors > 0, "no write failed: the Salesforce faults missed the writes"
 
 
-def test_redis_flushed_mid_run_the_scheduler_and_sweeps_bring_every_email_to_its_outcome(world, clouds, fleet):
-    runtime, mailbox_ids, expected, _ = world
+def test_redis_flushed_mid_run_the_scheduler_and_sweeps_bring_every_email_to_its_outcome(scaled_world, clouds, fleet):
+    runtime, mailbox_ids, expected, _ = scaled_world
     # Salesforce answers slowly until the flush, so the run is surely caught midway (on a fast
     # machine the whole run could end between two looks at the database).
     clouds.faults(clouds.salesforce, {"path": "/services/data/*", "status": 0, "latency_ms": 300})

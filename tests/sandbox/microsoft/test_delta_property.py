@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from sandbox.microsoft import load_world
 
-from .conftest import ALICE, make_world
+from tests.sandbox.microsoft.tenant import ALICE, make_world
 
 OPERATIONS = st.lists(st.tuples(st.sampled_from(["create", "update", "delete", "move_out", "move_in"]),
                                 st.integers(0, 50)), max_size=8)
@@ -17,10 +17,10 @@ OPERATIONS = st.lists(st.tuples(st.sampled_from(["create", "update", "delete", "
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(before=OPERATIONS, during=OPERATIONS, page_size=st.integers(1, 7))
-def test_merged_delta_rounds_track_the_folder_exactly(graph, ms, client_session, microsoft_app, before, during, page_size):
+def test_merged_delta_rounds_track_the_folder_exactly(graph_session, microsoft_url, client_session, microsoft_app, before, during, page_size):
     load_world(microsoft_app, make_world())
-    session, base = graph
-    control = f"{ms}/_sandbox/users/{ALICE.upn}/messages"
+    session, base = graph_session
+    control = f"{microsoft_url}/_sandbox/users/{ALICE.upn}/messages"
     prefer = {"Prefer": f"odata.maxpagesize={page_size}"}
 
     def folder_ids(name):

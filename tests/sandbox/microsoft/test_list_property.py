@@ -9,7 +9,7 @@ import operator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .conftest import ALICE, INBOX_COUNT, START
+from tests.sandbox.microsoft.tenant import ALICE, INBOX_COUNT, START
 
 OPS = {"eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le}
 INBOX_DATES = [START + dt.timedelta(days=n) for n in range(INBOX_COUNT)]
@@ -18,8 +18,8 @@ INBOX_DATES = [START + dt.timedelta(days=n) for n in range(INBOX_COUNT)]
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(op=st.sampled_from(sorted(OPS)), offset_hours=st.integers(-48, 24 * 16).map(lambda h: h - h % 12),
        descending=st.booleans(), top=st.integers(1, 7))
-def test_filtered_ordered_pages_return_exactly_the_matching_messages(graph, op, offset_hours, descending, top):
-    session, base = graph
+def test_filtered_ordered_pages_return_exactly_the_matching_messages(graph_session, op, offset_hours, descending, top):
+    session, base = graph_session
     moment = START + dt.timedelta(hours=offset_hours)
     params = {"$filter": f"receivedDateTime {op} {moment:%Y-%m-%dT%H:%M:%SZ}",
               "$orderby": f"receivedDateTime {'desc' if descending else 'asc'}",

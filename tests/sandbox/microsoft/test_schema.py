@@ -6,11 +6,11 @@ from __future__ import annotations
 import msal
 import pytest
 
-from sandbox.microsoft.apps import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from tests.config_fixtures import DEMO
 
-from .conftest import ALICE, BOB, bearer_session
+from tests.sandbox.microsoft.tenant import ALICE, BOB, bearer_session
 from .schema import problems
-from .test_subscriptions import subscribe
+from tests.sandbox.microsoft.graph_calls import subscribe
 
 
 def test_the_checker_catches_wrong_names_and_types():
@@ -22,8 +22,8 @@ def test_the_checker_catches_wrong_names_and_types():
     assert problems({}, "changeNotification", required=True)
 
 
-def test_every_message_matches_the_graph_message_type(graph):
-    session, base = graph
+def test_every_message_matches_the_graph_message_type(graph_session):
+    session, base = graph_session
     for user in (ALICE, BOB):
         for folder in ("inbox", "sentitems"):
             url = f"{base}/users/{user.upn}/mailFolders/{folder}/messages?$top=100"
@@ -36,8 +36,8 @@ def test_every_message_matches_the_graph_message_type(graph):
     assert all(problems(item, "message") == [] for item in delta["value"])
 
 
-def test_folders_categories_and_users_match_their_graph_types(graph):
-    session, base = graph
+def test_folders_categories_and_users_match_their_graph_types(graph_session):
+    session, base = graph_session
     for folder in session.get(f"{base}/users/{ALICE.upn}/mailFolders").json()["value"]:
         assert problems(folder, "mailFolder") == []
     for category in session.get(f"{base}/users/{ALICE.upn}/outlook/masterCategories").json()["value"]:
@@ -46,14 +46,14 @@ def test_folders_categories_and_users_match_their_graph_types(graph):
         assert problems(user, "user") == []
 
 
-def test_subscriptions_and_notifications_match_their_graph_types(graph, receiver, ms, client_session):
-    session, base = graph
+def test_subscriptions_and_notifications_match_their_graph_types(graph_session, receiver, microsoft_url, client_session):
+    session, base = graph_session
     sub = subscribe(session, base, receiver).json()
     assert problems(sub, "subscription", required=True) == []
     listed = session.get(f"{base}/subscriptions").json()["value"]
     assert all(problems(s, "subscription", required=True) == [] for s in listed)
-    client_session.post(f"{ms}/_sandbox/users/{ALICE.upn}/messages", json={"to": [ALICE.upn]})
-    client_session.post(f"{ms}/_sandbox/subscriptions/{sub['id']}/lifecycle", json={"event": "missed"})
+    client_session.post(f"{microsoft_url}/_sandbox/users/{ALICE.upn}/messages", json={"to": [ALICE.upn]})
+    client_session.post(f"{microsoft_url}/_sandbox/subscriptions/{sub['id']}/lifecycle", json={"event": "missed"})
     change = receiver.wait_for("/hook", 1)[0]["json"]
     assert problems(change, "changeNotificationCollection", required=True) == []
     assert all(problems(n, "changeNotification", required=True) == [] for n in change["value"])
@@ -63,14 +63,14 @@ def test_subscriptions_and_notifications_match_their_graph_types(graph, receiver
     assert all(problems(n, "changeNotification") == [] for n in lifecycle["value"])
 
 
-def test_every_demo_seed_message_matches_the_graph_message_type(microsoft, client_session, certs):
+def test_every_demo_seed_message_matches_the_graph_message_type(demo_microsoft_url, client_session, certs):
     pytest.importorskip("sandbox.seed")
-    tenant = client_session.get(f"{microsoft}/_sandbox/tenant").json()
+    tenant = client_session.get(f"{demo_microsoft_url}/_sandbox/tenant").json()
     app = msal.ConfidentialClientApplication(
-        DEMO_CLIENT_ID, client_credential=DEMO_CLIENT_SECRET, authority=tenant["authority"],
+        DEMO.microsoft_client_id, client_credential=DEMO.microsoft_client_secret, authority=tenant["authority"],
         instance_discovery=False, azure_region=False, http_client=client_session)
     token = app.acquire_token_for_client(["https://graph.microsoft.com/.default"])["access_token"]
-    users = client_session.get(f"{microsoft}/_sandbox/users").json()["users"]
+    users = client_session.get(f"{demo_microsoft_url}/_sandbox/users").json()["users"]
     seen = 0
     with bearer_session(certs, token) as session:
         for user in users:

@@ -3,30 +3,18 @@ clientState, lifecycle events, renew within the lifetime limit, delete."""
 
 from __future__ import annotations
 
-import datetime as dt
 import pytest
 
-from .conftest import ALICE, BOB, bearer_session
-from .test_graph_messages import assert_graph_error
+from tests.sandbox.microsoft.tenant import ALICE, BOB, bearer_session
+from tests.sandbox.microsoft.graph_calls import assert_graph_error, soon, subscribe
 
 
-def soon(minutes: int = 60) -> str:
-    return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def subscribe(session, base, receiver, resource=f"/users/{ALICE.upn}/mailFolders('inbox')/messages", **extra):
-    body = {"changeType": "created,updated,deleted", "notificationUrl": f"{receiver.url}/hook?tenant=1",
-            "lifecycleNotificationUrl": f"{receiver.url}/lifecycle", "resource": resource,
-            "expirationDateTime": soon(), "clientState": "s3cret-state", **extra}
-    return session.post(f"{base}/subscriptions", json=body)
-
-
-def test_create_runs_the_validation_handshake_then_answers_201(graph, receiver, ms):
-    session, base = graph
+def test_create_runs_the_validation_handshake_then_answers_201(graph_session, receiver, microsoft_url):
+    session, base = graph_session
     answer = subscribe(session, base, receiver)
     assert answer.status_code == 201, answer.text
     sub = answer.json()
-    assert sub["@odata.context"] == f"{ms}/v1.0/$metadata#subscriptions/$entity"
+    assert sub["@odata.context"] == f"{microsoft_url}/v1.0/$metadata#subscriptions/$entity"
     assert sub["clientState"] == "s3cret-state" and sub["changeType"] == "created,updated,deleted"
     assert sub["resource"] == f"/users/{ALICE.upn}/mailFolders('inbox')/messages"
     checks = receiver.validations()
@@ -38,20 +26,20 @@ def test_create_runs_the_validation_handshake_then_answers_201(graph, receiver, 
 
 
 @pytest.mark.parametrize("echo", ["wrong", "fail"])
-def test_failed_validation_is_a_400_and_creates_nothing(graph, receiver, echo):
-    session, base = graph
+def test_failed_validation_is_a_400_and_creates_nothing(graph_session, receiver, echo):
+    session, base = graph_session
     receiver.echo = echo
     assert_graph_error(subscribe(session, base, receiver), 400, "InvalidRequest")
     assert session.get(f"{base}/subscriptions").json()["value"] == []
 
 
-def test_notifications_carry_client_state_for_created_updated_and_deleted_mail(graph, receiver, ms, client_session):
-    session, base = graph
+def test_notifications_carry_client_state_for_created_updated_and_deleted_mail(graph_session, receiver, microsoft_url, client_session):
+    session, base = graph_session
     sub = subscribe(session, base, receiver).json()
-    new = client_session.post(f"{ms}/_sandbox/users/{ALICE.upn}/messages",
+    new = client_session.post(f"{microsoft_url}/_sandbox/users/{ALICE.upn}/messages",
                               json={"from": "x@customer.example", "to": [ALICE.upn], "subject": "Hello"}).json()
     session.patch(f"{base}/users/{ALICE.upn}/messages/{new['id']}", json={"categories": ["CRM"]}).raise_for_status()
-    client_session.delete(f"{ms}/_sandbox/users/{ALICE.upn}/messages/{new['id']}").raise_for_status()
+    client_session.delete(f"{microsoft_url}/_sandbox/users/{ALICE.upn}/messages/{new['id']}").raise_for_status()
     posts = receiver.wait_for("/hook", 3)
     notes = [p["json"]["value"][0] for p in posts]
     assert [n["changeType"] for n in notes] == ["created", "updated", "deleted"]
@@ -62,35 +50,35 @@ def test_notifications_carry_client_state_for_created_updated_and_deleted_mail(g
         assert note["tenantId"] and note["subscriptionExpirationDateTime"] == sub["expirationDateTime"]
     assert posts[0]["args"] == {"tenant": "1"}
     assert posts[0]["headers"]["Content-Type"] == "application/json"
-    client_session.get(f"{ms}/_sandbox/notifications?wait=1")
-    stats = client_session.get(f"{ms}/_sandbox/stats").json()
+    client_session.get(f"{microsoft_url}/_sandbox/notifications?wait=1")
+    stats = client_session.get(f"{microsoft_url}/_sandbox/stats").json()
     assert stats["subscriptions"] == 1 and stats["notifications"] == {"change.delivered": 3}
 
 
-def test_folder_subscription_ignores_other_folders_and_mailboxes(graph, receiver, ms, client_session):
-    session, base = graph
+def test_folder_subscription_ignores_other_folders_and_mailboxes(graph_session, receiver, microsoft_url, client_session):
+    session, base = graph_session
     subscribe(session, base, receiver, changeType="created")
-    client_session.post(f"{ms}/_sandbox/users/{ALICE.upn}/messages", json={"folder": "sentitems", "to": ["a@b.c"]})
-    client_session.post(f"{ms}/_sandbox/users/{BOB.upn}/messages", json={"to": [BOB.upn]})
-    inbox = client_session.post(f"{ms}/_sandbox/users/{ALICE.upn}/messages", json={"to": [ALICE.upn]}).json()
+    client_session.post(f"{microsoft_url}/_sandbox/users/{ALICE.upn}/messages", json={"folder": "sentitems", "to": ["a@b.c"]})
+    client_session.post(f"{microsoft_url}/_sandbox/users/{BOB.upn}/messages", json={"to": [BOB.upn]})
+    inbox = client_session.post(f"{microsoft_url}/_sandbox/users/{ALICE.upn}/messages", json={"to": [ALICE.upn]}).json()
     posts = receiver.wait_for("/hook", 1)
-    client_session.get(f"{ms}/_sandbox/notifications?wait=1")
+    client_session.get(f"{microsoft_url}/_sandbox/notifications?wait=1")
     assert [p["json"]["value"][0]["resourceData"]["id"] for p in receiver.posts("/hook")] == [inbox["id"]]
 
 
-def test_whole_mailbox_subscription_by_delegated_user_through_me(ms, certs, client_session, receiver, alice_token):
+def test_whole_mailbox_subscription_by_delegated_user_through_me(microsoft_url, certs, client_session, receiver, alice_token):
     with bearer_session(certs, alice_token) as session:
-        answer = subscribe(session, f"{ms}/v1.0", receiver, resource="me/messages", changeType="created")
+        answer = subscribe(session, f"{microsoft_url}/v1.0", receiver, resource="me/messages", changeType="created")
         assert answer.status_code == 201, answer.text
         assert answer.json()["creatorId"] == ALICE.oid
-        client_session.post(f"{ms}/_sandbox/users/{ALICE.upn}/messages", json={"folder": "sentitems", "to": ["a@b.c"]})
+        client_session.post(f"{microsoft_url}/_sandbox/users/{ALICE.upn}/messages", json={"folder": "sentitems", "to": ["a@b.c"]})
         assert len(receiver.wait_for("/hook", 1)) == 1
-        other = subscribe(session, f"{ms}/v1.0", receiver, resource=f"users/{BOB.upn}/messages")
+        other = subscribe(session, f"{microsoft_url}/v1.0", receiver, resource=f"users/{BOB.upn}/messages")
         assert_graph_error(other, 403, "ErrorAccessDenied")
 
 
-def test_renew_extends_expiry_within_the_limit_and_refuses_beyond(graph, receiver):
-    session, base = graph
+def test_renew_extends_expiry_within_the_limit_and_refuses_beyond(graph_session, receiver):
+    session, base = graph_session
     sub = subscribe(session, base, receiver).json()
     later = soon(3 * 24 * 60)
     renewed = session.patch(f"{base}/subscriptions/{sub['id']}", json={"expirationDateTime": later})
@@ -101,8 +89,8 @@ def test_renew_extends_expiry_within_the_limit_and_refuses_beyond(graph, receive
     assert_graph_error(subscribe(session, base, receiver, expirationDateTime=soon(-5)), 400, "ExtensionError")
 
 
-def test_delete_and_reauthorize(graph, receiver):
-    session, base = graph
+def test_delete_and_reauthorize(graph_session, receiver):
+    session, base = graph_session
     sub = subscribe(session, base, receiver).json()
     assert session.get(f"{base}/subscriptions/{sub['id']}").json()["id"] == sub["id"]
     reauthorized = session.post(f"{base}/subscriptions/{sub['id']}/reauthorize")
@@ -111,11 +99,11 @@ def test_delete_and_reauthorize(graph, receiver):
     assert_graph_error(session.get(f"{base}/subscriptions/{sub['id']}"), 404, "ResourceNotFound")
 
 
-def test_lifecycle_notifications_reach_the_lifecycle_url(graph, receiver, ms, client_session):
-    session, base = graph
+def test_lifecycle_notifications_reach_the_lifecycle_url(graph_session, receiver, microsoft_url, client_session):
+    session, base = graph_session
     sub = subscribe(session, base, receiver).json()
     for event in ("reauthorizationRequired", "missed", "subscriptionRemoved"):
-        answer = client_session.post(f"{ms}/_sandbox/subscriptions/{sub['id']}/lifecycle", json={"event": event})
+        answer = client_session.post(f"{microsoft_url}/_sandbox/subscriptions/{sub['id']}/lifecycle", json={"event": event})
         assert answer.status_code == 202
     posts = receiver.wait_for("/lifecycle", 3)
     notes = [p["json"]["value"][0] for p in posts]
@@ -132,43 +120,43 @@ def test_lifecycle_notifications_reach_the_lifecycle_url(graph, receiver, ms, cl
     ({"resource": "/users/x/events"}, "InvalidRequest"),
     ({"resource": "/me/messages"}, "BadRequest"),
 ])
-def test_invalid_subscription_requests_are_refused(graph, receiver, change, code):
-    session, base = graph
+def test_invalid_subscription_requests_are_refused(graph_session, receiver, change, code):
+    session, base = graph_session
     assert_graph_error(subscribe(session, base, receiver, **change), 400, code)
     assert receiver.validations() == []
 
 
 
-def test_undeliverable_notifications_are_retried_then_reported_as_missed(graph, receiver, ms, client_session):
-    session, base = graph
+def test_undeliverable_notifications_are_retried_then_reported_as_missed(graph_session, receiver, microsoft_url, client_session):
+    session, base = graph_session
     sub = subscribe(session, base, receiver, changeType="created").json()
     receiver.refuse = True
-    client_session.post(f"{ms}/_sandbox/users/{ALICE.upn}/messages", json={"to": [ALICE.upn]}).raise_for_status()
+    client_session.post(f"{microsoft_url}/_sandbox/users/{ALICE.upn}/messages", json={"to": [ALICE.upn]}).raise_for_status()
     missed = receiver.wait_for("/lifecycle", 1)
     assert missed[0]["json"]["value"][0]["lifecycleEvent"] == "missed"
     assert missed[0]["json"]["value"][0]["subscriptionId"] == sub["id"]
     assert len(receiver.posts("/hook")) == 3  # notification_attempts
-    log = client_session.get(f"{ms}/_sandbox/notifications?wait=1").json()["notifications"]
+    log = client_session.get(f"{microsoft_url}/_sandbox/notifications?wait=1").json()["notifications"]
     assert [n["status"] for n in log if n["kind"] == "change"] == [503]
 
 
 def test_a_silently_dropped_subscription_stops_notifying_and_is_unknown_to_get_patch_and_delete(
-        graph, receiver, ms, client_session):
-    session, base = graph
+        graph_session, receiver, microsoft_url, client_session):
+    session, base = graph_session
     sub = subscribe(session, base, receiver).json()
     other = subscribe(session, base, receiver, resource=f"/users/{ALICE.upn}/mailFolders('sentitems')/messages").json()
-    assert client_session.delete(f"{ms}/_sandbox/subscriptions/{sub['id']}").json() == {"dropped": sub["id"]}
-    assert client_session.delete(f"{ms}/_sandbox/subscriptions/{sub['id']}").status_code == 404
+    assert client_session.delete(f"{microsoft_url}/_sandbox/subscriptions/{sub['id']}").json() == {"dropped": sub["id"]}
+    assert client_session.delete(f"{microsoft_url}/_sandbox/subscriptions/{sub['id']}").status_code == 404
     for answer in (session.get(f"{base}/subscriptions/{sub['id']}"),
                    session.patch(f"{base}/subscriptions/{sub['id']}", json={"expirationDateTime": soon(120)}),
                    session.delete(f"{base}/subscriptions/{sub['id']}")):
         # As observed from Graph (docs-contrib #1522, #6599).
         assert assert_graph_error(answer, 404, "ResourceNotFound")["message"] == "The object was not found."
-    client_session.post(f"{ms}/_sandbox/users/{ALICE.upn}/messages", json={"to": [ALICE.upn]}).raise_for_status()
-    sent = client_session.post(f"{ms}/_sandbox/users/{ALICE.upn}/messages",
+    client_session.post(f"{microsoft_url}/_sandbox/users/{ALICE.upn}/messages", json={"to": [ALICE.upn]}).raise_for_status()
+    sent = client_session.post(f"{microsoft_url}/_sandbox/users/{ALICE.upn}/messages",
                                json={"folder": "sentitems", "to": ["a@b.c"]}).json()
     receiver.wait_for("/hook", 1)
-    client_session.get(f"{ms}/_sandbox/notifications?wait=1")
+    client_session.get(f"{microsoft_url}/_sandbox/notifications?wait=1")
     # Only the other folder's subscription notified; nothing reached the lifecycle URL.
     assert [p["json"]["value"][0]["subscriptionId"] for p in receiver.posts("/hook")] == [other["id"]]
     assert receiver.posts("/hook")[0]["json"]["value"][0]["resourceData"]["id"] == sent["id"]

@@ -1,81 +1,16 @@
-"""A small hand-built org for the Salesforce sandbox tests, loaded straight into the running
-app (so the tests know every record), plus a session and a real simple-salesforce client."""
+"""Fixtures for the Salesforce sandbox tests: the running server loaded with the small org
+of tests/sandbox/salesforce/org.py, a session and a real simple-salesforce client."""
 
 from __future__ import annotations
-
-import html
-import re
-from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from simple_salesforce import Salesforce
 
-from sandbox.salesforce.ids import to_18
-from sandbox.world import World
-
-
-def sf_id(prefix: str, n: int) -> str:
-    return to_18(f"{prefix}Tt{n:010d}")
-
-
-@dataclass(frozen=True)
-class Org:
-    """The Ids of the hand-built org's records."""
-
-    rep = sf_id("005", 1)
-    admin = sf_id("005", 2)
-    acme = sf_id("001", 1)
-    globex = sf_id("001", 2)
-    ann = sf_id("003", 1)  # ann.ng@acme.example
-    bob = sf_id("003", 2)  # o'brien\\x@acme.example (quote and backslash)
-    cat = sf_id("003", 3)  # Cat.Upper@Globex.example, no account
-    lena = sf_id("00Q", 1)  # open lead lena@prospect.example
-    conrad = sf_id("00Q", 2)  # converted lead → ann
-    deal = sf_id("006", 1)
-    ticket = sf_id("500", 1)
-
-
-def small_world() -> World:
-    o = Org
-    return World(
-        seed=0, tenant_id="00000000-0000-0000-0000-000000000000", tenant_domain="example.com",
-        tenant_name="Test", users=[], mails=[],
-        salesforce={
-            "User": [
-                {"Id": o.rep, "Username": "rep@example.com.crm", "Email": "rep@example.com", "FirstName": "Rae",
-                 "LastName": "Rep", "Alias": "rrep", "IsActive": True},
-                {"Id": o.admin, "Username": "admin@example.com.crm", "Email": "admin@example.com",
-                 "FirstName": "Ada", "LastName": "Admin", "IsActive": True},
-            ],
-            "Account": [
-                {"Id": o.acme, "Name": "Acme", "OwnerId": o.rep},
-                {"Id": o.globex, "Name": "Globex", "OwnerId": o.rep},
-            ],
-            "Contact": [
-                {"Id": o.ann, "FirstName": "Ann", "LastName": "Ng", "Email": "ann.ng@acme.example", "AccountId": o.acme,
-                 "CreatedDate": "2026-01-01T10:00:00.000+0000"},
-                {"Id": o.bob, "FirstName": "Bob", "LastName": "O'Brien", "Email": "o'brien\\x@acme.example",
-                 "AccountId": o.acme, "CreatedDate": "2026-01-02T10:00:00.000+0000"},
-                {"Id": o.cat, "FirstName": "Cat", "LastName": "Upper", "Email": "Cat.Upper@Globex.example",
-                 "CreatedDate": "2026-01-03T10:00:00.000+0000"},
-            ],
-            "Lead": [
-                {"Id": o.lena, "FirstName": "Lena", "LastName": "Lead", "Company": "Prospect Ltd",
-                 "Email": "lena@prospect.example"},
-                {"Id": o.conrad, "FirstName": "Conrad", "LastName": "Verted", "Company": "Acme",
-                 "Email": "ann.ng@acme.example", "IsConverted": True, "ConvertedContactId": o.ann,
-                 "ConvertedAccountId": o.acme, "ConvertedDate": "2026-02-01", "Status": "Closed - Converted"},
-            ],
-            "Opportunity": [{"Id": o.deal, "Name": "Acme deal", "StageName": "Prospecting", "CloseDate": "2026-12-31",
-                             "AccountId": o.acme}],
-            "Case": [{"Id": o.ticket, "Subject": "Broken", "AccountId": o.acme, "ContactId": o.ann}],
-        },
-    )
+from tests.sandbox.salesforce.org import small_world
 
 
 @pytest.fixture
-def sandbox(salesforce_app):
+def salesforce_state(salesforce_app):
     """The app's SalesforceSandbox, reset to the small world."""
     state = salesforce_app.extensions["salesforce_sandbox"]
     state.load_world(small_world())
@@ -83,30 +18,30 @@ def sandbox(salesforce_app):
 
 
 @pytest.fixture
-def sf_url(sandbox, sandbox_settings) -> str:
+def salesforce_url(salesforce_state, sandbox_settings) -> str:
     return sandbox_settings.salesforce_url
 
 
 @pytest.fixture
-def token(sf_url, client_session) -> str:
+def token(salesforce_url, client_session) -> str:
     """An access token for the rep, from the control API (the OAuth flow has its own tests)."""
-    response = client_session.post(f"{sf_url}/_sandbox/sessions", json={"username": "rep@example.com.crm"})
+    response = client_session.post(f"{salesforce_url}/_sandbox/sessions", json={"username": "rep@example.com.crm"})
     assert response.status_code == 201
     return response.json()["access_token"]
 
 
 @pytest.fixture
-def sf(sf_url, token, client_session) -> Salesforce:
+def simple_salesforce_client(salesforce_url, token, client_session) -> Salesforce:
     """The real simple-salesforce client, unmodified, over HTTPS with verification on."""
-    return Salesforce(instance_url=sf_url, session_id=token, session=client_session)
+    return Salesforce(instance_url=salesforce_url, session_id=token, session=client_session)
 
 
 @pytest.fixture
-def api(sf_url, token, client_session):
+def rest_api(salesforce_url, token, client_session):
     """Plain requests against /services/data/v59.0 with the rep's bearer token."""
 
     class Api:
-        base = f"{sf_url}/services/data/v59.0"
+        base = f"{salesforce_url}/services/data/v59.0"
         headers = {"Authorization": f"Bearer {token}"}
 
         def call(self, method: str, path: str, **kwargs):
@@ -117,34 +52,12 @@ def api(sf_url, token, client_session):
 
 
 @pytest.fixture
-def org_settings(sf_url, client_session):
+def org_settings(salesforce_url, client_session):
     """Change org settings through the control API: org_settings(shared_activities=False)."""
 
     def change(**settings):
-        response = client_session.patch(f"{sf_url}/_sandbox/org", json=settings)
+        response = client_session.patch(f"{salesforce_url}/_sandbox/org", json=settings)
         assert response.status_code == 200, response.text
         return response.json()
 
     return change
-
-
-def oauth_sign_in(client_session, sf_url: str, *, username: str = "rep@example.com.crm", state: str = "st-1",
-                  scope: str = "api refresh_token id", challenge: str | None = None,
-                  redirect_uri: str = "https://localhost:3000/auth/salesforce/callback",
-                  client_id: str = "mailferry-client") -> dict:
-    """Walk the authorize page like a person: open it, click the user, read the redirect."""
-    params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
-              "scope": scope, "state": state}
-    if challenge:
-        params.update(code_challenge=challenge, code_challenge_method="S256")
-    page = client_session.get(f"{sf_url}/services/oauth2/authorize", params=params)
-    assert page.status_code == 200
-    match = re.search(r'value="(005\w+)" data-testid="sf-login-user"\s+data-username="' + re.escape(username), page.text)
-    assert match, page.text
-    form = {k: html.unescape(v) for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text)}
-    form["user_id"] = match.group(1)
-    answer = client_session.post(f"{sf_url}/services/oauth2/authorize", data=form, allow_redirects=False)
-    assert answer.status_code == 302
-    location = answer.headers["Location"]
-    query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
-    return {"location": location, **query}

@@ -97,12 +97,12 @@ def test_new_entries_make_matching_unresolved_mail_due_and_remove_their_unmatche
         UnmatchedAddress.user_id == mailbox.user_id)).all() == ["c@other.example"]
 
 
-def test_the_page_lists_errors_by_line_and_keeps_the_text(world, client, sign_in):
-    tenant = world.tenant()
-    admin = world.admin(tenant)
-    world.commit()
-    sign_in(client, admin)
-    response = post_form(client, "/admin/exclusions", {"entries": "ok.example\nbad entry\n\n*bad*.example"})
+def test_the_page_lists_errors_by_line_and_keeps_the_text(tenant_world, web_client, sign_in_client):
+    tenant = tenant_world.tenant()
+    admin = tenant_world.admin(tenant)
+    tenant_world.commit()
+    sign_in_client(web_client, admin)
+    response = post_form(web_client, "/admin/exclusions", {"entries": "ok.example\nbad entry\n\n*bad*.example"})
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     errors = elements(html, "exclusion-error")
@@ -112,31 +112,31 @@ def test_the_page_lists_errors_by_line_and_keeps_the_text(world, client, sign_in
     assert element(html, "exclusions-text")["aria-invalid"] == "true"
 
 
-def test_saving_on_the_page_flashes_the_count_of_users_affected(world, client, sign_in):
-    tenant = world.tenant()
-    admin = world.admin(tenant)
+def test_saving_on_the_page_flashes_the_count_of_users_affected(tenant_world, web_client, sign_in_client):
+    tenant = tenant_world.tenant()
+    admin = tenant_world.admin(tenant)
     for _ in range(2):
-        mailbox = factories.mailbox(world.session, world.user(tenant))
-        _mail(world.session, mailbox, "boss@payroll.example")
-    world.commit()
-    sign_in(client, admin)
-    response = post_form(client, "/admin/exclusions", {"entries": "payroll.example\nPAYROLL.example\n"})
+        mailbox = factories.mailbox(tenant_world.session, tenant_world.user(tenant))
+        _mail(tenant_world.session, mailbox, "boss@payroll.example")
+    tenant_world.commit()
+    sign_in_client(web_client, admin)
+    response = post_form(web_client, "/admin/exclusions", {"entries": "payroll.example\nPAYROLL.example\n"})
     assert response.status_code == 302
-    html = client.get("/admin/exclusions").get_data(as_text=True)
+    html = web_client.get("/admin/exclusions").get_data(as_text=True)
     assert "Global Exclusion List saved: 1 entry (1 added, 0 removed). 2 users affected" in html
     assert element(html, "exclusions-text")["text"] == "payroll.example"
 
 
-def test_another_tenants_list_is_neither_shown_nor_changed(world, client, sign_in):
-    mine, theirs = world.tenant(), world.tenant()
-    admin = world.admin(mine)
-    world.add(IgnoreEntry(tenant_id=theirs.id, user_id=None, kind="domain", value="secret-partner.example",
+def test_another_tenants_list_is_neither_shown_nor_changed(tenant_world, web_client, sign_in_client):
+    mine, theirs = tenant_world.tenant(), tenant_world.tenant()
+    admin = tenant_world.admin(mine)
+    tenant_world.add(IgnoreEntry(tenant_id=theirs.id, user_id=None, kind="domain", value="secret-partner.example",
                           source="admin"))
-    world.commit()
-    sign_in(client, admin)
-    assert "secret-partner.example" not in client.get("/admin/exclusions").get_data(as_text=True)
-    assert post_form(client, "/admin/exclusions", {"entries": "mine.example"}).status_code == 302
-    assert world.read(select(IgnoreEntry.value).where(IgnoreEntry.tenant_id == theirs.id)) == [
+    tenant_world.commit()
+    sign_in_client(web_client, admin)
+    assert "secret-partner.example" not in web_client.get("/admin/exclusions").get_data(as_text=True)
+    assert post_form(web_client, "/admin/exclusions", {"entries": "mine.example"}).status_code == 302
+    assert tenant_world.read(select(IgnoreEntry.value).where(IgnoreEntry.tenant_id == theirs.id)) == [
         ("secret-partner.example",)]
 
 

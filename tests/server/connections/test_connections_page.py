@@ -17,7 +17,7 @@ from tests.server.security.flows import demo_user, sign_in_with_microsoft
 
 
 @pytest.fixture
-def signed_in(security_stack, microsoft, salesforce, client_session):
+def signed_in(security_stack, demo_microsoft_url, demo_salesforce_url, client_session):
     clear_database(security_stack.database_url)
     client = security_stack.app.test_client()
     client.environ_base["wsgi.url_scheme"] = "https"

@@ -3,12 +3,8 @@ stored data that is not a plain https origin."""
 
 from __future__ import annotations
 
-from mailferry.config import load_config
 from server.connections import form_targets
-
-
-def config(tmp_path, **env):
-    return load_config({"MAILFERRY_DATA_DIR": str(tmp_path), **env}, read_dotenv=False)
+from tests.config_fixtures import build_config as config
 
 
 def test_a_previous_custom_https_host_is_allowed(tmp_path):

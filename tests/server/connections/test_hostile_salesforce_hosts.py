@@ -28,7 +28,6 @@ from mailferry.crypto import SecretBox
 from mailferry.models import Connection, User
 from mailferry.provisioning import save_connection
 from server import create_app
-from tests.browser.stack import clear_database
 from tests.https_server import start_https
 from tests.server.security.flows import csrf_token, demo_user, sign_in_with_microsoft
 
@@ -114,12 +113,6 @@ def listeners(hostile, internal):
     return hostile, internal
 
 
-@pytest.fixture
-def stack(security_stack, microsoft, salesforce):
-    clear_database(security_stack.database_url)
-    return security_stack
-
-
 def signed_in(app, http, microsoft_url: str):
     client = app.test_client()
     client.environ_base["wsgi.url_scheme"] = "https"
@@ -147,31 +140,31 @@ def connect_through(client, http, login_url: str) -> str:
     return client.get("/connections").get_data(as_text=True)
 
 
-def no_salesforce_connection(stack) -> bool:
-    with Session(stack.engine) as session:
+def no_salesforce_connection(cleared_security_stack) -> bool:
+    with Session(cleared_security_stack.engine) as session:
         return session.execute(select(Connection).where(Connection.provider == "salesforce")).first() is None
 
 
-def test_the_consumer_secret_never_goes_to_a_login_host_that_is_not_salesforce(stack, client_session,
+def test_the_consumer_secret_never_goes_to_a_login_host_that_is_not_salesforce(cleared_security_stack, client_session,
                                                                                 listeners):
     hostile, internal = listeners
-    page = connect_through(signed_in(stack.app, client_session, stack.config.sandbox_microsoft_url),
+    page = connect_through(signed_in(cleared_security_stack.app, client_session, cleared_security_stack.config.sandbox_microsoft_url),
                            client_session, hostile.url)
-    assert not hostile.received(stack.config.salesforce_client_secret)
+    assert not hostile.received(cleared_security_stack.config.salesforce_client_secret)
     assert not [call for call in hostile.calls if call["path"] == "/services/oauth2/token"]
     assert internal.calls == [] and INTERNAL_BODY not in page
     assert "is not a Salesforce login host" in page
-    assert no_salesforce_connection(stack)
+    assert no_salesforce_connection(cleared_security_stack)
 
 
 @pytest.fixture
-def allowing(stack, hostile):
+def allowing(cleared_security_stack, hostile):
     """The app of a deployment whose admin listed the hostile host in SALESFORCE_ALLOWED_HOSTS
     (say, an SSO proxy later taken over): the secret may go there, nothing else follows."""
     netloc = urlsplit(hostile.url).netloc
-    config = dataclasses.replace(stack.config, salesforce_allowed_hosts=(netloc,))
+    config = dataclasses.replace(cleared_security_stack.config, salesforce_allowed_hosts=(netloc,))
     app = create_app(config)
-    app.config["TESTING"] = stack.app.config.get("TESTING", False)
+    app.config["TESTING"] = cleared_security_stack.app.config.get("TESTING", False)
     return app
 
 
@@ -184,69 +177,69 @@ def reply_signed_with(secret: str, identity_host: str):
     return reply
 
 
-def test_an_unsigned_token_reply_is_refused_and_its_identity_url_never_fetched(stack, allowing, client_session,
+def test_an_unsigned_token_reply_is_refused_and_its_identity_url_never_fetched(cleared_security_stack, allowing, client_session,
                                                                                 listeners):
     hostile, internal = listeners
-    page = connect_through(signed_in(allowing, client_session, stack.config.sandbox_microsoft_url),
+    page = connect_through(signed_in(allowing, client_session, cleared_security_stack.config.sandbox_microsoft_url),
                            client_session, hostile.url)
     assert [call["path"] for call in hostile.calls] == ["/services/oauth2/authorize", "/services/oauth2/token"]
     assert internal.calls == [] and INTERNAL_BODY not in page
     assert "was not signed the way Salesforce signs it" in page
-    assert no_salesforce_connection(stack)
+    assert no_salesforce_connection(cleared_security_stack)
 
 
-def test_a_signed_reply_naming_an_identity_url_off_salesforce_is_refused_unfetched(stack, allowing, client_session,
+def test_a_signed_reply_naming_an_identity_url_off_salesforce_is_refused_unfetched(cleared_security_stack, allowing, client_session,
                                                                                    listeners):
     hostile, internal = listeners
-    hostile.reply = reply_signed_with(stack.config.salesforce_client_secret, internal.url)
-    page = connect_through(signed_in(allowing, client_session, stack.config.sandbox_microsoft_url),
+    hostile.reply = reply_signed_with(cleared_security_stack.config.salesforce_client_secret, internal.url)
+    page = connect_through(signed_in(allowing, client_session, cleared_security_stack.config.sandbox_microsoft_url),
                            client_session, hostile.url)
     assert internal.calls == [] and INTERNAL_BODY not in page
     assert "identity URL (id) is not on a Salesforce domain" in page
-    assert no_salesforce_connection(stack)
+    assert no_salesforce_connection(cleared_security_stack)
 
 
-def test_a_reply_signed_with_another_secret_is_refused(stack, allowing, client_session, listeners):
+def test_a_reply_signed_with_another_secret_is_refused(cleared_security_stack, allowing, client_session, listeners):
     hostile, internal = listeners
     hostile.reply = reply_signed_with("not-the-consumer-secret", hostile.url)
-    page = connect_through(signed_in(allowing, client_session, stack.config.sandbox_microsoft_url),
+    page = connect_through(signed_in(allowing, client_session, cleared_security_stack.config.sandbox_microsoft_url),
                            client_session, hostile.url)
     assert "failed its signature check" in page
     assert not [call for call in hostile.calls if call["path"].startswith("/id/")]
-    assert no_salesforce_connection(stack)
+    assert no_salesforce_connection(cleared_security_stack)
 
 
-def test_an_identity_error_body_is_never_shown(stack, allowing, client_session, listeners):
+def test_an_identity_error_body_is_never_shown(cleared_security_stack, allowing, client_session, listeners):
     hostile, _ = listeners
-    hostile.reply = reply_signed_with(stack.config.salesforce_client_secret, hostile.url)
-    page = connect_through(signed_in(allowing, client_session, stack.config.sandbox_microsoft_url),
+    hostile.reply = reply_signed_with(cleared_security_stack.config.salesforce_client_secret, hostile.url)
+    page = connect_through(signed_in(allowing, client_session, cleared_security_stack.config.sandbox_microsoft_url),
                            client_session, hostile.url)
     identity_calls = [call for call in hostile.calls if call["path"].startswith("/id/")]
     assert len(identity_calls) == 1 and identity_calls[0]["authorization"] == "Bearer 00D!hostile"
     assert INTERNAL_BODY not in page
     assert "Salesforce refused the identity call (HTTP 403)" in page
-    assert no_salesforce_connection(stack)
+    assert no_salesforce_connection(cleared_security_stack)
 
 
-def test_an_identity_url_redirecting_off_salesforce_is_not_followed(stack, allowing, client_session, listeners):
+def test_an_identity_url_redirecting_off_salesforce_is_not_followed(cleared_security_stack, allowing, client_session, listeners):
     hostile, internal = listeners
-    hostile.reply = reply_signed_with(stack.config.salesforce_client_secret, hostile.url)
+    hostile.reply = reply_signed_with(cleared_security_stack.config.salesforce_client_secret, hostile.url)
     hostile.identity = lambda: redirect(f"{internal.url}/id/{ORG_ID}/{USER_ID}")
-    page = connect_through(signed_in(allowing, client_session, stack.config.sandbox_microsoft_url),
+    page = connect_through(signed_in(allowing, client_session, cleared_security_stack.config.sandbox_microsoft_url),
                            client_session, hostile.url)
     assert internal.calls == [] and INTERNAL_BODY not in page
     assert "redirect is not on a Salesforce domain" in page
-    assert no_salesforce_connection(stack)
+    assert no_salesforce_connection(cleared_security_stack)
 
 
-def test_a_login_host_saved_before_the_check_is_not_sent_the_refresh_token(stack, client_session, listeners):
+def test_a_login_host_saved_before_the_check_is_not_sent_the_refresh_token(cleared_security_stack, client_session, listeners):
     """A connection saved with a hostile login host (before hosts were checked): Disconnect
     must not post its refresh token (nor anything) there."""
     hostile, _ = listeners
-    client = signed_in(stack.app, client_session, stack.config.sandbox_microsoft_url)
-    with Session(stack.engine) as session:
+    client = signed_in(cleared_security_stack.app, client_session, cleared_security_stack.config.sandbox_microsoft_url)
+    with Session(cleared_security_stack.engine) as session:
         user = session.execute(select(User)).scalars().one()
-        save_connection(session, user, "salesforce", SecretBox(stack.config.encryption_keys).seal(
+        save_connection(session, user, "salesforce", SecretBox(cleared_security_stack.config.encryption_keys).seal(
             {"access_token": "00D!a", "refresh_token": "5Aep-refresh-token-to-keep"}), login_host=hostile.url)
         session.commit()
     client.post("/connections/salesforce/disconnect", data={"csrf_token": csrf_token(client)})
@@ -254,16 +247,16 @@ def test_a_login_host_saved_before_the_check_is_not_sent_the_refresh_token(stack
     assert hostile.calls == []
 
 
-def test_the_sandbox_login_host_still_connects(stack, client_session, listeners, salesforce):
+def test_the_sandbox_login_host_still_connects(cleared_security_stack, client_session, listeners, demo_salesforce_url):
     """The demo's sandbox is the configured login host: the whole flow still works there."""
-    client = signed_in(stack.app, client_session, stack.config.sandbox_microsoft_url)
+    client = signed_in(cleared_security_stack.app, client_session, cleared_security_stack.config.sandbox_microsoft_url)
     started = client.post("/connections/salesforce/connect",
                           data={"csrf_token": csrf_token(client), "login_host": "configured"})
     fields = dict(parse_qsl(urlsplit(started.location).query))
-    users = client_session.get(f"{salesforce}/_sandbox/records/User", timeout=30).json()["records"]
+    users = client_session.get(f"{demo_salesforce_url}/_sandbox/records/User", timeout=30).json()["records"]
     answer = client_session.post(started.location.split("?")[0], allow_redirects=False, timeout=30,
                                  data={**fields, "user_id": users[0]["Id"], "action": "allow"})
     callback = urlsplit(answer.headers["Location"])
     client.get(f"{callback.path}?{callback.query}")
     assert "Salesforce connected as" in client.get("/connections").get_data(as_text=True)
-    assert not no_salesforce_connection(stack)
+    assert not no_salesforce_connection(cleared_security_stack)

@@ -1,7 +1,7 @@
 """Sync History test data: committed rows (the app reads them through its own sessions)
 for a user, a colleague in the same tenant and a user of another tenant; removed after
-each test with their tenants (deletes cascade). Real Redis: the sync queue is emptied
-around each test so enqueued jobs can be read by name."""
+each test with their tenants (deletes cascade). Real Redis: the sync queue (`sync_queue`,
+tests/web_fixtures.py) is emptied around each test so enqueued jobs can be read by name."""
 
 from __future__ import annotations
 
@@ -10,17 +10,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-import redis
-from rq import Queue
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from mailferry.db import utcnow
-from mailferry.job_queue import SYNC_QUEUE
 from mailferry.models import Connection, MessageRecord, Tenant, UnmatchedAddress
 from tests.db import factories
-
-INSTANCE = "https://acme.my.salesforce.example"
+from tests.server.history.helpers import INSTANCE
 _numbers = itertools.count(1)
 
 
@@ -59,7 +55,7 @@ class World:
 
 
 @pytest.fixture
-def world(engine):
+def history_world(engine):
     session = Session(engine, expire_on_commit=False)
     tenant = factories.tenant(session)
     user = factories.user(session, tenant, display_name="Rep One")
@@ -79,23 +75,12 @@ def world(engine):
 
 
 @pytest.fixture
-def client(app, sign_in, world):
+def history_client(app, sign_in_client, history_world):
     test_client = app.test_client()
     # Over https, CSRF protection also wants a same-origin Referer, as browsers send.
     test_client.environ_base["HTTP_REFERER"] = "https://localhost/history"
-    sign_in(test_client, world.user)
+    sign_in_client(test_client, history_world.user)
     return test_client
-
-
-@pytest.fixture
-def sync_queue(redis_url):
-    connection = redis.Redis.from_url(redis_url)
-    queue = Queue(SYNC_QUEUE, connection=connection)
-    queue.empty()
-    for key in connection.scan_iter("rq:job:*"):
-        connection.delete(key)
-    yield queue
-    queue.empty()
 
 
 def ago(minutes: int):

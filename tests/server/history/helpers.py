@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+#: The Salesforce instance of the history user's connection (`history_world`).
+INSTANCE = "https://acme.my.salesforce.example"
+
 
 def csrf_token(client) -> str:
     page = client.get("/ignore-list").get_data(as_text=True)

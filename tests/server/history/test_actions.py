@@ -14,7 +14,7 @@ from mailferry.job_queue import sync_job_id
 from mailferry.models import IgnoredEmail, IgnoreEntry, Message, UnmatchedAddress
 from mailferry.salesforce_links import new_record_url
 from sandbox.salesforce.lightning import parse_default_field_values
-from tests.server.history.conftest import INSTANCE
+from tests.server.history.helpers import INSTANCE
 from tests.server.history.helpers import csrf_token, elements, row_ids
 
 
@@ -27,61 +27,61 @@ def _fresh(engine, model, **where):
         return session.execute(select(model).filter_by(**where)).scalars().all()
 
 
-def test_save_applies_ignore_email_to_several_rows_and_they_leave_the_list(client, world, engine, sync_queue):
-    rows = [world.message(subject=f"Newsletter {i}") for i in range(3)]
-    keep = world.message(subject="Keep me")
-    world.commit()
-    response = client.post("/history/unresolved/save", data={
-        "csrf_token": csrf_token(client), "ignore_email": [str(rows[0].id), str(rows[2].id), str(rows[1].id)],
+def test_save_applies_ignore_email_to_several_rows_and_they_leave_the_list(history_client, history_world, engine, sync_queue):
+    rows = [history_world.message(subject=f"Newsletter {i}") for i in range(3)]
+    keep = history_world.message(subject="Keep me")
+    history_world.commit()
+    response = history_client.post("/history/unresolved/save", data={
+        "csrf_token": csrf_token(history_client), "ignore_email": [str(rows[0].id), str(rows[2].id), str(rows[1].id)],
         "sort": "subject", "dir": "asc"})
     assert response.status_code == 302
     assert response.headers["Location"] == "/history/unresolved?sort=subject&dir=asc"
-    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    html = history_client.get(response.headers["Location"]).get_data(as_text=True)
     assert row_ids(html) == [keep.id]
     assert "Ignored 3 emails" in html
-    ignored = {r.internet_message_id for r in _fresh(engine, IgnoredEmail, user_id=world.user.id)}
+    ignored = {r.internet_message_id for r in _fresh(engine, IgnoredEmail, user_id=history_world.user.id)}
     assert ignored == {r.internet_message_id for r in rows}
-    for row in _fresh(engine, Message, user_id=world.user.id, status="ignored"):
+    for row in _fresh(engine, Message, user_id=history_world.user.id, status="ignored"):
         assert row.pending_operation == "create" and row.reason == "ignore_email"  # the worker decides again
-    assert sync_job_id(world.mailbox.id) in sync_queue.job_ids
-    assert sync_queue.fetch_job(sync_job_id(world.mailbox.id)).func_name == "worker.jobs.sync_mailbox"
+    assert sync_job_id(history_world.mailbox.id) in sync_queue.job_ids
+    assert sync_queue.fetch_job(sync_job_id(history_world.mailbox.id)).func_name == "worker.jobs.sync_mailbox"
 
 
-def test_save_applies_ignore_address_and_domain_from_the_unmatched_tab(client, world, engine, sync_queue):
-    ann = world.unmatched(address="ann@northwind.example")
-    bob = world.unmatched(address="bob@eu.contoso.example")
-    cy = world.unmatched(address="cy@contoso.example")
-    keep = world.unmatched(address="dee@fabrikam.example")
-    due_later = world.message(reason="no_match", next_attempt_at=utcnow().replace(year=2099),
+def test_save_applies_ignore_address_and_domain_from_the_unmatched_tab(history_client, history_world, engine, sync_queue):
+    ann = history_world.unmatched(address="ann@northwind.example")
+    bob = history_world.unmatched(address="bob@eu.contoso.example")
+    cy = history_world.unmatched(address="cy@contoso.example")
+    keep = history_world.unmatched(address="dee@fabrikam.example")
+    due_later = history_world.message(reason="no_match", next_attempt_at=utcnow().replace(year=2099),
                               participants=_participants(("zed@fabrikam.example", "Zed", "from")))
-    only_ignored = world.message(reason="no_match", next_attempt_at=utcnow().replace(year=2099),
+    only_ignored = history_world.message(reason="no_match", next_attempt_at=utcnow().replace(year=2099),
                                  participants=_participants(("ann@northwind.example", "Ann", "from")))
-    world.commit()
-    response = client.post("/history/unmatched/save", data={
-        "csrf_token": csrf_token(client), "ignore_address": ["ann@northwind.example"],
+    history_world.commit()
+    response = history_client.post("/history/unmatched/save", data={
+        "csrf_token": csrf_token(history_client), "ignore_address": ["ann@northwind.example"],
         "ignore_domain": ["contoso.example"]})
-    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    html = history_client.get(response.headers["Location"]).get_data(as_text=True)
     assert row_ids(html) == [keep.id]
     assert "Added to your Ignore List: ann@northwind.example, contoso.example" in html
-    entries = {(e.kind, e.value, e.source) for e in _fresh(engine, IgnoreEntry, user_id=world.user.id)}
+    entries = {(e.kind, e.value, e.source) for e in _fresh(engine, IgnoreEntry, user_id=history_world.user.id)}
     assert entries == {("address", "ann@northwind.example", "history"), ("domain", "contoso.example", "history")}
-    assert {r.id for r in _fresh(engine, UnmatchedAddress, user_id=world.user.id)} == {keep.id}
+    assert {r.id for r in _fresh(engine, UnmatchedAddress, user_id=history_world.user.id)} == {keep.id}
     assert not {ann.id, bob.id, cy.id} & {r.id for r in _fresh(engine, UnmatchedAddress)}
     # Unresolved emails are re-decided at once: one that now has nobody to look up leaves
     # the tab as skipped; the others are due at once, and the mailbox sync is queued by name.
     assert _fresh(engine, Message, id=due_later.id)[0].next_attempt_at <= utcnow()
     skipped = _fresh(engine, Message, id=only_ignored.id)[0]
     assert (skipped.status, skipped.reason) == ("skipped", "no_candidates")
-    assert sync_job_id(world.mailbox.id) in sync_queue.job_ids
+    assert sync_job_id(history_world.mailbox.id) in sync_queue.job_ids
 
 
-def test_unresolved_rows_offer_ignore_and_create_for_each_unmatched_participant(client, world):
-    world.unmatched(address="ann@northwind.example", display_name="Ann Ng")
-    row = world.message(participants=_participants(("ann@northwind.example", "Ng, Ann", "from"),
+def test_unresolved_rows_offer_ignore_and_create_for_each_unmatched_participant(history_client, history_world):
+    history_world.unmatched(address="ann@northwind.example", display_name="Ann Ng")
+    row = history_world.message(participants=_participants(("ann@northwind.example", "Ng, Ann", "from"),
                                                    ("rep@acme.example", "Rep", "to"),
                                                    ("known@contact.example", "Known", "cc")))
-    world.commit()
-    html = client.get("/history/unresolved").get_data(as_text=True)
+    history_world.commit()
+    html = history_client.get("/history/unresolved").get_data(as_text=True)
     people = elements(html, "participant")
     assert [p["data-address"] for p in people] == ["ann@northwind.example"]
     assert elements(html, "ignore-address")[0]["value"] == "ann@northwind.example"
@@ -93,85 +93,85 @@ def test_unresolved_rows_offer_ignore_and_create_for_each_unmatched_participant(
     assert f'id="ignore-email-{row.id}"' in html and f'for="ignore-email-{row.id}"' in html
 
 
-def test_save_from_the_unresolved_tab_ignores_addresses_and_domains_and_mixed_choices(client, world, engine, sync_queue):
-    world.unmatched(address="ann@northwind.example")
-    world.unmatched(address="bo@globex.example")
-    first = world.message(participants=_participants(("ann@northwind.example", "Ann", "from")))
-    second = world.message(participants=_participants(("bo@globex.example", "Bo", "from")))
-    third = world.message(subject="ignore this one")
-    world.commit()
-    client.post("/history/unresolved/save", data={
-        "csrf_token": csrf_token(client), "ignore_email": [str(third.id)],
+def test_save_from_the_unresolved_tab_ignores_addresses_and_domains_and_mixed_choices(history_client, history_world, engine, sync_queue):
+    history_world.unmatched(address="ann@northwind.example")
+    history_world.unmatched(address="bo@globex.example")
+    first = history_world.message(participants=_participants(("ann@northwind.example", "Ann", "from")))
+    second = history_world.message(participants=_participants(("bo@globex.example", "Bo", "from")))
+    third = history_world.message(subject="ignore this one")
+    history_world.commit()
+    history_client.post("/history/unresolved/save", data={
+        "csrf_token": csrf_token(history_client), "ignore_email": [str(third.id)],
         "ignore_address": ["ann@northwind.example", "ann@northwind.example"], "ignore_domain": ["globex.example"]})
-    values = {e.value for e in _fresh(engine, IgnoreEntry, user_id=world.user.id)}
+    values = {e.value for e in _fresh(engine, IgnoreEntry, user_id=history_world.user.id)}
     assert values == {"ann@northwind.example", "globex.example"}
     assert _fresh(engine, Message, id=third.id)[0].status == "ignored"
     # Nobody is left to look up in either email: they leave the Unresolved tab at once.
-    assert _fresh(engine, Message, user_id=world.user.id, status="unresolved") == []
-    assert {r.id for r in _fresh(engine, Message, user_id=world.user.id, status="skipped")} == {first.id, second.id}
-    assert _fresh(engine, UnmatchedAddress, user_id=world.user.id) == []
+    assert _fresh(engine, Message, user_id=history_world.user.id, status="unresolved") == []
+    assert {r.id for r in _fresh(engine, Message, user_id=history_world.user.id, status="skipped")} == {first.id, second.id}
+    assert _fresh(engine, UnmatchedAddress, user_id=history_world.user.id) == []
 
 
-def test_save_refuses_invalid_or_mismatched_values_with_a_clear_message(client, world, engine):
-    world.commit()
-    response = client.post("/history/unmatched/save", data={
-        "csrf_token": csrf_token(client), "ignore_address": ["not an address", "example.com"],
+def test_save_refuses_invalid_or_mismatched_values_with_a_clear_message(history_client, history_world, engine):
+    history_world.commit()
+    response = history_client.post("/history/unmatched/save", data={
+        "csrf_token": csrf_token(history_client), "ignore_address": ["not an address", "example.com"],
         "ignore_domain": ["com", "jane@x.example"]}, follow_redirects=True)
     html = response.get_data(as_text=True)
     assert html.count("Not added:") == 4
     assert "is not an address" in html and "is not a domain" in html
-    assert _fresh(engine, IgnoreEntry, user_id=world.user.id) == []
+    assert _fresh(engine, IgnoreEntry, user_id=history_world.user.id) == []
 
 
-def test_save_with_nothing_ticked_says_so(client, world):
-    response = client.post("/history/unresolved/save", data={"csrf_token": csrf_token(client)}, follow_redirects=True)
+def test_save_with_nothing_ticked_says_so(history_client, history_world):
+    response = history_client.post("/history/unresolved/save", data={"csrf_token": csrf_token(history_client)}, follow_redirects=True)
     assert "Nothing was selected" in response.get_data(as_text=True)
 
 
-def test_save_and_retry_need_the_csrf_token(client, world):
-    row = world.message()
-    world.commit()
-    assert client.post("/history/unresolved/save", data={"ignore_email": [str(row.id)]}).status_code == 400
-    assert client.post("/history/retry", data={"message_id": str(row.id)}).status_code == 400
-    assert client.post("/ignore-list", data={"value": "x.example"}).status_code == 400
+def test_save_and_retry_need_the_csrf_token(history_client, history_world):
+    row = history_world.message()
+    history_world.commit()
+    assert history_client.post("/history/unresolved/save", data={"ignore_email": [str(row.id)]}).status_code == 400
+    assert history_client.post("/history/retry", data={"message_id": str(row.id)}).status_code == 400
+    assert history_client.post("/ignore-list", data={"value": "x.example"}).status_code == 400
 
 
-def test_retry_now_makes_the_email_or_all_of_them_due_and_queues_their_mailboxes_sync(client, world, engine,
+def test_retry_now_makes_the_email_or_all_of_them_due_and_queues_their_mailboxes_sync(history_client, history_world, engine,
                                                                                        sync_queue):
-    row = world.message(reason="no_match")
-    other = world.message(reason="no_match")
-    world.commit()
+    row = history_world.message(reason="no_match")
+    other = history_world.message(reason="no_match")
+    history_world.commit()
     later = utcnow() + timedelta(minutes=15)
     with Session(engine) as session:
         session.execute(update(Message).values(next_attempt_at=later))
         session.commit()
-    token = csrf_token(client)
-    response = client.post("/history/retry", data={"csrf_token": token, "message_id": str(row.id), "tab": "unresolved",
+    token = csrf_token(history_client)
+    response = history_client.post("/history/retry", data={"csrf_token": token, "message_id": str(row.id), "tab": "unresolved",
                                                    "q": "x"})
     assert response.headers["Location"] == "/history/unresolved?q=x"
-    assert [(j.func_name, j.args) for j in sync_queue.get_jobs()] == [("worker.jobs.sync_mailbox", (world.mailbox.id,))]
+    assert [(j.func_name, j.args) for j in sync_queue.get_jobs()] == [("worker.jobs.sync_mailbox", (history_world.mailbox.id,))]
     with Session(engine) as session:
         due = {m.id: m.next_attempt_at <= utcnow() for m in session.execute(select(Message)).scalars()}
     assert due == {row.id: True, other.id: False}
-    client.post("/history/retry", data={"csrf_token": token, "tab": "unresolved"})
+    history_client.post("/history/retry", data={"csrf_token": token, "tab": "unresolved"})
     with Session(engine) as session:
         assert all(m.next_attempt_at <= utcnow() for m in session.execute(select(Message)).scalars())
 
 
-def test_retry_now_of_another_users_email_queues_nothing(client, world, sync_queue):
-    theirs = world.message(world.stranger_mailbox, reason="no_match")
-    world.commit()
-    response = client.post("/history/retry", data={"csrf_token": csrf_token(client), "message_id": str(theirs.id)},
+def test_retry_now_of_another_users_email_queues_nothing(history_client, history_world, sync_queue):
+    theirs = history_world.message(history_world.stranger_mailbox, reason="no_match")
+    history_world.commit()
+    response = history_client.post("/history/retry", data={"csrf_token": csrf_token(history_client), "message_id": str(theirs.id)},
                            follow_redirects=True)
     assert "Nothing to retry" in response.get_data(as_text=True)
     assert sync_queue.get_jobs() == []
 
 
-def test_ignore_email_with_another_users_ids_changes_nothing(client, world, engine, sync_queue):
-    theirs = world.message(world.colleague_mailbox)
-    stranger = world.message(world.stranger_mailbox)
-    world.commit()
-    client.post("/history/unresolved/save", data={"csrf_token": csrf_token(client),
+def test_ignore_email_with_another_users_ids_changes_nothing(history_client, history_world, engine, sync_queue):
+    theirs = history_world.message(history_world.colleague_mailbox)
+    stranger = history_world.message(history_world.stranger_mailbox)
+    history_world.commit()
+    history_client.post("/history/unresolved/save", data={"csrf_token": csrf_token(history_client),
                                                   "ignore_email": [str(theirs.id), str(stranger.id)]})
     assert {r.status for r in _fresh(engine, Message, id=theirs.id) + _fresh(engine, Message, id=stranger.id)} == {"unresolved"}
     assert _fresh(engine, IgnoredEmail) == []
@@ -214,10 +214,10 @@ def test_create_links_are_not_built_for_an_unusable_instance_url():
         assert new_record_url(bad, "Contact", "a@b.example", "A B") is None
 
 
-def test_create_link_in_the_page_is_attribute_escaped_and_decodes_to_the_fields(client, world):
-    world.unmatched(address="dan@x.example", display_name='O\'Brien, "Dan" <b>')
-    world.commit()
-    html = client.get("/history/unmatched").get_data(as_text=True)
+def test_create_link_in_the_page_is_attribute_escaped_and_decodes_to_the_fields(history_client, history_world):
+    history_world.unmatched(address="dan@x.example", display_name='O\'Brien, "Dan" <b>')
+    history_world.commit()
+    html = history_client.get("/history/unmatched").get_data(as_text=True)
     href = elements(html, "create-contact")[0]["href"]
     values = parse_default_field_values(href.split("?", 1)[1])
     assert values["Email"] == "dan@x.example" and values["LastName"] == "O'Brien"

@@ -9,34 +9,18 @@ a route without an expectation fails here until it declares one.
 
 from __future__ import annotations
 
-import tempfile
 from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
 
 import mailferry.models  # noqa: F401  (registers every table)
-from mailferry.config import load_config
 from mailferry.db import Base
 from tests.server.security.expectations import (ADMIN, ALLOWED, EXPECTATIONS, FORBIDDEN, HIDDEN, LOGIN,
                                                 TENANT_ROW, form, parameters)
+from tests.server.security.routes import ROUTES, url_of
 from tests.server.security.world import OWNER_MARK, PRINCIPALS, TENANT_MARK
 
-IGNORED_METHODS = {"HEAD", "OPTIONS"}
-
-
-def app_routes() -> list[tuple[str, str, str]]:
-    """(endpoint, rule, method) for every route of a freshly built app."""
-    from server import create_app
-
-    with tempfile.TemporaryDirectory() as folder:
-        app = create_app(load_config({"MAILFERRY_DATA_DIR": folder, "DATABASE_URL": f"sqlite:///{folder}/x.db",
-                                      "REDIS_URL": "redis://127.0.0.1:1/0"}, read_dotenv=False))
-        return sorted((rule.endpoint, rule.rule, method) for rule in app.url_map.iter_rules()
-                      for method in rule.methods - IGNORED_METHODS)
-
-
-ROUTES = app_routes()
 
 
 def test_every_route_declares_who_may_use_it():
@@ -46,19 +30,19 @@ def test_every_route_declares_who_may_use_it():
 
 
 @pytest.mark.parametrize(("endpoint", "rule", "method"), ROUTES, ids=[f"{m} {r}" for _, r, m in ROUTES])
-def test_route_answers_each_principal_as_declared(endpoint, rule, method, without_csrf, sign_in):
+def test_route_answers_each_principal_as_declared(endpoint, rule, method, without_csrf, sign_in_client):
     security_stack = without_csrf
     policy = EXPECTATIONS.get(endpoint)
     if policy is None:
         pytest.fail(f"{method} {rule} ({endpoint}) has no expectation: add it to "
                     "tests/server/security/expectations.py (docs/web.md, 'Adding a route')")
     world = security_stack.fresh_world()
-    url = _url(security_stack.app, endpoint, rule, parameters(world))
+    url = url_of(security_stack.app, endpoint, rule, parameters(world))
     admin_page = policy in (ADMIN, TENANT_ROW)
     problems = []
     for principal in PRINCIPALS:  # the owner goes last: their own requests may change the rows
         before = _owner_rows(security_stack, world)
-        client = security_stack.client(sign_in, world.users.get(principal))
+        client = security_stack.client(sign_in_client, world.users.get(principal))
         response = client.open(url, method=method, data=form(world) if method == "POST" else None)
         body = response.get_data(as_text=True).lower()  # a streamed answer runs to its end
         response.close()
@@ -75,18 +59,6 @@ def test_route_answers_each_principal_as_declared(endpoint, rule, method, withou
         if _owner_rows(security_stack, world) != before:
             problems.append(f"{principal} changed the owner's rows")
     assert not problems, f"{method} {rule}:\n" + "\n".join(problems)
-
-
-def _url(app, endpoint: str, rule: str, values: dict) -> str:
-    for candidate in app.url_map.iter_rules(endpoint):
-        if candidate.rule != rule:
-            continue
-        missing = [name for name in candidate.arguments if name not in values]
-        if missing:
-            pytest.fail(f"{rule}: no value for URL parameter(s) {missing}: add them to `parameters()` in "
-                        "tests/server/security/expectations.py")
-        return candidate.build({name: values[name] for name in candidate.arguments}, append_unknown=False)[1]
-    raise AssertionError(f"{rule} not found")
 
 
 def _outcome(response) -> str:

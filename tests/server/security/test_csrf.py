@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.server.security.test_authorization_matrix import ROUTES
+from tests.server.security.routes import ROUTES
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 #: Routes called by other servers, or with a bearer token instead of a session: no cookie
@@ -26,13 +26,13 @@ CHANGING_ROUTES = [(e, r, m) for e, r, m in ROUTES if m in STATE_CHANGING and e 
 
 @pytest.mark.parametrize(("endpoint", "rule", "method"), CHANGING_ROUTES,
                          ids=[f"{m} {r}" for _, r, m in CHANGING_ROUTES])
-def test_state_changing_route_needs_the_csrf_token(endpoint, rule, method, security_stack, sign_in):
+def test_state_changing_route_needs_the_csrf_token(endpoint, rule, method, security_stack, sign_in_client):
     from tests.server.security.expectations import form, parameters
-    from tests.server.security.test_authorization_matrix import _url
+    from tests.server.security.routes import url_of
 
     world = security_stack.fresh_world()
-    url = _url(security_stack.app, endpoint, rule, parameters(world))
-    client = security_stack.client(sign_in, world.users["owner"])
+    url = url_of(security_stack.app, endpoint, rule, parameters(world))
+    client = security_stack.client(sign_in_client, world.users["owner"])
     client.get("/connections")  # the session now has a CSRF secret
     for data in (form(world), {**form(world), "csrf_token": "forged"}):
         response = client.open(url, method=method, data=data)
@@ -45,18 +45,18 @@ def test_the_exempt_list_names_only_existing_state_changing_routes():
     assert set(EXEMPT) <= changing
 
 
-def test_a_state_changing_request_from_another_origin_is_refused_even_with_the_token(security_stack, sign_in):
+def test_a_state_changing_request_from_another_origin_is_refused_even_with_the_token(security_stack, sign_in_client):
     """Origin, when the browser sends it, must be this host: a valid token and Referer do not
     make up for a request another site made (or an opaque `null` origin)."""
     from tests.server.security.expectations import form, parameters
     from tests.server.security.flows import csrf_token
-    from tests.server.security.test_authorization_matrix import _url
+    from tests.server.security.routes import url_of
 
     world = security_stack.fresh_world()
-    client = security_stack.client(sign_in, world.users["owner"])
+    client = security_stack.client(sign_in_client, world.users["owner"])
     token = csrf_token(client)
     for endpoint, rule, method in CHANGING_ROUTES:
-        url = _url(security_stack.app, endpoint, rule, parameters(world))
+        url = url_of(security_stack.app, endpoint, rule, parameters(world))
         for origin in ("https://evil.example", "null", "http://localhost"):
             response = client.open(url, method=method, data={**form(world), "csrf_token": token},
                                    headers={"Origin": origin})
@@ -64,9 +64,9 @@ def test_a_state_changing_request_from_another_origin_is_refused_even_with_the_t
             assert "Origin header names another site" in response.get_data(as_text=True), (url, origin)
 
 
-def test_our_own_origin_passes_the_csrf_check(security_stack, sign_in):
+def test_our_own_origin_passes_the_csrf_check(security_stack, sign_in_client):
     world = security_stack.fresh_world()
-    client = security_stack.client(sign_in, world.users["owner"])
+    client = security_stack.client(sign_in_client, world.users["owner"])
     from tests.server.security.flows import csrf_token
 
     out = client.post("/auth/sign-out", data={"csrf_token": csrf_token(client)}, headers={"Origin": "https://localhost"})

@@ -7,7 +7,7 @@ import pytest
 
 from server import sign_in_sessions
 
-from tests.server.security.test_authorization_matrix import ROUTES
+from tests.server.security.routes import ROUTES
 
 GET_ROUTES = [(e, r) for e, r, m in ROUTES if m == "GET"]
 #: Pages Outlook frames (issue 6): their frame-ancestors names the Outlook origins. (The
@@ -25,13 +25,13 @@ def directives(policy: str) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize(("endpoint", "rule"), GET_ROUTES, ids=[r for _, r in GET_ROUTES])
-def test_every_page_carries_the_security_headers(endpoint, rule, security_stack, sign_in):
+def test_every_page_carries_the_security_headers(endpoint, rule, security_stack, sign_in_client):
     from tests.server.security.expectations import parameters
-    from tests.server.security.test_authorization_matrix import _url
+    from tests.server.security.routes import url_of
 
     world = security_stack.fresh_world()
-    client = security_stack.client(sign_in, world.users["owner"])
-    response = client.get(_url(security_stack.app, endpoint, rule, parameters(world)))
+    client = security_stack.client(sign_in_client, world.users["owner"])
+    response = client.get(url_of(security_stack.app, endpoint, rule, parameters(world)))
     response.get_data()
     response.close()
     csp = directives(response.headers["Content-Security-Policy"])
@@ -52,27 +52,27 @@ def test_every_page_carries_the_security_headers(endpoint, rule, security_stack,
         assert response.headers.get("Cache-Control") == "no-store", (rule, response.headers.get("Cache-Control"))
 
 
-def test_an_anonymous_page_and_the_static_files_stay_cacheable(security_stack, sign_in):
+def test_an_anonymous_page_and_the_static_files_stay_cacheable(security_stack, sign_in_client):
     world = security_stack.fresh_world()
-    assert "no-store" not in security_stack.client(sign_in, None).get("/").headers.get("Cache-Control", "")
-    signed_in = security_stack.client(sign_in, world.users["owner"])
+    assert "no-store" not in security_stack.client(sign_in_client, None).get("/").headers.get("Cache-Control", "")
+    signed_in = security_stack.client(sign_in_client, world.users["owner"])
     for path in ("/addin/assets/taskpane.js", "/addin/manifest.xml"):
         response = signed_in.get(path)
         assert response.status_code == 200 and "no-store" not in response.headers.get("Cache-Control", ""), path
 
 
-def test_connections_page_lets_its_form_reach_only_salesforce_login_hosts(security_stack, sign_in):
+def test_connections_page_lets_its_form_reach_only_salesforce_login_hosts(security_stack, sign_in_client):
     world = security_stack.fresh_world()
-    client = security_stack.client(sign_in, world.users["owner"])
+    client = security_stack.client(sign_in_client, world.users["owner"])
     csp = directives(client.get("/connections").headers["Content-Security-Policy"])
     assert csp["form-action"] == ["'self'", security_stack.config.salesforce_login_url,
                                   "https://test.salesforce.com", "https://*.my.salesforce.com"]
     assert csp["frame-ancestors"] == ["'none'"]
 
 
-def test_session_cookie_is_secure_httponly_and_samesite(security_stack, sign_in):
+def test_session_cookie_is_secure_httponly_and_samesite(security_stack, sign_in_client):
     world = security_stack.fresh_world()
-    client = security_stack.client(sign_in, world.users["owner"])
+    client = security_stack.client(sign_in_client, world.users["owner"])
     response = client.get("/connections")  # the page's CSRF token is stored in the session
     cookies = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("session=")]
     assert cookies

@@ -18,35 +18,28 @@ import redis
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from server import create_app, sign_in_sessions
-from tests.browser.stack import clear_database
 from tests.server.security.flows import csrf_token, demo_user, sign_in_with_microsoft
 
 HOUR = 3600
 
 
-@pytest.fixture
-def stack(security_stack, microsoft, salesforce):
-    clear_database(security_stack.database_url)
-    return security_stack
-
-
-def _browser(stack):
-    client = stack.app.test_client()
+def _browser(cleared_security_stack):
+    client = cleared_security_stack.app.test_client()
     client.environ_base["wsgi.url_scheme"] = "https"
     client.environ_base["HTTP_REFERER"] = "https://localhost/"
     return client
 
 
-def _signed_in(stack, client_session):
-    client = _browser(stack)
-    person = demo_user(client_session, stack.config.sandbox_microsoft_url)
+def _signed_in(cleared_security_stack, client_session):
+    client = _browser(cleared_security_stack)
+    person = demo_user(client_session, cleared_security_stack.config.sandbox_microsoft_url)
     assert sign_in_with_microsoft(client, client_session, person["id"]).status_code == 302
     return client
 
 
-def _copy(stack, client):
+def _copy(cleared_security_stack, client):
     """Another browser holding the same cookie (e.g. taken from this one's disk)."""
-    copy = _browser(stack)
+    copy = _browser(cleared_security_stack)
     copy.set_cookie("session", client.get_cookie("session").value, domain="localhost")
     return copy
 
@@ -66,9 +59,9 @@ def _record_key(client) -> str:
         return sign_in_sessions.key_for(session[sign_in_sessions.SESSION_KEY])
 
 
-def test_a_cookie_copied_before_sign_out_no_longer_works_after_it(stack, client_session):
-    client = _signed_in(stack, client_session)
-    copy = _copy(stack, client)
+def test_a_cookie_copied_before_sign_out_no_longer_works_after_it(cleared_security_stack, client_session):
+    client = _signed_in(cleared_security_stack, client_session)
+    copy = _copy(cleared_security_stack, client)
     assert copy.get("/connections").status_code == 200  # the copy is a working sign-in
     assert _signed_in_page(copy) is not None
     assert client.post("/auth/sign-out", data={"csrf_token": csrf_token(client)}).status_code == 302
@@ -78,10 +71,10 @@ def test_a_cookie_copied_before_sign_out_no_longer_works_after_it(stack, client_
     assert copy.get("/connections").status_code == 302  # and it stays refused
 
 
-def test_a_csrf_token_dies_with_its_sign_in(stack, client_session):
-    client = _signed_in(stack, client_session)
+def test_a_csrf_token_dies_with_its_sign_in(cleared_security_stack, client_session):
+    client = _signed_in(cleared_security_stack, client_session)
     token = csrf_token(client)  # the cookie now holds the CSRF secret of its token
-    copy = _copy(stack, client)
+    copy = _copy(cleared_security_stack, client)
     assert client.post("/auth/sign-out", data={"csrf_token": token}).status_code == 302
     # The copied cookie still holds the CSRF secret its token was made from; the sign-in
     # is gone, and so is the secret.
@@ -89,7 +82,7 @@ def test_a_csrf_token_dies_with_its_sign_in(stack, client_session):
     assert replayed.status_code == 400 and "CSRF" in replayed.get_data(as_text=True)
 
 
-def _token_made(client, stack, hours_ago: float) -> str:
+def _token_made(client, cleared_security_stack, hours_ago: float) -> str:
     """A CSRF token for this session's secret as Flask-WTF would have made it `hours_ago`."""
     class Then(TimestampSigner):
         def get_timestamp(self):
@@ -97,23 +90,23 @@ def _token_made(client, stack, hours_ago: float) -> str:
 
     with client.session_transaction() as session:
         secret = session["csrf_token"]
-    return URLSafeTimedSerializer(stack.app.config["SECRET_KEY"], salt="wtf-csrf-token", signer=Then).dumps(secret)
+    return URLSafeTimedSerializer(cleared_security_stack.app.config["SECRET_KEY"], salt="wtf-csrf-token", signer=Then).dumps(secret)
 
 
-def test_csrf_tokens_expire_with_the_sign_in_lifetime(stack, client_session):
-    client = _signed_in(stack, client_session)
+def test_csrf_tokens_expire_with_the_sign_in_lifetime(cleared_security_stack, client_session):
+    client = _signed_in(cleared_security_stack, client_session)
     csrf_token(client)  # the session now has its CSRF secret
-    stale = client.post("/auth/sign-out", data={"csrf_token": _token_made(client, stack, 12.1)})
+    stale = client.post("/auth/sign-out", data={"csrf_token": _token_made(client, cleared_security_stack, 12.1)})
     assert stale.status_code == 400 and "expired" in stale.get_data(as_text=True)
-    fresh = client.post("/auth/sign-out", data={"csrf_token": _token_made(client, stack, 11.9)})
+    fresh = client.post("/auth/sign-out", data={"csrf_token": _token_made(client, cleared_security_stack, 11.9)})
     assert fresh.status_code == 302
 
 
-def test_an_unused_sign_in_ends_after_two_hours(stack, sign_in):
-    world = stack.fresh_world()
-    client = stack.client(sign_in, world.users["owner"])
-    key, store = _record_key(client), redis.Redis.from_url(stack.config.redis_url)
-    assert stack.config.session_idle_minutes == 120
+def test_an_unused_sign_in_ends_after_two_hours(cleared_security_stack, sign_in_client):
+    world = cleared_security_stack.fresh_world()
+    client = cleared_security_stack.client(sign_in_client, world.users["owner"])
+    key, store = _record_key(client), redis.Redis.from_url(cleared_security_stack.config.redis_url)
+    assert cleared_security_stack.config.session_idle_minutes == 120
     store.hset(key, "seen", int(time.time()) - 119 * 60)  # used 1h59 ago: still on
     assert client.get("/connections").status_code == 200
     assert int(store.hget(key, "seen")) >= time.time() - 5  # that use counts
@@ -123,11 +116,11 @@ def test_an_unused_sign_in_ends_after_two_hours(stack, sign_in):
     assert not store.exists(key)
 
 
-def test_a_sign_in_ends_after_twelve_hours_even_in_use(stack, sign_in):
-    world = stack.fresh_world()
-    client = stack.client(sign_in, world.users["owner"])
-    key, store = _record_key(client), redis.Redis.from_url(stack.config.redis_url)
-    assert stack.config.session_hours == 12
+def test_a_sign_in_ends_after_twelve_hours_even_in_use(cleared_security_stack, sign_in_client):
+    world = cleared_security_stack.fresh_world()
+    client = cleared_security_stack.client(sign_in_client, world.users["owner"])
+    key, store = _record_key(client), redis.Redis.from_url(cleared_security_stack.config.redis_url)
+    assert cleared_security_stack.config.session_hours == 12
     store.hset(key, mapping={"created": int(time.time()) - 11 * HOUR - 3000, "seen": int(time.time())})
     assert client.get("/connections").status_code == 200
     store.hset(key, "created", int(time.time()) - 12 * HOUR - 1)
@@ -135,20 +128,20 @@ def test_a_sign_in_ends_after_twelve_hours_even_in_use(stack, sign_in):
     assert not store.exists(key)
 
 
-def test_the_session_cookie_expires_with_the_sign_in(stack, client_session):
-    client = _browser(stack)
-    person = demo_user(client_session, stack.config.sandbox_microsoft_url)
+def test_the_session_cookie_expires_with_the_sign_in(cleared_security_stack, client_session):
+    client = _browser(cleared_security_stack)
+    person = demo_user(client_session, cleared_security_stack.config.sandbox_microsoft_url)
     answer = sign_in_with_microsoft(client, client_session, person["id"])
     cookie = next(h for h in answer.headers.getlist("Set-Cookie") if h.startswith("session="))
     expires = parsedate_to_datetime(re.search(r"Expires=([^;]+)", cookie).group(1))
     assert abs(expires - (datetime.now(timezone.utc) + timedelta(hours=12))) < timedelta(minutes=2)
 
 
-def test_a_signed_cookie_without_a_live_sign_in_signs_nobody_in(stack):
+def test_a_signed_cookie_without_a_live_sign_in_signs_nobody_in(cleared_security_stack):
     """The cookie the app made before sign-ins were kept server-side: a valid signature and
     a user id, nothing else."""
-    world = stack.fresh_world()
-    client = _browser(stack)
+    world = cleared_security_stack.fresh_world()
+    client = _browser(cleared_security_stack)
     with client.session_transaction() as session:
         session["_user_id"], session["_fresh"] = str(world.users["owner"]), True
     assert client.get("/connections").status_code == 302
@@ -157,25 +150,25 @@ def test_a_signed_cookie_without_a_live_sign_in_signs_nobody_in(stack):
         assert "_user_id" not in session
 
 
-def test_a_sign_in_of_another_user_id_is_refused(stack, sign_in):
-    world = stack.fresh_world()
-    client = stack.client(sign_in, world.users["owner"])
+def test_a_sign_in_of_another_user_id_is_refused(cleared_security_stack, sign_in_client):
+    world = cleared_security_stack.fresh_world()
+    client = cleared_security_stack.client(sign_in_client, world.users["owner"])
     with client.session_transaction() as session:  # only someone with the secret key could
         session["_user_id"] = str(world.users["colleague"])
     assert client.get("/connections").status_code == 302
 
 
 @pytest.fixture
-def unreachable(stack):
+def unreachable(cleared_security_stack):
     """The same app (same secret key and database) whose Redis does not answer."""
-    app = create_app(dataclasses.replace(stack.config, redis_url="redis://127.0.0.1:1/0"))
+    app = create_app(dataclasses.replace(cleared_security_stack.config, redis_url="redis://127.0.0.1:1/0"))
     yield app
     app.extensions["mailferry.engine"].dispose()
 
 
-def test_without_redis_a_signed_in_request_is_refused_with_a_page(stack, sign_in, unreachable):
-    world = stack.fresh_world()
-    signed_in = stack.client(sign_in, world.users["owner"])
+def test_without_redis_a_signed_in_request_is_refused_with_a_page(cleared_security_stack, sign_in_client, unreachable):
+    world = cleared_security_stack.fresh_world()
+    signed_in = cleared_security_stack.client(sign_in_client, world.users["owner"])
     token = csrf_token(signed_in)
     client = unreachable.test_client()
     client.environ_base["wsgi.url_scheme"] = "https"

@@ -58,12 +58,12 @@ class World:
 
 
 @pytest.fixture
-def world(engine):
+def tenant_world(engine):
     made = World(engine)
     yield made
     made.close()
 
 
 @pytest.fixture
-def client(app):
+def web_client(app):
     return app.test_client()

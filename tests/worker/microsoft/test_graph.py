@@ -10,7 +10,7 @@ import pytest
 from mailferry.microsoft_identity import acquire_app_token, delegated_token_provider
 from mailferry.provider_errors import ErrorKind, ProviderError
 from mailferry.tls import https_session
-from tests.sandbox.microsoft.conftest import ALICE, BOB, INBOX_COUNT, START, TENANT
+from tests.sandbox.microsoft.tenant import ALICE, BOB, INBOX_COUNT, START, TENANT
 from worker.microsoft.graph import BatchPart, GraphClient
 from worker.microsoft.messages import EmailAddress
 
@@ -29,16 +29,16 @@ def full_round(graph: GraphClient, user: str, folder_id: str, link=None, **kwarg
         link = page.next_link
 
 
-def deliver(client_session, ms, upn=ALICE.upn, **fields) -> dict:
-    answer = client_session.post(f"{ms}/_sandbox/users/{upn}/messages", json={
+def deliver(client_session, microsoft_url, upn=ALICE.upn, **fields) -> dict:
+    answer = client_session.post(f"{microsoft_url}/_sandbox/users/{upn}/messages", json={
         "from": "Erin Example <erin@prospect.example>", "to": [upn], "subject": "New lead",
         "body": "Hi <b>there</b>", **fields})
     assert answer.status_code == 201, answer.text
     return answer.json()
 
 
-def add_fault(client_session, ms, **rule):
-    answer = client_session.post(f"{ms}/_sandbox/faults", json=rule)
+def add_fault(client_session, microsoft_url, **rule):
+    answer = client_session.post(f"{microsoft_url}/_sandbox/faults", json=rule)
     assert answer.status_code == 201, answer.text
 
 
@@ -79,16 +79,16 @@ def test_backfill_window_filters_the_first_round_by_received_date(app_graph, inb
     assert sorted(m.subject for m in messages) == [f"Quote {n}" for n in range(10, INBOX_COUNT)]
 
 
-def test_delta_link_returns_delivered_mail_then_removals(app_graph, inbox, ms, client_session):
+def test_delta_link_returns_delivered_mail_then_removals(app_graph, inbox, microsoft_url, client_session):
     _, _, delta_link, _ = full_round(app_graph, ALICE.upn, inbox)
     quiet, _, delta_link, _ = full_round(app_graph, ALICE.upn, inbox, delta_link)
     assert quiet == []
-    new = deliver(client_session, ms)
+    new = deliver(client_session, microsoft_url)
     changed, removed, delta_link, _ = full_round(app_graph, ALICE.upn, inbox, delta_link)
     assert [m.id for m in changed] == [new["id"]] and removed == []
     assert changed[0].from_ == EmailAddress("Erin Example", "erin@prospect.example")
     assert changed[0].internet_message_id == new["internetMessageId"]
-    client_session.delete(f"{ms}/_sandbox/users/{ALICE.upn}/messages/{new['id']}").raise_for_status()
+    client_session.delete(f"{microsoft_url}/_sandbox/users/{ALICE.upn}/messages/{new['id']}").raise_for_status()
     changed, removed, _, _ = full_round(app_graph, ALICE.upn, inbox, delta_link)
     assert changed == [] and removed == [new["id"]]
 
@@ -102,17 +102,17 @@ def test_category_change_comes_back_through_delta_and_message(app_graph, inbox):
     assert "DoNotSync" in app_graph.message(ALICE.upn, target.id).categories
 
 
-def test_message_moved_between_folders_keeps_its_id(app_graph, inbox, ms, client_session):
+def test_message_moved_between_folders_keeps_its_id(app_graph, inbox, microsoft_url, client_session):
     _, _, delta_link, _ = full_round(app_graph, ALICE.upn, inbox)
-    new = deliver(client_session, ms)
-    client_session.patch(f"{ms}/_sandbox/users/{ALICE.upn}/messages/{new['id']}",
+    new = deliver(client_session, microsoft_url)
+    client_session.patch(f"{microsoft_url}/_sandbox/users/{ALICE.upn}/messages/{new['id']}",
                          json={"folder": "archive"}).raise_for_status()
     assert app_graph.message(ALICE.upn, new["id"]).parent_folder_id == app_graph.folder(ALICE.upn, "archive")["id"]
 
 
-def test_expired_delta_token_is_a_cursor_error_and_a_new_round_recovers(app_graph, inbox, ms, client_session):
+def test_expired_delta_token_is_a_cursor_error_and_a_new_round_recovers(app_graph, inbox, microsoft_url, client_session):
     _, _, delta_link, _ = full_round(app_graph, ALICE.upn, inbox)
-    client_session.post(f"{ms}/_sandbox/users/{ALICE.upn}/delta/expire").raise_for_status()
+    client_session.post(f"{microsoft_url}/_sandbox/users/{ALICE.upn}/delta/expire").raise_for_status()
     with pytest.raises(ProviderError) as caught:
         app_graph.delta(ALICE.upn, inbox, delta_link)
     assert caught.value.kind is ErrorKind.CURSOR
@@ -128,8 +128,8 @@ def test_a_delta_link_to_another_host_is_refused_without_sending_the_token(app_g
     assert caught.value.kind is ErrorKind.CURSOR and app_graph.calls == calls
 
 
-def test_throttling_429_is_temporary_with_graphs_retry_after(app_graph, inbox, ms, client_session):
-    add_fault(client_session, ms, path="*/messages/delta", status=429, retry_after=7, count=1)
+def test_throttling_429_is_temporary_with_graphs_retry_after(app_graph, inbox, microsoft_url, client_session):
+    add_fault(client_session, microsoft_url, path="*/messages/delta", status=429, retry_after=7, count=1)
     with pytest.raises(ProviderError) as caught:
         app_graph.delta(ALICE.upn, inbox, None)
     error = caught.value
@@ -138,8 +138,8 @@ def test_throttling_429_is_temporary_with_graphs_retry_after(app_graph, inbox, m
     assert app_graph.delta(ALICE.upn, inbox, None).messages  # count=1: the next call goes through
 
 
-def test_mailbox_concurrency_is_temporary_with_retry_after(app_graph, inbox, ms, client_session):
-    add_fault(client_session, ms, path="*/messages/delta", status=429, error_code="ApplicationThrottled",
+def test_mailbox_concurrency_is_temporary_with_retry_after(app_graph, inbox, microsoft_url, client_session):
+    add_fault(client_session, microsoft_url, path="*/messages/delta", status=429, error_code="ApplicationThrottled",
               retry_after=2, count=1)
     with pytest.raises(ProviderError) as caught:
         app_graph.delta(ALICE.upn, inbox, None)
@@ -147,23 +147,23 @@ def test_mailbox_concurrency_is_temporary_with_retry_after(app_graph, inbox, ms,
     assert "MailboxConcurrency" in caught.value.message
 
 
-def test_service_unavailable_503_is_temporary_with_retry_after(app_graph, ms, client_session):
-    add_fault(client_session, ms, path="/v1.0/users/*/mailFolders/*", status=503, retry_after=3, count=1)
+def test_service_unavailable_503_is_temporary_with_retry_after(app_graph, microsoft_url, client_session):
+    add_fault(client_session, microsoft_url, path="/v1.0/users/*/mailFolders/*", status=503, retry_after=3, count=1)
     with pytest.raises(ProviderError) as caught:
         app_graph.folder(ALICE.upn, "inbox")
     assert (caught.value.kind, caught.value.code, caught.value.retry_after) == \
         (ErrorKind.TEMPORARY, "serviceNotAvailable", 3)
 
 
-def test_deleted_message_is_not_found(app_graph, ms, client_session):
-    new = deliver(client_session, ms)
-    client_session.delete(f"{ms}/_sandbox/users/{ALICE.upn}/messages/{new['id']}").raise_for_status()
+def test_deleted_message_is_not_found(app_graph, microsoft_url, client_session):
+    new = deliver(client_session, microsoft_url)
+    client_session.delete(f"{microsoft_url}/_sandbox/users/{ALICE.upn}/messages/{new['id']}").raise_for_status()
     with pytest.raises(ProviderError) as caught:
         app_graph.message(ALICE.upn, new["id"])
     assert caught.value.kind is ErrorKind.NOT_FOUND and caught.value.code == "ErrorItemNotFound"
 
 
-def test_rejected_token_is_retried_once_with_a_fresh_token_then_auth(config, certs):
+def test_rejected_token_is_retried_once_with_a_fresh_token_then_auth(microsoft_config, certs):
     asked = []
 
     def provider():
@@ -171,26 +171,26 @@ def test_rejected_token_is_retried_once_with_a_fresh_token_then_auth(config, cer
         return "not-a-token"
 
     with https_session(certs.ca_cert) as session:
-        graph = GraphClient(session, config.microsoft_graph_url, provider)
+        graph = GraphClient(session, microsoft_config.microsoft_graph_url, provider)
         with pytest.raises(ProviderError) as caught:
             graph.folder(ALICE.upn, "inbox")
     assert caught.value.kind is ErrorKind.AUTH and caught.value.code == "InvalidAuthenticationToken"
     assert len(asked) == 2 and graph.calls == 2
 
 
-def test_rejected_token_succeeds_when_the_fresh_token_is_good(config, certs):
-    tokens = iter(["stale-token", acquire_app_token(config, TENANT)])
+def test_rejected_token_succeeds_when_the_fresh_token_is_good(microsoft_config, certs):
+    tokens = iter(["stale-token", acquire_app_token(microsoft_config, TENANT)])
     with https_session(certs.ca_cert) as session:
-        graph = GraphClient(session, config.microsoft_graph_url, lambda: next(tokens))
+        graph = GraphClient(session, microsoft_config.microsoft_graph_url, lambda: next(tokens))
         assert graph.folder(ALICE.upn, "inbox")["displayName"] == "Inbox"
         assert graph.folder(ALICE.upn, "sentitems")  # the good token is kept
     assert graph.calls == 3
 
 
-def test_delegated_token_reads_only_its_own_mailbox(sign_in, box, config, certs):
-    provider = delegated_token_provider(config, sign_in(ALICE.upn).sealed(box), box, lambda _: None)
+def test_delegated_token_reads_only_its_own_mailbox(microsoft_sign_in, secret_box, microsoft_config, certs):
+    provider = delegated_token_provider(microsoft_config, microsoft_sign_in(ALICE.upn).sealed(secret_box), secret_box, lambda _: None)
     with https_session(certs.ca_cert) as session:
-        graph = GraphClient(session, config.microsoft_graph_url, provider)
+        graph = GraphClient(session, microsoft_config.microsoft_graph_url, provider)
         inbox = graph.folder(ALICE.upn, "inbox")["id"]
         assert len(full_round(graph, ALICE.upn, inbox)[0]) == INBOX_COUNT
         with pytest.raises(ProviderError) as caught:
@@ -205,10 +205,10 @@ def test_master_category_is_added_once(app_graph):
     assert [c.display_name for c in app_graph.master_categories(ALICE.upn)].count("Sync to CRM") == 1
 
 
-def test_batch_answers_each_part_in_order_with_its_own_error(app_graph, inbox, ms, client_session):
-    new = deliver(client_session, ms)
-    gone = deliver(client_session, ms)
-    client_session.delete(f"{ms}/_sandbox/users/{ALICE.upn}/messages/{gone['id']}").raise_for_status()
+def test_batch_answers_each_part_in_order_with_its_own_error(app_graph, inbox, microsoft_url, client_session):
+    new = deliver(client_session, microsoft_url)
+    gone = deliver(client_session, microsoft_url)
+    client_session.delete(f"{microsoft_url}/_sandbox/users/{ALICE.upn}/messages/{gone['id']}").raise_for_status()
     calls = app_graph.calls
     results = app_graph.batch([
         BatchPart("PATCH", f"/users/{ALICE.upn}/messages/{new['id']}", {"categories": ["CRM"]}),

@@ -4,20 +4,11 @@ Our client code runs unmodified on real simple-salesforce and requests."""
 
 from __future__ import annotations
 
-import html
-import re
-import uuid
-from urllib.parse import parse_qs, urlsplit
-
 import pytest
 
-from mailferry.salesforce_identity import Pkce, SalesforceOAuth, authorize_url, token_set
-from tests.sandbox.conftest import salesforce, salesforce_app, sandbox_settings  # noqa: F401  (shared fixtures)
+from mailferry.salesforce_identity import SalesforceOAuth, token_set
+from tests.worker.salesforce.oauth_flow import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, sign_in
 from worker.salesforce.session import SalesforceSession
-
-CLIENT_ID = "mailferry-test-app"
-CLIENT_SECRET = "mailferry-test-secret"
-REDIRECT_URI = "https://localhost:3000/connections/salesforce/callback"
 
 
 class Sandbox:
@@ -63,45 +54,19 @@ class Sandbox:
 
 
 @pytest.fixture
-def sandbox(salesforce, client_session) -> Sandbox:  # noqa: F811
-    return Sandbox(salesforce, client_session)
+def salesforce_control(demo_salesforce_url, client_session) -> Sandbox:
+    return Sandbox(demo_salesforce_url, client_session)
 
 
 @pytest.fixture
-def oauth(salesforce, client_session) -> SalesforceOAuth:  # noqa: F811
-    return SalesforceOAuth(salesforce, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, client_session)
-
-
-def authorization_code(http, login_url: str, oauth: SalesforceOAuth, *, user_index: int = 0) -> tuple[str, Pkce]:
-    """Open the authorize page with a PKCE challenge, click a user, read the code from the
-    redirect (a person's clicks played by requests)."""
-    pkce = Pkce.new()
-    state = uuid.uuid4().hex
-    page = http.get(authorize_url(login_url, oauth.client_id, oauth.redirect_uri, state, pkce.challenge))
-    assert page.status_code == 200, page.text
-    form = {name: html.unescape(value)
-            for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text)}
-    users = re.findall(r'name="user_id" value="(005\w+)" data-testid="sf-login-user"', page.text)
-    answer = http.post(f"{login_url}/services/oauth2/authorize", data={**form, "user_id": users[user_index]},
-                       allow_redirects=False)
-    assert answer.status_code == 302, answer.text
-    location = answer.headers["Location"]
-    assert location.startswith(oauth.redirect_uri)
-    query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
-    assert query["state"] == state
-    return query["code"], pkce
-
-
-def sign_in(http, login_url: str, oauth: SalesforceOAuth, *, user_index: int = 0) -> dict:
-    """The whole web server flow with PKCE: authorize, then exchange the code."""
-    code, pkce = authorization_code(http, login_url, oauth, user_index=user_index)
-    return oauth.exchange_code(code, pkce.verifier)
+def oauth(demo_salesforce_url, client_session) -> SalesforceOAuth:
+    return SalesforceOAuth(demo_salesforce_url, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, client_session)
 
 
 @pytest.fixture
-def signed_in(sandbox, oauth, client_session) -> dict:
+def salesforce_tokens(salesforce_control, oauth, client_session) -> dict:
     """Tokens from the real OAuth flow (so they can be refreshed by our client)."""
-    return sign_in(client_session, sandbox.url, oauth)
+    return sign_in(client_session, salesforce_control.url, oauth)
 
 
 @pytest.fixture
@@ -120,11 +85,11 @@ def make_session(certs, oauth):
 
 
 @pytest.fixture
-def sf(make_session, signed_in) -> SalesforceSession:
-    return make_session(signed_in)
+def salesforce_session(make_session, salesforce_tokens) -> SalesforceSession:
+    return make_session(salesforce_tokens)
 
 
 @pytest.fixture
-def owner_id(sandbox) -> str:
+def owner_id(salesforce_control) -> str:
     """An active user to own the Tasks."""
-    return next(u["Id"] for u in sandbox.records("User") if u.get("IsActive", True))
+    return next(u["Id"] for u in salesforce_control.records("User") if u.get("IsActive", True))

@@ -134,9 +134,9 @@ def test_samples_are_written_once_per_hour_with_our_calls(governor, db_session, 
     assert len(rows) == 2
 
 
-def test_session_limit_info_feeds_the_governor(governor, tenant_id, make_session, signed_in, sandbox):
-    sandbox.org(daily_api_limit=50_000, api_used=1_234)
-    sf = make_session(signed_in, on_limit_info=lambda used, total: governor.observe(tenant_id, used, total))
+def test_session_limit_info_feeds_the_governor(governor, tenant_id, make_session, salesforce_tokens, salesforce_control):
+    salesforce_control.org(daily_api_limit=50_000, api_used=1_234)
+    sf = make_session(salesforce_tokens, on_limit_info=lambda used, total: governor.observe(tenant_id, used, total))
     sf.query("SELECT Id FROM User")
     status = governor.status(tenant_id)
     assert (status.org_used, status.allowance, status.share) == (1_235, 50_000, 10_000)

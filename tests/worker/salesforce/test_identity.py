@@ -21,7 +21,7 @@ from mailferry.salesforce_identity import (
     token_set,
 )
 
-from .conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, authorization_code, sign_in
+from tests.worker.salesforce.oauth_flow import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, authorization_code, sign_in
 
 
 def test_pkce_pair_is_rfc7636_s256():
@@ -58,10 +58,10 @@ def test_bad_my_domain_is_refused(domain):
         login_url_for("my_domain", domain)
 
 
-def test_code_flow_with_pkce_gives_tokens_and_identity(sandbox, oauth, client_session):
-    tokens = sign_in(client_session, sandbox.url, oauth)
+def test_code_flow_with_pkce_gives_tokens_and_identity(salesforce_control, oauth, client_session):
+    tokens = sign_in(client_session, salesforce_control.url, oauth)
     assert tokens["access_token"] and tokens["refresh_token"]
-    assert tokens["instance_url"] == sandbox.url
+    assert tokens["instance_url"] == salesforce_control.url
     assert tokens["issued_at"].isdigit() and tokens["issued_at_iso"].endswith("+00:00")
     assert tokens["org_id"].startswith("00D") and tokens["user_id"].startswith("005")
     assert tokens["scope"] == "api refresh_token id"
@@ -70,33 +70,33 @@ def test_code_flow_with_pkce_gives_tokens_and_identity(sandbox, oauth, client_se
     assert who["username"] and "@" in who["username"]
 
 
-def test_wrong_verifier_is_refused_as_auth(sandbox, oauth, client_session):
-    code, _ = authorization_code(client_session, sandbox.url, oauth)
+def test_wrong_verifier_is_refused_as_auth(salesforce_control, oauth, client_session):
+    code, _ = authorization_code(client_session, salesforce_control.url, oauth)
     with pytest.raises(ProviderError) as refused:
         oauth.exchange_code(code, Pkce.new().verifier)
     assert refused.value.kind == "auth" and refused.value.code == "invalid_request"
 
 
-def test_a_used_code_is_refused_as_auth(sandbox, oauth, client_session):
-    code, pkce = authorization_code(client_session, sandbox.url, oauth)
+def test_a_used_code_is_refused_as_auth(salesforce_control, oauth, client_session):
+    code, pkce = authorization_code(client_session, salesforce_control.url, oauth)
     oauth.exchange_code(code, pkce.verifier)
     with pytest.raises(ProviderError) as refused:
         oauth.exchange_code(code, pkce.verifier)
     assert refused.value.kind == "auth" and refused.value.code == "invalid_grant"
 
 
-def test_refresh_keeps_the_refresh_token_and_gives_a_new_access_token(signed_in, oauth):
-    fresh = oauth.refresh(signed_in)
-    assert fresh["access_token"] != signed_in["access_token"]
-    assert fresh["refresh_token"] == signed_in["refresh_token"]  # no rotation: the response has none
-    assert fresh["org_id"] == signed_in["org_id"]
+def test_refresh_keeps_the_refresh_token_and_gives_a_new_access_token(salesforce_tokens, oauth):
+    fresh = oauth.refresh(salesforce_tokens)
+    assert fresh["access_token"] != salesforce_tokens["access_token"]
+    assert fresh["refresh_token"] == salesforce_tokens["refresh_token"]  # no rotation: the response has none
+    assert fresh["org_id"] == salesforce_tokens["org_id"]
 
 
-def test_revoked_refresh_token_is_auth_with_the_reconnect_fix(signed_in, oauth):
-    assert oauth.revoke(signed_in["refresh_token"]) is True
-    assert oauth.revoke(signed_in["refresh_token"]) is False  # already gone
+def test_revoked_refresh_token_is_auth_with_the_reconnect_fix(salesforce_tokens, oauth):
+    assert oauth.revoke(salesforce_tokens["refresh_token"]) is True
+    assert oauth.revoke(salesforce_tokens["refresh_token"]) is False  # already gone
     with pytest.raises(ProviderError) as refused:
-        oauth.refresh(signed_in)
+        oauth.refresh(salesforce_tokens)
     assert refused.value.kind == "auth" and refused.value.code == "invalid_grant"
     assert "Reconnect Salesforce: My Settings → Connections → Salesforce → Connect" in refused.value.message
 
@@ -108,26 +108,26 @@ def test_a_token_response_signed_with_another_secret_is_refused(control_answer):
 
 
 @pytest.fixture
-def control_answer(sandbox):
+def control_answer(salesforce_control):
     """A raw token response from the control API (signed with an empty secret)."""
-    answer = sandbox.http.post(f"{sandbox.url}/_sandbox/sessions", json={})
+    answer = salesforce_control.http.post(f"{salesforce_control.url}/_sandbox/sessions", json={})
     return answer.json()
 
 
-def test_a_callback_url_mismatch_is_setup_and_names_the_url(sandbox, oauth, client_session):
-    code, pkce = authorization_code(client_session, sandbox.url, oauth)
-    elsewhere = SalesforceOAuth(sandbox.url, CLIENT_ID, CLIENT_SECRET, "https://other.example/cb", client_session)
+def test_a_callback_url_mismatch_is_setup_and_names_the_url(salesforce_control, oauth, client_session):
+    code, pkce = authorization_code(client_session, salesforce_control.url, oauth)
+    elsewhere = SalesforceOAuth(salesforce_control.url, CLIENT_ID, CLIENT_SECRET, "https://other.example/cb", client_session)
     with pytest.raises(ProviderError) as refused:
         elsewhere.exchange_code(code, pkce.verifier)
     assert refused.value.kind == "setup" and refused.value.code == "redirect_uri_mismatch"
     assert "https://other.example/cb" in refused.value.message
 
 
-def test_the_callback_gives_the_code_only_with_our_state(sandbox, oauth, client_session):
+def test_the_callback_gives_the_code_only_with_our_state(salesforce_control, oauth, client_session):
     pkce = Pkce.new()
-    page = client_session.get(authorize_url(sandbox.url, CLIENT_ID, REDIRECT_URI, "our-state", pkce.challenge))
+    page = client_session.get(authorize_url(salesforce_control.url, CLIENT_ID, REDIRECT_URI, "our-state", pkce.challenge))
     form = {k: html.unescape(v) for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text)}
-    denied = client_session.post(f"{sandbox.url}/services/oauth2/authorize", data={**form, "action": "deny"},
+    denied = client_session.post(f"{salesforce_control.url}/services/oauth2/authorize", data={**form, "action": "deny"},
                                  allow_redirects=False)
     params = {k: v[0] for k, v in parse_qs(urlsplit(denied.headers["Location"]).query).items()}
     with pytest.raises(ProviderError) as refused:

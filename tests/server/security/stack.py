@@ -1,4 +1,5 @@
-"""The security tests' app: its own migrated database (rows are rebuilt per test), the test
+"""The security tests' app (a pytest plugin, declared in tests/conftest.py: the Connections
+page tests use it too): its own migrated database (rows are rebuilt per test), the test
 Redis, and both sandboxes running, so sign-in and Connect Salesforce routes really work."""
 
 from __future__ import annotations
@@ -9,14 +10,11 @@ import pytest
 from sqlalchemy.orm import Session
 
 from mailferry import migrate
-from mailferry.config import load_config
 from mailferry.crypto import SecretBox
 from mailferry.db import make_engine
 from tests.browser.stack import clear_database
 from tests.db_fixtures import current_backend, empty_database
-from tests.sandbox.conftest import (  # noqa: F401  (shared fixtures)
-    microsoft, microsoft_app, salesforce, salesforce_app, sandbox_settings,
-)
+from tests.config_fixtures import build_config, sandbox_ports
 from tests.server.security.world import World, build_world
 
 
@@ -34,14 +32,14 @@ class Stack:
             session.commit()
         return world
 
-    def client(self, sign_in, user_id: int | None):
+    def client(self, sign_in_client, user_id: int | None):
         """A test client, signed in as `user_id` (None: anonymous), talking HTTPS."""
         client = self.app.test_client()
         client.environ_base["wsgi.url_scheme"] = "https"
         # Browsers send a same-origin Referer, which Flask-WTF requires over HTTPS.
         client.environ_base["HTTP_REFERER"] = "https://localhost/"
         if user_id is not None:
-            sign_in(client, SimpleNamespace(id=user_id))
+            sign_in_client(client, SimpleNamespace(id=user_id))
         return client
 
 
@@ -52,14 +50,8 @@ def security_stack(tmp_path_factory, redis_url, certs, sandbox_settings, microso
     folder = tmp_path_factory.mktemp("security")
     with empty_database(current_backend(), folder) as database_url:
         migrate.upgrade(database_url)
-        config = load_config({
-            "MAILFERRY_DATA_DIR": str(folder / "data"),
-            "MAILFERRY_CERTS_DIR": str(certs.folder),
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "MAILFERRY_SANDBOX_MICROSOFT_PORT": sandbox_settings.microsoft_url.rsplit(":", 1)[1],
-            "MAILFERRY_SANDBOX_SALESFORCE_PORT": sandbox_settings.salesforce_url.rsplit(":", 1)[1],
-        }, read_dotenv=False)
+        config = build_config(folder / "data", MAILFERRY_CERTS_DIR=str(certs.folder), DATABASE_URL=database_url,
+                              REDIS_URL=redis_url, **sandbox_ports(sandbox_settings))
         stack = Stack(create_app(config), database_url)
         try:
             yield stack
@@ -73,3 +65,10 @@ def without_csrf(security_stack):
     security_stack.app.config["WTF_CSRF_ENABLED"] = False
     yield security_stack
     security_stack.app.config["WTF_CSRF_ENABLED"] = True
+
+
+@pytest.fixture
+def cleared_security_stack(security_stack, demo_microsoft_url, demo_salesforce_url):
+    """The security stack with no rows, and both sandboxes reset to the demo seed."""
+    clear_database(security_stack.database_url)
+    return security_stack
