@@ -129,3 +129,56 @@ def test_each_state_machine_is_found_changing_its_state():
         "mailferry/email_state.py"]
     assert {".status", ".stage"} <= found["mailferry/mailbox_state.py"]
     assert {".status", ".status_detail"} <= found["mailferry/connection_state.py"]
+
+
+# -- the tests themselves: shared fixtures are plugins, helpers are plain modules ----------------
+TESTS = ROOT / "tests"
+IMPORTED_FIXTURES = re.compile(r"#\s*noqa:\s*F(401|811)\b")
+
+
+def imported_test_modules(path: Path, tree: ast.AST) -> list[str]:
+    """The `test_*` modules and conftests a module imports (absolute or relative)."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(part for part in (base, node.module or "") if part)
+            names = [module] + [f"{module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            last = name.rsplit(".", 1)[-1]
+            if name.startswith("tests") and (last.startswith("test_") or last == "conftest"):
+                found.append(name)
+    return found
+
+
+def test_no_test_module_or_conftest_imports_a_test_module_or_a_conftest():
+    """Fixtures several folders share are `pytest_plugins` modules (tests/conftest.py), helpers
+    several modules call live in plain modules: importing a test module runs its tests'
+    module-level set-up again, and importing a conftest's fixtures shadows them."""
+    problems = []
+    for path in sorted(TESTS.rglob("*.py")):
+        if path.name.startswith("test_") or path.name == "conftest.py":
+            for name in imported_test_modules(path, ast.parse(path.read_text(), str(path))):
+                problems.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert not problems, "\n".join(problems)
+
+
+def test_no_conftest_imports_fixtures_past_the_linter():
+    """A `# noqa: F401`/`F811` in a conftest is a fixture imported (or shadowed) by hand."""
+    problems = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+                for path in sorted(TESTS.rglob("conftest.py"))
+                for number, line in enumerate(path.read_text().splitlines(), 1)
+                if IMPORTED_FIXTURES.search(line)]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_test_import_check_sees_relative_and_absolute_imports():
+    tree = ast.parse("from .conftest import A\nfrom tests.x.test_y import f\nfrom . import test_z\n"
+                     "import tests.conftest\nfrom tests.x.helpers import g\n")
+    assert imported_test_modules(TESTS / "x" / "test_w.py", tree) == [
+        "tests.x.conftest", "tests.x.test_y", "tests.x.test_z", "tests.conftest"]

@@ -13,16 +13,9 @@ from sqlalchemy import select
 from mailferry.api_budget import KEY_PREFIX
 from mailferry.models import ApiUsageSample
 from tests.db import factories
+from tests.worker.salesforce.clock import Clock
 from mailferry.provider_errors import ErrorKind, ProviderError
 from worker.salesforce.budget import DEFAULT_ALLOWANCE, BudgetGovernor
-
-
-class Clock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

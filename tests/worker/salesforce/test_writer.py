@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
 
 import pytest
 
@@ -13,36 +12,12 @@ from mailferry.allowances import MatchedRecord, apply_allowances, task_fields, t
 from mailferry.decision import Participant
 from mailferry.provider_errors import ErrorKind, ProviderError
 from worker.salesforce.setup import CREATE_FIELD, KEY_LENGTH
+from tests.worker.salesforce.task_writes import SENT, email_write, tasks_with_key, who_relations
 from worker.salesforce.writer import TaskWrite, check_setup, delete_tasks, write_tasks
-
-SENT = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
-
-
-def email_write(n: int, owner_id: str, contact_ids: list[str], subject: str | None = None,
-                shared: bool = True, body: str = "Hello") -> TaskWrite:
-    """A TaskWrite made the way the pipeline makes it: allowances, task_fields, task_key."""
-    records = [MatchedRecord("Contact", cid, f"C{i}", f"c{i}@w.example", None, "to", i)
-               for i, cid in enumerate(contact_ids)]
-    allocation = apply_allowances(records, "outgoing", shared)
-    fields = task_fields(subject=subject or f"Proposal {n}",
-                         participants=[Participant("from", "rep@mailferry.example", "Rep")]
-                         + [Participant("to", r.address) for r in records],
-                         message_date=SENT, body=body, time_zone="Europe/Paris", owner_id=owner_id,
-                         allocation=allocation)
-    return TaskWrite(key=task_key(1, 1, f"<m{n}@mail.example>"), fields=fields, relation_ids=allocation.relation_ids)
-
 
 @pytest.fixture
 def contacts(salesforce_control) -> list[str]:
     return salesforce_control.plant("Contact", [{"LastName": f"W{n}", "Email": f"w{n}@writer.example"} for n in range(60)])
-
-
-def tasks_with_key(salesforce_control, key: str) -> list[dict]:
-    return salesforce_control.records("Task", Mailferry_Key__c=key)
-
-
-def who_relations(salesforce_control, task_id: str) -> set[str]:
-    return {r["RelationId"] for r in salesforce_control.records("TaskRelation", TaskId=task_id) if not r["IsWhat"]}
 
 
 def test_create_then_upsert_the_same_key_keeps_one_task_and_its_subtype(salesforce_control, salesforce_session, owner_id, contacts):
