@@ -18,6 +18,8 @@ from ..settings import AppCredentials
 # Graph application permissions an admin consented to for the demo app (client credentials).
 DEMO_APP_ROLES = ("Mail.ReadWrite", "MailboxSettings.ReadWrite", "User.Read.All")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+# `signInAudience` values for work accounts: one tenant, or any organization's.
+SIGN_IN_AUDIENCES = ("AzureADMyOrg", "AzureADMultipleOrgs")
 
 
 @dataclass
@@ -29,6 +31,12 @@ class AppRegistration:
     app_roles: list[str] = field(default_factory=lambda: list(DEMO_APP_ROLES))
     # Extra App ID URIs an OBO assertion's `aud` may carry besides the client id.
     identifier_uris: list[str] = field(default_factory=list)
+    # `signInAudience`: AzureADMyOrg (single tenant) may sign in only on its tenant's own
+    # authority, never /organizations or /common (AADSTS50194, reference wave2.md §7.1).
+    sign_in_audience: str = "AzureADMultipleOrgs"
+    # `api.requestedAccessTokenVersion` (`accessTokenAcceptedVersion` in the old manifest):
+    # null or 1 → v1.0 access tokens for this app's API, 2 → v2.0 (reference wave2.md §7.2).
+    requested_access_token_version: int | None = None
 
     def accepts_redirect(self, uri: str) -> bool:
         if self.redirect_uris:
@@ -40,6 +48,12 @@ class AppRegistration:
         """An OBO assertion must be issued to this app: its id, or an App ID URI naming it."""
         return aud == self.client_id or aud in self.identifier_uris or (
             aud.startswith("api://") and aud.rstrip("/").endswith("/" + self.client_id))
+
+    def is_multi_tenant(self) -> bool:
+        return self.sign_in_audience != "AzureADMyOrg"
+
+    def access_token_version(self) -> str:
+        return "2.0" if self.requested_access_token_version == 2 else "1.0"
 
     def as_json(self) -> dict:
         return asdict(self)

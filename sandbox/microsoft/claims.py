@@ -1,5 +1,12 @@
 """What the token endpoint puts in access tokens, ID tokens and its JSON answer (reference §2.5,
-§2.6, §2.7): which resource a scope list is for, and the claims Entra v2.0 tokens carry."""
+§2.6, §2.7): which resource a scope list is for, and the claims Entra's tokens carry.
+
+An access token for a custom API comes in the version the API's app registration asks for,
+`requestedAccessTokenVersion` (null or 1 → v1.0, 2 → v2.0), whichever endpoint the client
+called (reference wave2.md §7.2, from Entra's access-token claims reference): v1.0 tokens carry
+`iss https://sts.windows.net/<tid>/`, `aud` as requested (the App ID URI or the client id),
+`appid`/`appidacr` and `unique_name`, `ver 1.0`; v2.0 tokens `iss <authority>/<tid>/v2.0`,
+`aud` the API's client id, `azp`/`azpacr` and `preferred_username`, `ver 2.0`."""
 
 from __future__ import annotations
 
@@ -55,31 +62,40 @@ def service_principal_oid(client_id: str) -> str:
     return stable_guid("service-principal", client_id)
 
 
-def _base(issuer: str, tid: str, aud: str, lifetime: int) -> dict:
+#: The issuer of v1.0 tokens in Entra's global cloud (reference wave2.md §7.2).
+V1_ISSUER = "https://sts.windows.net/{tid}/"
+
+
+def _base(issuer: str, tid: str, aud: str, lifetime: int, version: str = "2.0") -> dict:
     now = int(time.time())
     return {"aud": aud, "iss": issuer, "iat": now, "nbf": now, "exp": now + lifetime, "tid": tid,
-            "uti": secrets.token_urlsafe(16), "ver": "2.0"}
+            "uti": secrets.token_urlsafe(16), "ver": version}
 
 
 def user_access_claims(issuer: str, tid: str, user, app: AppRegistration, resource: str,
-                       scopes: list[str], lifetime: int) -> dict:
-    if resource == GRAPH_RESOURCE and ".default" in scopes:
-        scopes = DELEGATED_DEFAULT
-    aud = GRAPH_RESOURCE if resource == GRAPH_RESOURCE else _api_audience(resource, app)
-    claims = _base(issuer, tid, aud, lifetime)
-    claims.update({
-        "appid": app.client_id, "azp": app.client_id, "azpacr": "1", "idtyp": "user",
-        "name": user.display_name, "oid": user.oid, "preferred_username": user.upn,
-        "upn": user.upn, "scp": " ".join(scopes), "sub": pairwise_sub(user.oid, app.client_id),
-        "given_name": user.given_name, "family_name": user.surname,
-    })
+                       scopes: list[str], lifetime: int, api: AppRegistration | None = None) -> dict:
+    """A delegated access token's claims. `issuer` is the v2.0 issuer; `api` is the app
+    registration of a custom API `resource` (the calling app when not given), whose
+    `requested_access_token_version` picks the token's version."""
+    base = {"idtyp": "user", "name": user.display_name, "oid": user.oid, "upn": user.upn,
+            "sub": pairwise_sub(user.oid, app.client_id), "given_name": user.given_name,
+            "family_name": user.surname}
+    if resource == GRAPH_RESOURCE:
+        # Graph's tokens: unchanged here (both caller claims), Graph checks only aud and lifetime.
+        claims = _base(issuer, tid, GRAPH_RESOURCE, lifetime)
+        claims.update(base, appid=app.client_id, azp=app.client_id, azpacr="1", preferred_username=user.upn,
+                      scp=" ".join(DELEGATED_DEFAULT if ".default" in scopes else scopes))
+        return claims
+    api = api or app
+    if api.access_token_version() == "1.0":
+        # aud is the resource as the client named it: the App ID URI, or the client id.
+        claims = _base(V1_ISSUER.format(tid=tid), tid, resource, lifetime, "1.0")
+        claims.update(base, appid=app.client_id, appidacr="1", unique_name=user.upn,
+                      amr=["pwd"], acr="1", scp=" ".join(scopes))
+    else:
+        claims = _base(issuer, tid, api.client_id, lifetime, "2.0")
+        claims.update(base, azp=app.client_id, azpacr="1", preferred_username=user.upn, scp=" ".join(scopes))
     return claims
-
-
-def _api_audience(resource: str, app: AppRegistration) -> str:
-    # v2.0 tokens for a custom API carry the API's client id as aud; the App ID URI ends with it.
-    last = resource.rstrip("/").rsplit("/", 1)[-1]
-    return last if resource.startswith("api://") and len(last) == 36 else resource
 
 
 def app_access_claims(issuer: str, tid: str, app: AppRegistration, lifetime: int) -> dict:

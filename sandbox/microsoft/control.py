@@ -15,7 +15,7 @@ import re
 from flask import Blueprint, jsonify, request
 
 from ..world import Address, MailSpec
-from .apps import AppRegistration
+from .apps import SIGN_IN_AUDIENCES, AppRegistration
 from .mailstore import Mailbox
 from .state import state
 
@@ -291,3 +291,27 @@ def register_app():
         return _problem("client_id and client_secret are required")
     state().apps.register(app)
     return jsonify(app.as_json()), 201
+
+
+# What an admin changes on an existing registration (its manifest): who may sign in and the
+# version of the access tokens issued for its API (docs/sandbox.md, "App registrations").
+MANIFEST_SETTINGS = {
+    "sign_in_audience": lambda v: v in SIGN_IN_AUDIENCES,
+    "requested_access_token_version": lambda v: v in (None, 1, 2),
+}
+
+
+@bp.patch("/apps/<client_id>")
+def change_app(client_id):
+    app = state().apps.get(client_id)
+    if app is None:
+        return _problem(f"no app registration {client_id!r}", 404)
+    payload = request.get_json(silent=True) or {}
+    wrong = [k for k, v in payload.items() if k not in MANIFEST_SETTINGS or not MANIFEST_SETTINGS[k](v)]
+    if wrong or not payload:
+        return _problem(f"invalid or unknown settings: {', '.join(wrong) or '(none given)'}; known: "
+                        f"sign_in_audience ({' or '.join(SIGN_IN_AUDIENCES)}), "
+                        "requested_access_token_version (null, 1 or 2)")
+    for key, value in payload.items():
+        setattr(app, key, value)
+    return jsonify(app.as_json())

@@ -55,6 +55,36 @@ def aad_response(err: AadError) -> Response:
     return Response(json.dumps(body), status=err.status, mimetype="application/json")
 
 
+#: Tenant segments that name no tenant: a single-tenant app may not use them.
+MULTI_TENANT_SEGMENTS = ("common", "organizations", "consumers")
+
+
+def check_authority(app: AppRegistration, tenant: str) -> None:
+    """A single-tenant registration (`signInAudience` AzureADMyOrg) on `/common` or
+    `/organizations`: Entra answers `invalid_request` AADSTS50194, 400 at the token endpoint,
+    a redirect with the error from authorize (reference wave2.md §7.1; the error as quoted in
+    microsoftgraph/aspnetcore-connect-sample#65, wangziyingwen/AutoApi#15). The message
+    names /common whichever of the two was used; /organizations being refused too is marked
+    unconfirmed in the reference, and the sandbox refuses both."""
+    if not app.is_multi_tenant() and tenant.lower() in MULTI_TENANT_SEGMENTS:
+        raise AadError("invalid_request", 50194, f"Application '{app.client_id}'({app.display_name}) is not "
+                       "configured as a multi-tenant application. Usage of the /common endpoint is not "
+                       "supported for such applications created after '10/15/2018'. Use a tenant-specific "
+                       "endpoint or configure the application to be multi-tenant.")
+
+
+def api_registration(resource: str, caller: AppRegistration) -> AppRegistration:
+    """The app registration of the custom API `resource` names (an App ID URI, which for
+    Nested App Authentication ends with the client id, or the client id itself); the
+    calling app when the tenant has none by that name."""
+    apps = state().apps
+    last = resource.rstrip("/").rsplit("/", 1)[-1]
+    found = apps.get(resource) or next((a for a in apps.all() if resource in a.identifier_uris), None)
+    if found is None and resource.startswith("api://"):
+        found = apps.get(last)
+    return found or caller
+
+
 def root() -> str:
     return state().settings.microsoft_url.rstrip("/")
 
@@ -151,6 +181,10 @@ def authorize(tenant):
     if not params["redirect_uri"] or not app.accepts_redirect(params["redirect_uri"]):
         return _error_page(50011, f"The redirect URI '{params['redirect_uri']}' specified in the request "
                                   f"does not match the redirect URIs configured for the application '{app.client_id}'.")
+    try:
+        check_authority(app, tenant)
+    except AadError as err:
+        return _redirect_back(params, {"error": err.error, "error_description": f"AADSTS{err.code}: {err.text}"})
     if params["response_type"] != "code":
         return _redirect_back(params, {"error": "unsupported_response_type",
                                        "error_description": "AADSTS70005: response_type must be 'code'."})
@@ -221,6 +255,7 @@ def token(tenant):
         form = request.form
         grant = form.get("grant_type")
         app = _client(form, public_allowed=grant in ("authorization_code", "refresh_token"))
+        check_authority(app, tenant)
         if not grant:
             raise AadError("invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
         handler = _GRANTS.get(grant)
@@ -283,7 +318,8 @@ def _user_tokens(app: AppRegistration, oid: str, scopes: list[str], nonce: str |
     except minted.ScopeError as exc:
         raise AadError("invalid_scope", 28000, str(exc).split(": ", 1)[1]) from exc
     lifetime, tid = sandbox.tunables.access_token_lifetime_s, sandbox.store.tenant_id
-    access = minted.user_access_claims(issuer(), tid, user, app, resource, resource_scopes, lifetime)
+    access = minted.user_access_claims(issuer(), tid, user, app, resource, resource_scopes, lifetime,
+                                       api_registration(resource, app))
     body = {"token_type": "Bearer", "scope": " ".join(scopes), "expires_in": lifetime,
             "ext_expires_in": lifetime, "access_token": sandbox.key.mint(access)}
     if "offline_access" in scopes:

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Blueprint, jsonify, request
 
 from ..microsoft import claims as minted
-from ..microsoft.identity import issuer
+from ..microsoft.identity import AadError, api_registration, check_authority, issuer
 from ..microsoft.state import state
 from .guard import same_origin_only
 
@@ -77,13 +77,19 @@ def _token_response(request_id: str, user, params: dict, mode: str | None) -> di
         return _failure(request_id, "PERSISTENT_ERROR", "unauthorized_client",
                         f"AADSTS700016: Application with identifier '{client_id}' was not found in the "
                         f"directory '{sandbox.store.tenant_name}'.")
+    tenant = urlsplit(str(params.get("authority") or "")).path.strip("/").split("/", 1)[0]
+    try:
+        check_authority(app, tenant)  # the broker asks Entra with the add-in's authority
+    except AadError as err:
+        return _failure(request_id, "PERSISTENT_ERROR", err.error, f"AADSTS{err.code}: {err.text}")
     scopes = str(params.get("scope", "")).split()
     try:
         resource, resource_scopes = minted.split_scopes(scopes)
     except minted.ScopeError as exc:
         return _failure(request_id, "PERSISTENT_ERROR", "invalid_scope", str(exc))
     lifetime, tid = sandbox.tunables.access_token_lifetime_s, sandbox.store.tenant_id
-    access = minted.user_access_claims(issuer(), tid, user, app, resource, resource_scopes, lifetime)
+    access = minted.user_access_claims(issuer(), tid, user, app, resource, resource_scopes, lifetime,
+                                       api_registration(resource, app))
     if mode == "expired":  # expired ten minutes ago; expires_in still says an hour, so msal caches it
         past = int(time.time()) - 600
         access.update(iat=past - lifetime, nbf=past - lifetime, exp=past)

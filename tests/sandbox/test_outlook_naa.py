@@ -13,6 +13,7 @@ import pytest
 from tests.config_fixtures import DEMO
 
 API_SCOPE = f"api://localhost:3000/{DEMO.microsoft_client_id}/access_as_user"
+API_APP_ID_URI = API_SCOPE.rsplit("/", 1)[0]
 
 
 def ask(session, url, method, token=None, **token_params):
@@ -29,11 +30,14 @@ def ask(session, url, method, token=None, **token_params):
 
 
 def validate(url, certs, token, audience):
-    tenant = jwt.decode(token, options={"verify_signature": False})["tid"]
+    """The token's claims, checked with its version's issuer (v1.0 `https://sts.windows.net/<tid>/`)."""
+    unverified = jwt.decode(token, options={"verify_signature": False})
+    tenant = unverified["tid"]
+    issuer = f"https://sts.windows.net/{tenant}/" if unverified.get("ver") == "1.0" else f"{url}/{tenant}/v2.0"
     keys = jwt.PyJWKClient(f"{url}/{tenant}/discovery/v2.0/keys",
                            ssl_context=ssl.create_default_context(cafile=str(certs.ca_cert)))
     return jwt.decode(token, keys.get_signing_key_from_jwt(token).key, algorithms=["RS256"],
-                      audience=audience, issuer=f"{url}/{tenant}/v2.0")
+                      audience=audience, issuer=issuer)
 
 
 def test_init_context_names_the_signed_in_account(demo_microsoft_url, client_session):
@@ -49,8 +53,9 @@ def test_get_token_gives_an_api_access_token_and_an_id_token_that_validate(demo_
                     authority=f"{demo_microsoft_url}/organizations")
     assert body["success"] is True
     token = body["token"]
-    access = validate(demo_microsoft_url, certs, token["access_token"], DEMO.microsoft_client_id)
-    assert access["scp"] == "access_as_user" and access["preferred_username"] == upn
+    access = validate(demo_microsoft_url, certs, token["access_token"], API_APP_ID_URI)
+    assert access["ver"] == "1.0" and access["appid"] == DEMO.microsoft_client_id
+    assert access["scp"] == "access_as_user" and access["unique_name"] == upn
     identity = validate(demo_microsoft_url, certs, token["id_token"], DEMO.microsoft_client_id)
     assert identity["oid"] == access["oid"] == body["account"]["localAccountId"]
     assert token["scope"] == API_SCOPE and token["expires_in"] > 3000
@@ -59,7 +64,21 @@ def test_get_token_gives_an_api_access_token_and_an_id_token_that_validate(demo_
 
 def test_popup_requests_are_answered_like_silent_ones(demo_microsoft_url, client_session, certs):
     _, body = ask(client_session, demo_microsoft_url, "GetTokenPopup", clientId=DEMO.microsoft_client_id, scope=f"{API_SCOPE} openid profile")
-    validate(demo_microsoft_url, certs, body["token"]["access_token"], DEMO.microsoft_client_id)
+    validate(demo_microsoft_url, certs, body["token"]["access_token"], API_APP_ID_URI)
+
+
+def test_a_single_tenant_app_on_organizations_is_refused_as_entra_does(demo_microsoft_url, client_session):
+    answer = client_session.patch(f"{demo_microsoft_url}/_sandbox/apps/{DEMO.microsoft_client_id}",
+                                  json={"sign_in_audience": "AzureADMyOrg"})
+    assert answer.status_code == 200, answer.text
+    _, body = ask(client_session, demo_microsoft_url, "GetToken", clientId=DEMO.microsoft_client_id, scope=API_SCOPE,
+                  authority=f"{demo_microsoft_url}/organizations")
+    assert body["success"] is False and body["error"]["code"] == "invalid_request"
+    assert body["error"]["description"].startswith("AADSTS50194: ")
+    tenant = client_session.get(f"{demo_microsoft_url}/_sandbox/tenant").json()["tenantId"]
+    _, body = ask(client_session, demo_microsoft_url, "GetToken", clientId=DEMO.microsoft_client_id, scope=API_SCOPE,
+                  authority=f"{demo_microsoft_url}/{tenant}")
+    assert body["success"] is True
 
 
 def test_an_unknown_client_id_is_refused_as_entra_does(demo_microsoft_url, client_session):
@@ -73,7 +92,7 @@ def test_expired_mode_hands_out_an_expired_token_msal_would_still_cache(demo_mic
     _, body = ask(client_session, demo_microsoft_url, "GetToken", token="expired", clientId=DEMO.microsoft_client_id, scope=API_SCOPE)
     assert body["token"]["expires_in"] == 3600
     with pytest.raises(jwt.ExpiredSignatureError):
-        validate(demo_microsoft_url, certs, body["token"]["access_token"], DEMO.microsoft_client_id)
+        validate(demo_microsoft_url, certs, body["token"]["access_token"], API_APP_ID_URI)
 
 
 def test_forged_mode_hands_out_a_token_signed_by_another_key_under_the_same_kid(demo_microsoft_url, client_session, certs):
@@ -82,7 +101,7 @@ def test_forged_mode_hands_out_a_token_signed_by_another_key_under_the_same_kid(
     forged = body["token"]["access_token"]
     assert jwt.get_unverified_header(forged)["kid"] == jwt.get_unverified_header(genuine["token"]["access_token"])["kid"]
     with pytest.raises(jwt.InvalidSignatureError):
-        validate(demo_microsoft_url, certs, forged, DEMO.microsoft_client_id)
+        validate(demo_microsoft_url, certs, forged, API_APP_ID_URI)
 
 
 def test_an_unknown_bridge_method_fails_without_hanging_msal(demo_microsoft_url, client_session):
