@@ -157,6 +157,11 @@ def _entra_refusal(error: str, description: str):
         return problem("An administrator must approve Mailferry",
                        f"Your organization requires admin consent ({detail}). Ask a Microsoft 365 administrator "
                        "to grant consent to Mailferry, then sign in again.", status=400)
+    if "AADSTS50194" in detail:  # a single-tenant registration asked on /organizations or /common
+        return problem("Mailferry's app registration is for one tenant",
+                       f"Entra ID refused signing in at \u201c{config().microsoft_tenant}\u201d ({detail}). An "
+                       "administrator must set MICROSOFT_TENANT to the registration's Directory (tenant) ID or "
+                       "a verified domain, or make the registration multi-tenant.", status=400)
     return problem("Microsoft refused the sign-in", f"Entra ID answered: {detail}", status=400)
 
 
