@@ -6,7 +6,6 @@ routes, with a registration the sandbox knows as AzureADMyOrg."""
 from __future__ import annotations
 
 import html
-from dataclasses import replace
 
 import pytest
 import redis
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 from mailferry.job_queue import SYNC_QUEUE, sync_job_id
 from mailferry.models import Mailbox, User
 from tests.browser.stack import clear_database
+from tests.config_fixtures import build_config, sandbox_ports
 from tests.server.security.flows import _INPUT, demo_user, sign_in_with_microsoft
 
 SINGLE_TENANT_APP = {"client_id": "51a91e00-0000-4000-8000-0000000051a9", "client_secret": "only-contoso",
@@ -24,7 +24,8 @@ SINGLE_TENANT_APP = {"client_id": "51a91e00-0000-4000-8000-0000000051a9", "clien
 
 
 @pytest.fixture
-def single_tenant(security_stack, demo_microsoft_url, demo_salesforce_url, client_session, redis_url):
+def single_tenant(security_stack, demo_microsoft_url, demo_salesforce_url, client_session, redis_url, certs,
+                  sandbox_settings):
     """The security stack's app, configured for a single-tenant registration of the sandbox tenant."""
     from server import create_app
 
@@ -34,9 +35,12 @@ def single_tenant(security_stack, demo_microsoft_url, demo_salesforce_url, clien
     tenant = client_session.get(f"{demo_microsoft_url}/_sandbox/tenant").json()
 
     def app_for(microsoft_tenant: str):
-        config = replace(security_stack.config, microsoft_client_id=SINGLE_TENANT_APP["client_id"],
-                         microsoft_client_secret=SINGLE_TENANT_APP["client_secret"],
-                         microsoft_tenant=microsoft_tenant)
+        # The security stack's settings, with this registration and MICROSOFT_TENANT set.
+        config = build_config(security_stack.config.data_dir, MAILFERRY_CERTS_DIR=str(certs.folder),
+                              DATABASE_URL=security_stack.database_url, REDIS_URL=redis_url,
+                              **sandbox_ports(sandbox_settings), MICROSOFT_TENANT=microsoft_tenant,
+                              MICROSOFT_CLIENT_ID=SINGLE_TENANT_APP["client_id"],
+                              MICROSOFT_CLIENT_SECRET=SINGLE_TENANT_APP["client_secret"])
         client = create_app(config).test_client()
         client.environ_base["wsgi.url_scheme"] = "https"
         client.environ_base["HTTP_REFERER"] = "https://localhost/"
@@ -55,10 +59,10 @@ def test_a_single_tenant_registration_signs_in_on_its_tenant(single_tenant, secu
     tenant, app_for = single_tenant
     client = app_for(tenant[by].lower())
     person = demo_user(client_session, security_stack.config.sandbox_microsoft_url)
-    started = client.get("/auth/sign-in")
-    assert started.location.startswith(f"{security_stack.config.microsoft_authority_host}/{tenant[by].lower()}/")
     answer = sign_in_with_microsoft(client, client_session, person["id"])
     assert answer.status_code == 302 and answer.location == "/", answer.get_data(as_text=True)[:500]
+    started = client.get("/auth/sign-in")
+    assert started.location.startswith(f"{security_stack.config.microsoft_authority_host}/{tenant[by].lower()}/")
     with Session(security_stack.engine) as session:
         assert session.execute(select(User.oid)).scalar_one() == person["id"]
 
