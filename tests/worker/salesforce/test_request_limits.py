@@ -14,7 +14,7 @@ import redis as redis_lib
 from mailferry.api_budget import KEY_PREFIX
 from mailferry.provider_errors import ErrorKind, ProviderError
 from tests.db import factories
-from tests.worker.salesforce.test_budget import Clock
+from tests.worker.salesforce.clock import Clock
 from worker.salesforce.budget import BudgetGovernor
 from worker.salesforce.crm import SalesforceCrm
 from worker.salesforce.errors import LIMIT_BACKOFF_SECONDS

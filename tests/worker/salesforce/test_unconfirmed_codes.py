@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.worker.salesforce.test_writer import email_write, tasks_with_key
+from tests.worker.salesforce.task_writes import email_write, tasks_with_key
 from worker.salesforce.writer import write_tasks
 
 OTHER_ANSWERS = [
