@@ -22,7 +22,10 @@ def counted_statements(app):
     engine = app.extensions["mailferry.engine"]
 
     def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
+        # Queries only: transaction control (BEGIN, SQLite's PRAGMA query_only for read-only
+        # sessions, mailferry/db.py) is not what an N+1 would multiply.
+        if not statement.lstrip().upper().startswith(("BEGIN", "PRAGMA", "COMMIT", "ROLLBACK")):
+            statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", count)
     try:
