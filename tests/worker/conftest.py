@@ -7,11 +7,14 @@ from dataclasses import dataclass
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from cli.demo import connect_demo_users
 from mailferry import migrate
 from mailferry.config import Config
+from mailferry.models import Mailbox, User
 from tests.config_fixtures import build_config, sandbox_ports
+from tests.worker.demo_rep import REP
 from worker.runtime import Runtime, use_runtime
 
 
@@ -76,3 +79,13 @@ def pipeline(engine_config, clouds):
     yield runtime, mailbox_ids
     use_runtime(None)
     runtime.engine.dispose()
+
+
+@pytest.fixture
+def rep(pipeline) -> tuple[int, int]:
+    """(user id, mailbox id) of the demo's sales rep (`tests.worker.demo_rep.REP`)."""
+    runtime, _ = pipeline
+    with runtime.sessions() as session:
+        user = session.execute(select(User).where(User.upn == REP)).scalar_one()
+        mailbox = session.execute(select(Mailbox).where(Mailbox.user_id == user.id)).scalar_one()
+        return user.id, mailbox.id

@@ -26,9 +26,9 @@ from mailferry.models import Mailbox, Message, Subscription, Tenant, User, UserS
 from sandbox.world import Address, MailSpec
 from server import create_app
 from tests.https_server import start_https
+from tests.worker.demo_rep import REP
 from worker import jobs
 
-REP = "alex.morgan@contoso-demo.com"
 COLLEAGUE = "sam.lee@contoso-demo.com"  # internal: decided without a Salesforce lookup
 SUBSCRIPTION_POSTS = "POST /v1.0/subscriptions"
 
@@ -40,15 +40,6 @@ def engine_config(engine_config, certs):
     server, url = start_https(create_app(engine_config), certs)
     yield dataclasses.replace(engine_config, base_url=url)
     server.shutdown()
-
-
-@pytest.fixture
-def rep(pipeline):
-    runtime, _ = pipeline
-    with runtime.sessions() as session:
-        user = session.execute(select(User).where(User.upn == REP)).scalar_one()
-        mailbox = session.execute(select(Mailbox).where(Mailbox.user_id == user.id)).scalar_one()
-        return user.id, mailbox.id
 
 
 def sync(mailbox_id: int) -> dict:

@@ -24,11 +24,11 @@ from sqlalchemy.engine import make_url
 
 from mailferry.db import normalise_url, utcnow
 from mailferry.ignoring import ignore_emails
-from mailferry.models import Mailbox, Message, User, UserSetting
+from mailferry.models import Message, UserSetting
 from tests.db_fixtures import is_postgresql
+from tests.worker.demo_rep import REP
 from worker import jobs
 
-REP = "alex.morgan@contoso-demo.com"
 
 
 @dataclass
@@ -95,15 +95,14 @@ def test_a_first_sync_and_a_second_one_make_no_call_inside_a_write_transaction(p
 
 
 def test_refreshed_tokens_failed_writes_throttling_and_a_deleted_task_make_no_call_inside_a_write_transaction(
-        pipeline, clouds, write_lock_watch):
+        pipeline, rep, clouds, write_lock_watch):
     """The paths with extra calls or extra writes between calls: a Salesforce session that
     expired (refresh, tokens stored, call again), a 503 on a write (rows Unresolved), Graph
     throttling, and a Task withdrawn after DoNotSync."""
-    runtime, mailbox_ids = pipeline
+    runtime, _ = pipeline
+    user_id, mailbox_id = rep
     with runtime.session() as session:
-        user = session.execute(select(User).where(User.upn == REP)).scalar_one()
-        mailbox_id = session.execute(select(Mailbox.id).where(Mailbox.user_id == user.id)).scalar_one()
-        session.add(UserSetting(user_id=user.id, key="prevent_delete", value=False))
+        session.add(UserSetting(user_id=user_id, key="prevent_delete", value=False))
     jobs.sync_mailbox(mailbox_id)
     contact = next(c for c in clouds.records("Contact") if c.get("Email") and "'" not in c["Email"])
     sent = clouds.deliver(REP, **{"from": {"address": contact["Email"]}, "to": [{"address": REP}],
@@ -132,16 +131,13 @@ def test_refreshed_tokens_failed_writes_throttling_and_a_deleted_task_make_no_ca
     assert write_lock_watch.inside_a_write == [], "\n".join(dict.fromkeys(write_lock_watch.inside_a_write))
 
 
-def test_an_email_the_user_ignores_while_its_task_is_being_written_stays_ignored(pipeline, clouds):
+def test_an_email_the_user_ignores_while_its_task_is_being_written_stays_ignored(pipeline, rep, clouds):
     """With no transaction held across the write, the user's Ignore Email can land while
     Salesforce is writing the Task. Their choice wins: the row stays ignored with its
     operation pending (so the next run decides it again), and knows the Task now in
     Salesforce; it is not overwritten with "synced"."""
     runtime, _ = pipeline
-    with runtime.session() as session:
-        user = session.execute(select(User).where(User.upn == REP)).scalar_one()
-        user_id = user.id
-        mailbox_id = session.execute(select(Mailbox.id).where(Mailbox.user_id == user.id)).scalar_one()
+    user_id, mailbox_id = rep
     jobs.sync_mailbox(mailbox_id)
     contact = next(c for c in clouds.records("Contact") if c.get("Email") and "'" not in c["Email"])
     clouds.deliver(REP, **{"from": {"address": contact["Email"]}, "to": [{"address": REP}],

@@ -9,15 +9,14 @@ import threading
 from flask import Flask, request
 from sqlalchemy import select
 
-from mailferry.models import Connection, Mailbox, User
+from mailferry.models import Connection
 from tests.https_server import start_https
 from worker import jobs
 
-REP = "alex.morgan@contoso-demo.com"
 
 
 def test_a_refresh_never_posts_the_consumer_secret_to_a_saved_host_that_is_not_salesforces(
-        pipeline, clouds, certs, engine_config):
+        pipeline, rep, clouds, certs, engine_config):
     calls, lock = [], threading.Lock()
     listener = Flask("hostile-login-host")
 
@@ -30,11 +29,10 @@ def test_a_refresh_never_posts_the_consumer_secret_to_a_saved_host_that_is_not_s
     server, hostile_url = start_https(listener, certs)
     runtime, _ = pipeline
     try:
+        user_id, mailbox_id = rep
         with runtime.session() as session:
-            user = session.execute(select(User).where(User.upn == REP)).scalar_one()
-            mailbox_id = session.execute(select(Mailbox.id).where(Mailbox.user_id == user.id)).scalar_one()
             connection = session.execute(select(Connection).where(
-                Connection.user_id == user.id, Connection.provider == "salesforce")).scalar_one()
+                Connection.user_id == user_id, Connection.provider == "salesforce")).scalar_one()
             connection.login_host = hostile_url
         clouds.faults(clouds.salesforce, {"path": "/services/data/*", "status": 401,
                                           "error_code": "INVALID_SESSION_ID", "count": 1})  # forces a refresh
@@ -44,7 +42,7 @@ def test_a_refresh_never_posts_the_consumer_secret_to_a_saved_host_that_is_not_s
     assert calls == [], "the hostile host was contacted"
     with runtime.sessions() as session:
         connection = session.execute(select(Connection).where(
-            Connection.user_id == user.id, Connection.provider == "salesforce")).scalar_one()
+            Connection.user_id == user_id, Connection.provider == "salesforce")).scalar_one()
     assert connection.status == "needs_reconnect"
     assert "not a Salesforce domain" in connection.status_detail
     assert engine_config.salesforce_client_secret  # there was a secret to leak

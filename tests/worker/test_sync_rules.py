@@ -14,18 +14,9 @@ from mailferry.db import utcnow
 from mailferry.models import Connection, IgnoreEntry, Mailbox, Message, UnmatchedAddress, User, UserSetting
 from mailferry.reevaluation import after_entry_added
 from mailferry.salesforce_identity import SalesforceOAuth
+from tests.worker.demo_rep import REP
 from worker import jobs
 
-REP = "alex.morgan@contoso-demo.com"
-
-
-@pytest.fixture
-def rep(pipeline):
-    runtime, _ = pipeline
-    with runtime.sessions() as session:
-        user = session.execute(select(User).where(User.upn == REP)).scalar_one()
-        mailbox = session.execute(select(Mailbox).where(Mailbox.user_id == user.id)).scalar_one()
-        return user.id, mailbox.id
 
 
 @pytest.fixture
