@@ -146,9 +146,13 @@ def process_batch(session: Session, batch: list[Message], user: User, context: D
     _record_all(session, [r for r in settled if r not in not_withdrawn], decisions, results, now, counts)
 
 
+#: The columns other writers set to ask for (or settle) work on a row: what the process
+#: stage compares before recording an outcome.
+RACEABLE = (Message.status, Message.pending_operation, Message.next_attempt_at, Message.salesforce_task_id)
+
+
 def _raceable_state(row: Message) -> tuple:
-    """The columns other writers set to ask for (or settle) work on a row."""
-    return row.status, row.pending_operation, row.next_attempt_at, row.salesforce_task_id
+    return tuple(getattr(row, column.key) for column in RACEABLE)
 
 
 def _changed_meanwhile(session: Session, batch: list[Message], seen: dict[int, tuple]) -> set[int]:
@@ -156,11 +160,7 @@ def _changed_meanwhile(session: Session, batch: list[Message], seen: dict[int, t
     that records the batch; on PostgreSQL locked until it commits, so nothing slips in."""
     now_there = {
         found.id: tuple(found[1:])
-        for found in session.execute(
-            select(Message.id, Message.status, Message.pending_operation, Message.next_attempt_at,
-                   Message.salesforce_task_id)
-            .where(Message.id.in_(list(seen))).with_for_update()
-        )
+        for found in session.execute(select(Message.id, *RACEABLE).where(Message.id.in_(list(seen))).with_for_update())
     }
     return {row_id for row_id, state in seen.items() if now_there.get(row_id) != state}
 
