@@ -12,6 +12,12 @@ from mailferry.db import Base, UTCDateTime, utcnow
 from mailferry.models.columns import ADDRESS_LENGTH, NAME_LENGTH, normalise_address, one_of
 
 USER_ROLES = ("admin", "user")
+#: Why a user is an admin (SPEC section 14): the Entra app role `Mailferry.Admin` in their
+#: token, a grant by another admin or `mailferry admin grant`, or the demo's first user.
+ADMIN_SOURCES = ("app_role", "granted", "first_user")
+#: How a user came to exist: their own Microsoft sign-in, or membership of the Entra group
+#: an admin named for app-only access (kept in step with the group).
+PROVISIONED_BY = ("sign_in", "group")
 ADDRESS_KINDS = ("primary", "alias")
 
 
@@ -39,6 +45,15 @@ class Tenant(Base):
     backfill_days: Mapped[int] = mapped_column(Integer, default=30)
     attempt_window_days: Mapped[int] = mapped_column(Integer, default=30)
     app_only_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # App-only onboarding (SPEC section 14): the Entra group whose members are provisioned
+    # and synced without signing in, and when its membership was last read.
+    app_only_group_id: Mapped[str | None] = mapped_column(String(64), comment="Entra group object id")
+    app_only_group_name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    app_only_members_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # The only Salesforce org this tenant's users may connect (MAILFERRY_SALESFORCE_ORG_IDS
+    # or the admin page); NULL: not pinned.
+    salesforce_pinned_org_id: Mapped[str | None] = mapped_column(String(18))
 
     # The paired Salesforce org, as last checked.
     salesforce_org_id: Mapped[str | None] = mapped_column(String(18))
@@ -69,6 +84,11 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
     display_name: Mapped[str] = mapped_column(String(NAME_LENGTH), default="")
     role: Mapped[str] = mapped_column(one_of("user_role", *USER_ROLES), default="user")
+    admin_source: Mapped[str | None] = mapped_column(one_of("admin_source", *ADMIN_SOURCES))
+    provisioned_by: Mapped[str] = mapped_column(one_of("provisioned_by", *PROVISIONED_BY), default="sign_in")
+    # The Salesforce user an admin mapped this user to, for app-only members recorded
+    # through the tenant's Salesforce integration connection (they never connect their own).
+    salesforce_user_id: Mapped[str | None] = mapped_column(String(18))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
