@@ -33,6 +33,7 @@ SECRET_KEY_HINT = (
 #: MICROSOFT_TENANT's default: any work or school account (a multi-tenant registration).
 MULTI_TENANT = "organizations"
 _TENANT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_ORG_ID = re.compile(r"00D[0-9A-Za-z]{12}(?:[0-9A-Za-z]{3})?")
 _TENANT_DOMAIN = re.compile(r"(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
@@ -68,6 +69,9 @@ class Config:
     # MSAL.js): `organizations` for a multi-tenant registration, the tenant id or a verified
     # domain for a single-tenant one (Entra refuses /organizations and /common for those).
     microsoft_tenant: str
+    # MICROSOFT_CLIENT_CERTIFICATE_FILE: a PEM file with the app registration's certificate
+    # and its private key; msal then signs a client assertion instead of sending the secret.
+    microsoft_client_certificate_file: Path | None
     salesforce_login_url: str
     salesforce_client_id: str
     salesforce_client_secret: str = field(repr=False)
@@ -77,6 +81,12 @@ class Config:
     log_level: str
     # SALESFORCE_ALLOWED_HOSTS: hosts an admin trusts as Salesforce besides its own domains.
     salesforce_allowed_hosts: tuple[str, ...] = ()
+    # MAILFERRY_ALLOWED_TENANTS: the Entra tenants (ids or verified domains, lower-cased)
+    # whose users may sign in; ("*",) admits any; () means "the MICROSOFT_TENANT one" for a
+    # single-tenant registration, and any tenant in the demo.
+    allowed_tenants: tuple[str, ...] = ()
+    # MAILFERRY_SALESFORCE_ORG_IDS: (tenant, org id) pins; tenant "*" pins every tenant.
+    salesforce_org_ids: tuple[tuple[str, str], ...] = ()
     # A web sign-in ends this long after it began, or after this long without a request
     # (docs/web.md, "Sessions").
     session_hours: int = 12
@@ -196,6 +206,7 @@ def load_config(environ: Mapping[str, str] | None = None, *, read_dotenv: bool =
         microsoft_client_id=demo_default("MICROSOFT_CLIENT_ID", "5d1c2f7e-8a3b-4c6d-9e0f-a1b2c3d4e5f6"),
         microsoft_client_secret=demo_default("MICROSOFT_CLIENT_SECRET", "mailferry-sandbox-secret"),
         microsoft_tenant=env.microsoft_tenant("MICROSOFT_TENANT"),
+        microsoft_client_certificate_file=env.path("MICROSOFT_CLIENT_CERTIFICATE_FILE", None),
         salesforce_login_url=env.https_url(
             "SALESFORCE_LOGIN_URL",
             f"https://localhost:{sandbox_salesforce_port}" if demo else "https://login.salesforce.com",
@@ -207,6 +218,8 @@ def load_config(environ: Mapping[str, str] | None = None, *, read_dotenv: bool =
         sandbox_seed=env.integer("MAILFERRY_SANDBOX_SEED", 1, 0, 2**31 - 1),
         log_level=env.choice("MAILFERRY_LOG_LEVEL", ("debug", "info", "warning", "error"), "info"),
         salesforce_allowed_hosts=env.host_rules("SALESFORCE_ALLOWED_HOSTS"),
+        allowed_tenants=env.tenants("MAILFERRY_ALLOWED_TENANTS"),
+        salesforce_org_ids=env.org_pins("MAILFERRY_SALESFORCE_ORG_IDS"),
         session_hours=env.integer("MAILFERRY_SESSION_HOURS", 12, 1, 168),
         session_idle_minutes=env.integer("MAILFERRY_SESSION_IDLE_MINUTES", 120, 5, 24 * 60),
     )
@@ -259,6 +272,33 @@ class _Reader:
             f"{name}={value!r} is not a tenant: use `organizations` for a multi-tenant app registration, or the "
             "Directory (tenant) ID (e.g. 7d3f1a2b-4c5d-4e6f-8a9b-0c1d2e3f4a5b) or a verified domain "
             "(e.g. contoso.onmicrosoft.com) for a single-tenant one")
+
+    def tenants(self, name: str) -> tuple[str, ...]:
+        """Tenant ids or verified domains separated by commas, or `*` for any tenant."""
+        entries = tuple(e.strip().lower() for e in self.get(name).replace(",", " ").split() if e.strip())
+        if entries == ("*",):
+            return entries
+        for entry in entries:
+            if not (_TENANT_ID.fullmatch(entry) or _TENANT_DOMAIN.fullmatch(entry)):
+                raise ConfigError(
+                    f"{name}: {entry!r} is not a tenant: list Directory (tenant) IDs or verified domains separated "
+                    "by commas (e.g. 7d3f1a2b-4c5d-4e6f-8a9b-0c1d2e3f4a5b, contoso.onmicrosoft.com), or `*` for any")
+        return entries
+
+    def org_pins(self, name: str) -> tuple[tuple[str, str], ...]:
+        """`ORGID` (every tenant) or `TENANT=ORGID` entries separated by commas; an org id is
+        Salesforce's 15- or 18-character id starting 00D, kept as its first 15 characters."""
+        pins = []
+        for entry in (e.strip() for e in self.get(name).replace(",", " ").split() if e.strip()):
+            tenant, _, org = entry.rpartition("=")
+            tenant = tenant.strip().lower() or "*"
+            if not _ORG_ID.fullmatch(org.strip()) or not (
+                    tenant == "*" or _TENANT_ID.fullmatch(tenant) or _TENANT_DOMAIN.fullmatch(tenant)):
+                raise ConfigError(
+                    f"{name}: {entry!r} is not an org pin: use a Salesforce org id (00D…, 15 or 18 characters) for "
+                    "every tenant, or TENANT=ORGID entries separated by commas (TENANT a tenant id or domain)")
+            pins.append((tenant, org.strip()[:15]))
+        return tuple(pins)
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
         raw = self.get(name)
