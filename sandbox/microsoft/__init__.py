@@ -19,12 +19,13 @@ from .. import outlook
 from ..control import SandboxControl
 from ..settings import SandboxSettings
 from ..world import World
-from . import control, gate, graph_batch, graph_mail, graph_subscriptions, identity
+from . import control, gate, graph_batch, graph_mail, graph_subscriptions, groups, identity
 from ..persistence import keep_world, shape_of
 from ..world import Address, DemoUser
 from .apps import AppRegistration, AppRegistry
 from .errors import GraphError, error_response, graph_error_response
 from .grants import AuthCode, GrantStore, RefreshGrant
+from .groups import Group, GroupStore
 from .mailstore import Category, Folder, Mailbox, MailStore, Message
 from .notifier import Notifier
 from .state import EXTENSION, Tunables
@@ -44,6 +45,7 @@ class MicrosoftSandbox:
         self.apps = AppRegistry(settings.microsoft_demo_app)
         self.grants = GrantStore()
         self.store = MailStore()
+        self.groups = GroupStore()
         self.limiter = gate.ConcurrencyLimiter()
         self.notifier = Notifier(settings.ca_file, self.tunables)
         self.subscriptions = SubscriptionStore(self.store, self.notifier)
@@ -57,9 +59,10 @@ class MicrosoftSandbox:
 
     def dump(self) -> dict[str, bytes]:
         """What a restart keeps: the signing key, app registrations, sign-ins, mail and
-        subscriptions (not the test knobs, faults, stats or notifications in flight)."""
+        subscriptions and groups (not the test knobs, faults, stats or notifications in flight)."""
         return {"key": self.key.dump(), "apps": self.apps.dump(), "grants": self.grants.dump(),
-                "store": self.store.dump(), "subscriptions": self.subscriptions.dump()}
+                "store": self.store.dump(), "subscriptions": self.subscriptions.dump(),
+                "groups": self.groups.dump()}
 
     def restore(self, saved: dict[str, bytes]) -> None:
         self.key = SigningKey(saved["key"])
@@ -67,11 +70,13 @@ class MicrosoftSandbox:
         self.grants.restore(saved["grants"])
         self.store.restore(saved["store"])
         self.subscriptions.restore(saved["subscriptions"])
+        self.groups.restore(saved["groups"])
 
     def load(self, world: World) -> None:
         """Replace the world and forget everything issued against the previous one (the
         signing key stays, so access tokens of the same tenant keep working)."""
         self.store.load(world)
+        self.groups.load(world)
         self.subscriptions.reset()
         self.grants.reset()
         self.apps.reset()
@@ -107,7 +112,8 @@ def create_app(settings: SandboxSettings) -> Flask:
     app.extensions[EXTENSION] = sandbox
     gate.init_app(app)  # before the shared control: a held mailbox slot covers injected latency
     sandbox.control.init_app(app)
-    for blueprint in (identity.bp, graph_mail.bp, graph_subscriptions.bp, graph_batch.bp, control.bp):
+    for blueprint in (identity.bp, graph_mail.bp, graph_subscriptions.bp, graph_batch.bp, control.bp,
+                      groups.bp, groups.control_bp):
         app.register_blueprint(blueprint)
     outlook.init_app(app)  # the simulated Outlook (sandbox/outlook): host page, Office.js stand-in
     app.register_error_handler(GraphError, graph_error_response)
@@ -118,7 +124,8 @@ def create_app(settings: SandboxSettings) -> Flask:
     if settings.state_dir:
         sandbox.world_file = keep_world(Path(settings.state_dir) / "microsoft.state", settings,
                    shape_of(Message, Mailbox, Folder, Category, DemoUser, Address, Subscription,
-                            AuthCode, RefreshGrant, AppRegistration),
+                            AuthCode, RefreshGrant, AppRegistration,
+                            Group),
                    sandbox.dump, sandbox.restore, lambda: _load_default_world(sandbox))
     else:
         _load_default_world(sandbox)

@@ -15,8 +15,9 @@ from urllib.parse import urlsplit
 
 from ..settings import AppCredentials
 
-# Graph application permissions an admin consented to for the demo app (client credentials).
-DEMO_APP_ROLES = ("Mail.ReadWrite", "MailboxSettings.ReadWrite", "User.Read.All")
+# Graph application permissions an admin consented to for the demo app (client credentials);
+# GroupMember.Read.All reads the app-only onboarding group (reference wave2.md §7.6).
+DEMO_APP_ROLES = ("Mail.ReadWrite", "MailboxSettings.ReadWrite", "User.Read.All", "GroupMember.Read.All")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 # `signInAudience` values for work accounts: one tenant, or any organization's.
 SIGN_IN_AUDIENCES = ("AzureADMyOrg", "AzureADMultipleOrgs")
