@@ -7,6 +7,7 @@ and the secrets are generated into the data folder on first start.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -15,8 +16,11 @@ from pathlib import Path
 from typing import Callable, Mapping
 from urllib.parse import urlsplit
 
+from cryptography import x509
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import serialization
 
+from mailferry.bundled_files import running_from_checkout
 from mailferry.salesforce_domains import SalesforceHosts, parse_rule
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +33,8 @@ SECRET_KEY_HINT = (
     "set a long random string, e.g. the output of "
     "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
 )
+#: The shortest MAILFERRY_SECRET_KEY production accepts: it signs the session cookies.
+SECRET_KEY_MIN_LENGTH = 32
 
 #: MICROSOFT_TENANT's default: any work or school account (a multi-tenant registration).
 MULTI_TENANT = "organizations"
@@ -91,6 +97,11 @@ class Config:
     # (docs/web.md, "Sessions").
     session_hours: int = 12
     session_idle_minutes: int = 120
+    # MAILFERRY_WEB_PROCESSES: gunicorn worker processes of `mailferry web`.
+    web_processes: int = 2
+    # MAILFERRY_TRUSTED_PROXIES: peers besides loopback and the Unix socket whose
+    # X-Forwarded-* headers `mailferry web --proxy` believes (server/forwarded_headers.py).
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
     @property
     def is_demo(self) -> bool:
@@ -131,7 +142,8 @@ class Config:
 
 
 def load_config(environ: Mapping[str, str] | None = None, *, read_dotenv: bool = True) -> Config:
-    """Read and validate the configuration; raise ConfigError naming the first bad variable.
+    """Read and validate the configuration; raise ConfigError naming the first bad variable
+    (in production, every demo default left unsafe first, one line each).
 
     `environ` defaults to the process environment, with a `.env` file in the working
     directory filling in what the environment does not set.
@@ -148,8 +160,16 @@ def load_config(environ: Mapping[str, str] | None = None, *, read_dotenv: bool =
 
     environment = env.choice("MAILFERRY_ENV", ENVIRONMENTS, "demo")
     demo = environment == "demo"
-    data_dir = env.path("MAILFERRY_DATA_DIR", PROJECT_ROOT / "data")
-    certs_dir = env.path("MAILFERRY_CERTS_DIR", PROJECT_ROOT / "certs")
+    if not demo:
+        refusals = production_refusals(env.get)
+        if refusals:
+            raise ConfigError(f"MAILFERRY_ENV=production refuses {len(refusals)} setting(s):\n  "
+                              + "\n  ".join(refusals))
+    # Beside the code in a checkout (`make run`); an installed package has no folder of its
+    # own to write to, so there the working directory, as for `.env`.
+    home = PROJECT_ROOT if running_from_checkout() else Path.cwd()
+    data_dir = env.path("MAILFERRY_DATA_DIR", home / "data")
+    certs_dir = env.path("MAILFERRY_CERTS_DIR", home / "certs")
     web_port = env.port("MAILFERRY_PORT", 3000)
     sandbox_microsoft_port = env.port("MAILFERRY_SANDBOX_MICROSOFT_PORT", 3001)
     sandbox_salesforce_port = env.port("MAILFERRY_SANDBOX_SALESFORCE_PORT", 3002)
@@ -162,17 +182,14 @@ def load_config(environ: Mapping[str, str] | None = None, *, read_dotenv: bool =
             "107 bytes; choose a shorter MAILFERRY_DATA_DIR or set REDIS_URL"
         )
 
+    # Outside the demo, production_refusals has made sure that whatever must be set is.
     def demo_default(name: str, sandbox_value: str) -> str:
-        if demo:
-            return env.get(name) or sandbox_value
-        return env.required(name, "it has no default outside the demo (MAILFERRY_ENV=production)")
+        return env.get(name) or (sandbox_value if demo else "")
 
-    def secret(name: str, file_name: str, make: Callable[[], str], hint: str) -> str:
-        if env.get(name):
+    def secret(name: str, file_name: str, make: Callable[[], str]) -> str:
+        if env.get(name) or not demo:
             return env.get(name)
-        if demo:
-            return _generated_secret(data_dir, file_name, make)
-        return env.required(name, hint)
+        return _generated_secret(data_dir, file_name, make)
 
     config = Config(
         environment=environment,
@@ -181,20 +198,20 @@ def load_config(environ: Mapping[str, str] | None = None, *, read_dotenv: bool =
         database_url=env.database_url("DATABASE_URL", f"sqlite:///{data_dir / 'mailferry.db'}"),
         redis_url=env.redis_url("REDIS_URL", f"unix://{redis_socket}"),
         redis_embedded=not redis_url,
-        secret_key=secret("MAILFERRY_SECRET_KEY", "secret-key", _token, SECRET_KEY_HINT),
+        secret_key=secret("MAILFERRY_SECRET_KEY", "secret-key", _token),
         encryption_keys=env.fernet_keys(
-            "MAILFERRY_ENCRYPTION_KEYS",
-            secret("MAILFERRY_ENCRYPTION_KEYS", "encryption-key", _fernet_key, FERNET_KEY_HINT),
-        ),
+            "MAILFERRY_ENCRYPTION_KEYS", secret("MAILFERRY_ENCRYPTION_KEYS", "encryption-key", _fernet_key)),
         base_url=env.https_url("MAILFERRY_BASE_URL", f"https://localhost:{web_port}"),
         web_host=env.get("MAILFERRY_HOST") or "127.0.0.1",
         web_port=web_port,
         web_threads=env.integer("MAILFERRY_WEB_THREADS", 16, 1, 256),
+        web_processes=env.integer("MAILFERRY_WEB_PROCESSES", 2, 1, 64),
+        trusted_proxies=env.networks("MAILFERRY_TRUSTED_PROXIES"),
         worker_count=env.integer("MAILFERRY_WORKERS", 2, 0, 64),
         tls_cert_file=env.path("MAILFERRY_TLS_CERT_FILE", certs_dir / "localhost.pem"),
         tls_key_file=env.path("MAILFERRY_TLS_KEY_FILE", certs_dir / "localhost-key.pem"),
         tls_ca_file=env.path("MAILFERRY_TLS_CA_FILE", certs_dir / "ca.pem"),
-        outbound_ca_file=env.path("MAILFERRY_CLIENT_CA_FILE", None),
+        outbound_ca_file=env.existing_file("MAILFERRY_CLIENT_CA_FILE"),
         microsoft_authority_host=env.https_url(
             "MICROSOFT_AUTHORITY_HOST",
             f"https://localhost:{sandbox_microsoft_port}" if demo else "https://login.microsoftonline.com",
@@ -206,7 +223,7 @@ def load_config(environ: Mapping[str, str] | None = None, *, read_dotenv: bool =
         microsoft_client_id=demo_default("MICROSOFT_CLIENT_ID", "5d1c2f7e-8a3b-4c6d-9e0f-a1b2c3d4e5f6"),
         microsoft_client_secret=demo_default("MICROSOFT_CLIENT_SECRET", "mailferry-sandbox-secret"),
         microsoft_tenant=env.microsoft_tenant("MICROSOFT_TENANT"),
-        microsoft_client_certificate_file=env.path("MICROSOFT_CLIENT_CERTIFICATE_FILE", None),
+        microsoft_client_certificate_file=env.client_certificate("MICROSOFT_CLIENT_CERTIFICATE_FILE"),
         salesforce_login_url=env.https_url(
             "SALESFORCE_LOGIN_URL",
             f"https://localhost:{sandbox_salesforce_port}" if demo else "https://login.salesforce.com",
@@ -236,6 +253,58 @@ def load_config(environ: Mapping[str, str] | None = None, *, read_dotenv: bool =
     return config
 
 
+def production_refusals(get: Callable[[str], str]) -> list[str]:
+    """The demo defaults MAILFERRY_ENV=production refuses (SPEC 14), one line per setting
+    naming it and the fix, all of them at once (an operator fixes the list in one go).
+    `get` reads a variable (stripped, "" when unset)."""
+    refusals = []
+
+    def unset(name: str, fix: str) -> None:
+        if not get(name):
+            refusals.append(f"{name} is not set: {fix}")
+
+    base_url = get("MAILFERRY_BASE_URL")
+    if not base_url:
+        refusals.append("MAILFERRY_BASE_URL is not set: " + _BASE_URL_FIX)
+    elif _is_loopback(urlsplit(base_url).hostname or ""):
+        refusals.append(f"MAILFERRY_BASE_URL={base_url!r} names this machine only: " + _BASE_URL_FIX)
+    unset("REDIS_URL", "the embedded Redis is the demo's; set REDIS_URL=redis://host:6379/0 (your Redis server)")
+    unset("DATABASE_URL", "set DATABASE_URL=postgresql://user:password@host:5432/mailferry, or sqlite:///path/to/"
+                          "mailferry.db for a single host (the demo's file inside the install is not kept safe)")
+    unset("MAILFERRY_SECRET_KEY", SECRET_KEY_HINT)
+    if 0 < len(get("MAILFERRY_SECRET_KEY")) < SECRET_KEY_MIN_LENGTH:
+        refusals.append(f"MAILFERRY_SECRET_KEY is shorter than {SECRET_KEY_MIN_LENGTH} characters: " + SECRET_KEY_HINT)
+    unset("MAILFERRY_ENCRYPTION_KEYS", FERNET_KEY_HINT)
+    unset("MICROSOFT_CLIENT_ID", "set the Application (client) ID of your Entra app registration")
+    if not get("MICROSOFT_CLIENT_CERTIFICATE_FILE"):
+        unset("MICROSOFT_CLIENT_SECRET", "set a client secret of your Entra app registration, or "
+                                         "MICROSOFT_CLIENT_CERTIFICATE_FILE to its certificate and private key")
+    unset("SALESFORCE_CLIENT_ID", "set the Consumer Key of your Salesforce connected app")
+    unset("SALESFORCE_CLIENT_SECRET", "set the Consumer Secret of your Salesforce connected app")
+    if (get("MICROSOFT_TENANT") or MULTI_TENANT).lower() == MULTI_TENANT and not get("MAILFERRY_ALLOWED_TENANTS"):
+        refusals.append(
+            "MAILFERRY_ALLOWED_TENANTS is not set while MICROSOFT_TENANT=organizations admits every Entra tenant: "
+            "list the tenants whose users may sign in (tenant ids or verified domains, separated by commas), "
+            "or set `*` to admit any tenant (a hosted service)")
+    return refusals
+
+
+_BASE_URL_FIX = ("set it to the public https:// URL users and Microsoft's webhooks reach, "
+                 "e.g. https://mailferry.example.com")
+
+
+def _is_loopback(host: str) -> bool:
+    """localhost (and *.localhost, RFC 6761) or a loopback address. Names are not resolved:
+    Debian maps a host's own public name to 127.0.1.1 in /etc/hosts."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class _Reader:
     """Typed access to the environment; every failure names the variable and the fix."""
 
@@ -244,12 +313,6 @@ class _Reader:
 
     def get(self, name: str) -> str:
         return self._environ.get(name, "").strip()
-
-    def required(self, name: str, hint: str) -> str:
-        value = self.get(name)
-        if not value:
-            raise ConfigError(f"{name} is not set: {hint}")
-        return value
 
     def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
         value = (self.get(name) or default).lower()
@@ -312,12 +375,52 @@ class _Reader:
             raise ConfigError(f"{name}={value} is out of range: use a number from {low} to {high}")
         return value
 
+    def networks(self, name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """Addresses or CIDR networks separated by commas."""
+        networks = []
+        for entry in (e.strip() for e in self.get(name).replace(",", " ").split() if e.strip()):
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                raise ConfigError(f"{name}: {entry!r} is not an IP address or network: list your reverse proxies' "
+                                  "addresses separated by commas, e.g. 10.0.0.5, 10.0.1.0/24") from None
+        return tuple(networks)
+
     def port(self, name: str, default: int) -> int:
         return self.integer(name, default, 1, 65535)
 
     def path(self, name: str, default: Path | None) -> Path | None:
         raw = self.get(name)
         return Path(raw).expanduser().resolve() if raw else default
+
+    def existing_file(self, name: str) -> Path | None:
+        path = self.path(name, None)
+        if path is not None and not path.is_file():
+            raise ConfigError(f"{name}={str(path)!r} is not a file: set it to an existing file, or unset it")
+        return path
+
+    def client_certificate(self, name: str) -> Path | None:
+        """A PEM file holding a certificate and its (unencrypted) private key: what msal
+        signs client assertions with (wave2.md 7.5)."""
+        path = self.existing_file(name)
+        if path is None:
+            return None
+        pem = path.read_bytes()
+        try:
+            certificate = x509.load_pem_x509_certificate(pem)
+        except ValueError:
+            raise ConfigError(f"{name}: {path} holds no PEM certificate: put the app registration's certificate "
+                              "(-----BEGIN CERTIFICATE-----) and its private key in the file") from None
+        try:
+            key = serialization.load_pem_private_key(pem, password=None)
+        except (ValueError, TypeError):
+            raise ConfigError(f"{name}: {path} holds no unencrypted PEM private key: add the certificate's private "
+                              "key (-----BEGIN PRIVATE KEY-----, without a passphrase) to the file") from None
+        raw = (serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        if key.public_key().public_bytes(*raw) != certificate.public_key().public_bytes(*raw):
+            raise ConfigError(f"{name}: {path} holds a private key that does not belong to its certificate: "
+                              "put the certificate and its own private key in the file")
+        return path
 
     def https_url(self, name: str, default: str) -> str:
         value = (self.get(name) or default).rstrip("/")

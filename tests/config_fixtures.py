@@ -93,3 +93,24 @@ def app_graph(microsoft_config, certs):
         yield GraphClient(session, microsoft_config.microsoft_graph_url,
                           lambda: acquire_app_token(microsoft_config, TENANT))
     forget_app_tokens()
+
+
+def production_variables(**overrides: str) -> dict[str, str]:
+    """The variables of a production deployment that `load_config` accepts (every refusal of
+    `mailferry.config.production_refusals` answered: a public base URL, a Redis server, a
+    database, secrets, app credentials, a single-tenant registration), with the demo app's
+    credentials so the test sandboxes accept its sign-ins; `overrides` change or add any."""
+    return {
+        "MAILFERRY_ENV": "production",
+        "MAILFERRY_BASE_URL": "https://mailferry.example.com",
+        "REDIS_URL": "redis://redis.example.com:6379/0",
+        "DATABASE_URL": "postgresql://mailferry@db.example.com:5432/mailferry",
+        "MAILFERRY_SECRET_KEY": "production-secret-key-" + "x" * 26,
+        "MAILFERRY_ENCRYPTION_KEYS": "uYvzC0Yl8vL5oH6m6oUQnV4yv2Zl3o8mJtqk6h2cP3Q=",
+        "MICROSOFT_CLIENT_ID": DEMO.microsoft_client_id,
+        "MICROSOFT_CLIENT_SECRET": DEMO.microsoft_client_secret,
+        "MICROSOFT_TENANT": "contoso.onmicrosoft.com",
+        "SALESFORCE_CLIENT_ID": DEMO.salesforce_client_id,
+        "SALESFORCE_CLIENT_SECRET": DEMO.salesforce_client_secret,
+        **overrides,
+    }

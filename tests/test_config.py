@@ -6,6 +6,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from mailferry.config import ConfigError, load_config
+from tests.config_fixtures import production_variables
 
 
 @pytest.fixture
@@ -54,30 +55,8 @@ def test_a_wrong_value_names_the_variable_and_the_fix(base_env, variable, value,
     assert fix in str(error.value)
 
 
-def test_production_requires_its_secrets_and_names_each_missing_one(base_env):
-    env = {**base_env, "MAILFERRY_ENV": "production"}
-    with pytest.raises(ConfigError, match=r"^MAILFERRY_SECRET_KEY is not set: set a long random string"):
-        load_config(env)
-    env["MAILFERRY_SECRET_KEY"] = "x" * 64
-    with pytest.raises(ConfigError, match=r"^MAILFERRY_ENCRYPTION_KEYS is not set"):
-        load_config(env)
-    env["MAILFERRY_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
-    with pytest.raises(ConfigError, match=r"^MICROSOFT_CLIENT_ID is not set"):
-        load_config(env)
-
-
 def test_production_defaults_to_the_real_clouds(base_env):
-    env = {
-        **base_env,
-        "MAILFERRY_ENV": "production",
-        "MAILFERRY_SECRET_KEY": "x" * 64,
-        "MAILFERRY_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "MICROSOFT_CLIENT_ID": "app",
-        "MICROSOFT_CLIENT_SECRET": "secret",
-        "SALESFORCE_CLIENT_ID": "consumer",
-        "SALESFORCE_CLIENT_SECRET": "secret",
-    }
-    config = load_config(env)
+    config = load_config({**base_env, **production_variables()})
     assert config.microsoft_authority_host == "https://login.microsoftonline.com"
     assert config.microsoft_graph_url == "https://graph.microsoft.com/v1.0"
     assert config.salesforce_login_url == "https://login.salesforce.com"
@@ -125,3 +104,73 @@ def test_a_wrong_microsoft_tenant_names_the_variable_and_the_fix(base_env, value
         load_config({**base_env, "MICROSOFT_TENANT": value})
     assert str(error.value).startswith("MICROSOFT_TENANT=")
     assert fix in str(error.value) and "organizations" in str(error.value)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("", ()),
+    ("*", ("*",)),
+    (" * ", ("*",)),
+    ("Contoso.OnMicrosoft.com", ("contoso.onmicrosoft.com",)),
+    ("7D3F1A2B-4C5D-4E6F-8A9B-0C1D2E3F4A5B, fabrikam.com  contoso.com",
+     ("7d3f1a2b-4c5d-4e6f-8a9b-0c1d2e3f4a5b", "fabrikam.com", "contoso.com")),
+])
+def test_allowed_tenants_are_tenant_ids_or_domains_lower_cased_or_a_star(base_env, value, expected):
+    assert load_config({**base_env, "MAILFERRY_ALLOWED_TENANTS": value}).allowed_tenants == expected
+
+
+@pytest.mark.parametrize("value", ["contoso", "*, contoso.com", "https://login.microsoftonline.com/contoso.com",
+                                   "7d3f1a2b-4c5d"])
+def test_a_wrong_allowed_tenant_names_the_variable_the_entry_and_the_fix(base_env, value):
+    with pytest.raises(ConfigError) as error:
+        load_config({**base_env, "MAILFERRY_ALLOWED_TENANTS": value})
+    assert str(error.value).startswith("MAILFERRY_ALLOWED_TENANTS: ") and "is not a tenant" in str(error.value)
+    assert "or `*` for any" in str(error.value)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("", ()),
+    ("00D5g000004XyZa", (("*", "00D5g000004XyZa"),)),
+    ("00D5g000004XyZaEAK", (("*", "00D5g000004XyZa"),)),  # 18 characters: kept as the first 15
+    ("Contoso.com=00D5g000004XyZa, 7d3f1a2b-4c5d-4e6f-8a9b-0c1d2e3f4a5b=00D5g000004AbCdEAK",
+     (("contoso.com", "00D5g000004XyZa"), ("7d3f1a2b-4c5d-4e6f-8a9b-0c1d2e3f4a5b", "00D5g000004AbCd"))),
+])
+def test_salesforce_org_pins_are_org_ids_for_every_tenant_or_per_tenant(base_env, value, expected):
+    assert load_config({**base_env, "MAILFERRY_SALESFORCE_ORG_IDS": value}).salesforce_org_ids == expected
+
+
+@pytest.mark.parametrize("value", ["00D5g000004XyZ", "001000000000001", "contoso=00D5g000004XyZa",
+                                   "contoso.com=", "contoso.com=00D5g000004XyZaEA"])
+def test_a_wrong_org_pin_names_the_variable_the_entry_and_the_fix(base_env, value):
+    with pytest.raises(ConfigError) as error:
+        load_config({**base_env, "MAILFERRY_SALESFORCE_ORG_IDS": value})
+    assert str(error.value).startswith("MAILFERRY_SALESFORCE_ORG_IDS: ") and "is not an org pin" in str(error.value)
+    assert "TENANT=ORGID" in str(error.value)
+
+
+def test_a_client_certificate_file_with_its_key_is_read(base_env, certs, tmp_path):
+    pem = tmp_path / "entra-app.pem"
+    pem.write_bytes(certs.server_cert.read_bytes() + certs.server_key.read_bytes())
+    config = load_config({**base_env, "MICROSOFT_CLIENT_CERTIFICATE_FILE": str(pem)})
+    assert config.microsoft_client_certificate_file == pem
+
+
+@pytest.mark.parametrize(("contents", "fix"), [
+    (None, "is not a file: set it to an existing file"),
+    ("key", "holds no PEM certificate"),
+    ("certificate", "holds no unencrypted PEM private key"),
+    ("certificate and another key", "holds a private key that does not belong to its certificate"),
+])
+def test_a_client_certificate_file_must_hold_the_certificate_and_its_key(base_env, certs, tmp_path, contents, fix):
+    pem = tmp_path / "entra-app.pem"
+    parts = {"key": certs.server_key.read_bytes(), "certificate": certs.server_cert.read_bytes(),
+             "certificate and another key": certs.server_cert.read_bytes() + certs.ca_key.read_bytes()}
+    if contents:
+        pem.write_bytes(parts[contents])
+    with pytest.raises(ConfigError) as error:
+        load_config({**base_env, "MICROSOFT_CLIENT_CERTIFICATE_FILE": str(pem)})
+    assert str(error.value).startswith("MICROSOFT_CLIENT_CERTIFICATE_FILE") and fix in str(error.value)
+
+
+def test_a_client_ca_file_that_does_not_exist_is_refused(base_env, tmp_path):
+    with pytest.raises(ConfigError, match=r"^MAILFERRY_CLIENT_CA_FILE='.*missing.pem' is not a file"):
+        load_config({**base_env, "MAILFERRY_CLIENT_CA_FILE": str(tmp_path / "missing.pem")})

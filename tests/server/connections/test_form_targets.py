@@ -4,7 +4,7 @@ stored data that is not a plain https origin."""
 from __future__ import annotations
 
 from server.connections import form_targets
-from tests.config_fixtures import build_config as config
+from tests.config_fixtures import build_config as config, production_variables
 
 
 def test_a_previous_custom_https_host_is_allowed(tmp_path):
@@ -21,9 +21,7 @@ def test_stored_values_that_are_not_https_origins_never_reach_the_policy(tmp_pat
 
 
 def test_my_domain_hosts_redirect_and_unknown_hosts_get_a_link(tmp_path):
-    cfg = config(tmp_path, MAILFERRY_ENV="production", MICROSOFT_CLIENT_ID="x", MICROSOFT_CLIENT_SECRET="x",
-                 SALESFORCE_CLIENT_ID="x", SALESFORCE_CLIENT_SECRET="x", MAILFERRY_SECRET_KEY="k" * 40,
-                 MAILFERRY_ENCRYPTION_KEYS="uYvzC0Yl8vL5oH6m6oUQnV4yv2Zl3o8mJtqk6h2cP3Q=")
+    cfg = config(tmp_path, **production_variables())
     assert not form_targets.needs_link(cfg, "https://acme--uat.sandbox.my.salesforce.com")
     assert not form_targets.needs_link(cfg, "https://test.salesforce.com")
     assert form_targets.needs_link(cfg, "https://login.acme.example")
