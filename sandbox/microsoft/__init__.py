@@ -19,10 +19,10 @@ from .. import outlook
 from ..control import SandboxControl
 from ..settings import SandboxSettings
 from ..world import World
-from . import control, gate, graph_batch, graph_mail, graph_subscriptions, groups, identity
+from . import admin_consent, control, gate, graph_batch, graph_mail, graph_subscriptions, groups, identity
 from ..persistence import keep_world, shape_of
 from ..world import Address, DemoUser
-from .apps import AppRegistration, AppRegistry
+from .apps import AppRegistration, AppRegistry, RoleAssignment
 from .errors import GraphError, error_response, graph_error_response
 from .grants import AuthCode, GrantStore, RefreshGrant
 from .groups import Group, GroupStore
@@ -112,8 +112,8 @@ def create_app(settings: SandboxSettings) -> Flask:
     app.extensions[EXTENSION] = sandbox
     gate.init_app(app)  # before the shared control: a held mailbox slot covers injected latency
     sandbox.control.init_app(app)
-    for blueprint in (identity.bp, graph_mail.bp, graph_subscriptions.bp, graph_batch.bp, control.bp,
-                      groups.bp, groups.control_bp):
+    for blueprint in (identity.bp, admin_consent.bp, graph_mail.bp, graph_subscriptions.bp, graph_batch.bp,
+                      control.bp, groups.bp, groups.control_bp):
         app.register_blueprint(blueprint)
     outlook.init_app(app)  # the simulated Outlook (sandbox/outlook): host page, Office.js stand-in
     app.register_error_handler(GraphError, graph_error_response)
@@ -124,7 +124,7 @@ def create_app(settings: SandboxSettings) -> Flask:
     if settings.state_dir:
         sandbox.world_file = keep_world(Path(settings.state_dir) / "microsoft.state", settings,
                    shape_of(Message, Mailbox, Folder, Category, DemoUser, Address, Subscription,
-                            AuthCode, RefreshGrant, AppRegistration,
+                            AuthCode, RefreshGrant, AppRegistration, RoleAssignment,
                             Group),
                    sandbox.dump, sandbox.restore, lambda: _load_default_world(sandbox))
     else:

@@ -1,5 +1,11 @@
 """App registrations the sandbox tenant knows: client ids, secrets, redirect URIs, app roles.
 
+Two kinds of app role live here, as on Entra: `app_roles` are the Graph application
+permissions an admin granted the app (client credentials), `defined_roles` the app's own
+`appRoles` (its manifest), which users are assigned directly or through a group
+(`role_assignments`) and then carry in `roles` (reference wave2.md §7.3). `user_consent` and
+`admin_consented` model the tenant's consent to the app (reference wave2.md §7.4).
+
 The demo registration is the one in `SandboxSettings.microsoft_demo_app` (the product's demo
 credentials, handed over by whoever starts the sandbox); more can be registered through
 `POST /_sandbox/apps`. A registration without redirect URIs accepts any https URL on localhost
@@ -21,6 +27,24 @@ DEMO_APP_ROLES = ("Mail.ReadWrite", "MailboxSettings.ReadWrite", "User.Read.All"
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 # `signInAudience` values for work accounts: one tenant, or any organization's.
 SIGN_IN_AUDIENCES = ("AzureADMyOrg", "AzureADMultipleOrgs")
+#: The app role Mailferry's registration defines for its admins, as the manifest holds it
+#: (reference wave2.md §7.3: `allowedMemberTypes` User, `value` what appears in `roles`).
+MAILFERRY_ADMIN_ROLE = {"allowedMemberTypes": ["User"], "description": "Administers Mailferry",
+                        "displayName": "Mailferry Admin", "id": "0b6e1d54-5c4a-4d7e-9f3b-2a8c6e1f4d90",
+                        "isEnabled": True, "value": "Mailferry.Admin"}
+
+
+@dataclass
+class RoleAssignment:
+    """An app role assigned to a user, or to a group and so to each of its members."""
+
+    role: str  # the role's `value`
+    principal_id: str  # the user's or the group's object id
+    principal_type: str = "User"  # "User" or "Group"
+
+    def covers(self, oid: str, groups: frozenset[str]) -> bool:
+        """Whether it reaches the user `oid`, a member (transitively) of `groups`."""
+        return self.principal_id == oid if self.principal_type == "User" else self.principal_id in groups
 
 
 @dataclass
@@ -38,6 +62,28 @@ class AppRegistration:
     # `api.requestedAccessTokenVersion` (`accessTokenAcceptedVersion` in the old manifest):
     # null or 1 → v1.0 access tokens for this app's API, 2 → v2.0 (reference wave2.md §7.2).
     requested_access_token_version: int | None = None
+    # `appRoles` of the manifest, and who holds them (`roles` claims, reference wave2.md §7.3).
+    defined_roles: list[dict] = field(default_factory=lambda: [dict(MAILFERRY_ADMIN_ROLE)])
+    role_assignments: list[RoleAssignment] = field(default_factory=list)
+    # Whether the tenant lets users consent to this app themselves (Entra's "Allow user
+    # consent"); when not, users are refused with consent_required until an administrator
+    # consented for the whole tenant through /adminconsent (`admin_consented`).
+    user_consent: bool = True
+    admin_consented: bool = False
+
+    def roles_of(self, oid: str, groups: frozenset[str] = frozenset()) -> list[str]:
+        """The `roles` claim for the user `oid`, a member of `groups`: the roles assigned to
+        them directly or through a group. A role disabled after it was assigned stays in its
+        assignees' tokens, as on Entra (reference wave2.md §7.3); only new assignments need it
+        enabled."""
+        return sorted({a.role for a in self.role_assignments if a.covers(oid, groups)})
+
+    def assignable_role(self, value: str) -> bool:
+        return any(r["value"] == value and r.get("isEnabled", True) and "User" in r.get("allowedMemberTypes", ())
+                   for r in self.defined_roles)
+
+    def needs_admin_consent(self) -> bool:
+        return not self.user_consent and not self.admin_consented
 
     def accepts_redirect(self, uri: str) -> bool:
         if self.redirect_uris:

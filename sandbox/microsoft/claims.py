@@ -73,10 +73,12 @@ def _base(issuer: str, tid: str, aud: str, lifetime: int, version: str = "2.0") 
 
 
 def user_access_claims(issuer: str, tid: str, user, app: AppRegistration, resource: str,
-                       scopes: list[str], lifetime: int, api: AppRegistration | None = None) -> dict:
+                       scopes: list[str], lifetime: int, api: AppRegistration | None = None,
+                       groups: frozenset[str] = frozenset()) -> dict:
     """A delegated access token's claims. `issuer` is the v2.0 issuer; `api` is the app
     registration of a custom API `resource` (the calling app when not given), whose
-    `requested_access_token_version` picks the token's version."""
+    `requested_access_token_version` picks the token's version; `groups` are the user's
+    (for app roles assigned to a group)."""
     base = {"idtyp": "user", "name": user.display_name, "oid": user.oid, "upn": user.upn,
             "sub": pairwise_sub(user.oid, app.client_id), "given_name": user.given_name,
             "family_name": user.surname}
@@ -87,6 +89,11 @@ def user_access_claims(issuer: str, tid: str, user, app: AppRegistration, resour
                       scp=" ".join(DELEGATED_DEFAULT if ".default" in scopes else scopes))
         return claims
     api = api or app
+    # The API's own app roles assigned to the user (reference wave2.md §7.3): in tokens for
+    # the API that defines them, never in Graph's.
+    roles = api.roles_of(user.oid, groups)
+    if roles:
+        base["roles"] = roles
     if api.access_token_version() == "1.0":
         # aud is the resource as the client named it: the App ID URI, or the client id.
         claims = _base(V1_ISSUER.format(tid=tid), tid, resource, lifetime, "1.0")
@@ -106,12 +113,15 @@ def app_access_claims(issuer: str, tid: str, app: AppRegistration, lifetime: int
     return claims
 
 
-def id_token_claims(issuer: str, tid: str, user, client_id: str, nonce: str | None,
-                    lifetime: int) -> dict:
-    claims = _base(issuer, tid, client_id, lifetime)
+def id_token_claims(issuer: str, tid: str, user, app: AppRegistration, nonce: str | None,
+                    lifetime: int, groups: frozenset[str] = frozenset()) -> dict:
+    claims = _base(issuer, tid, app.client_id, lifetime)
     claims.pop("uti")
     claims.update({"name": user.display_name, "oid": user.oid, "preferred_username": user.upn,
-                   "sub": pairwise_sub(user.oid, client_id)})
+                   "sub": pairwise_sub(user.oid, app.client_id)})
+    roles = app.roles_of(user.oid, groups)  # the signing-in app's roles (reference wave2.md §7.3)
+    if roles:
+        claims["roles"] = roles
     if nonce:
         claims["nonce"] = nonce
     return claims

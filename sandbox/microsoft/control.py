@@ -15,7 +15,7 @@ import re
 from flask import Blueprint, jsonify, request
 
 from ..world import Address, MailSpec
-from .apps import SIGN_IN_AUDIENCES, AppRegistration
+from .apps import SIGN_IN_AUDIENCES, AppRegistration, RoleAssignment
 from .mailstore import Mailbox
 from .state import state
 
@@ -295,9 +295,13 @@ def register_app():
 
 # What an admin changes on an existing registration (its manifest): who may sign in and the
 # version of the access tokens issued for its API (docs/sandbox.md, "App registrations").
+# Also the tenant's consent to it: whether users may consent themselves (Entra's user
+# consent setting) and whether an administrator consented for everyone (reference wave2.md §7.4).
 MANIFEST_SETTINGS = {
     "sign_in_audience": lambda v: v in SIGN_IN_AUDIENCES,
     "requested_access_token_version": lambda v: v in (None, 1, 2),
+    "user_consent": lambda v: isinstance(v, bool),
+    "admin_consented": lambda v: isinstance(v, bool),
 }
 
 
@@ -311,7 +315,52 @@ def change_app(client_id):
     if wrong or not payload:
         return _problem(f"invalid or unknown settings: {', '.join(wrong) or '(none given)'}; known: "
                         f"sign_in_audience ({' or '.join(SIGN_IN_AUDIENCES)}), "
-                        "requested_access_token_version (null, 1 or 2)")
+                        "requested_access_token_version (null, 1 or 2), user_consent, admin_consented (true/false)")
     for key, value in payload.items():
         setattr(app, key, value)
     return jsonify(app.as_json())
+
+
+@bp.post("/apps/<client_id>/role-assignments")
+def assign_app_role(client_id):
+    """`{"role": "Mailferry.Admin", "user": upn}` assigns one of the app's own roles to a
+    user; `{"role": …, "group": group id}` to a group (`/_sandbox/groups`), and so to its
+    members, nested groups' too (reference wave2.md §7.3). Their next tokens carry it in `roles`."""
+    app = state().apps.get(client_id)
+    if app is None:
+        return _problem(f"no app registration {client_id!r}", 404)
+    payload = request.get_json(silent=True) or {}
+    role = payload.get("role")
+    if not isinstance(role, str) or not app.assignable_role(role):
+        values = [r["value"] for r in app.defined_roles]
+        return _problem(f"role must be an enabled app role of the registration for users: {', '.join(values)}")
+    if isinstance(payload.get("user"), str):
+        user = state().store.user(payload["user"])
+        if user is None:
+            return _problem(f"no user {payload['user']}", 404)
+        assignment = RoleAssignment(role, user.oid)
+    elif isinstance(payload.get("group"), str):
+        group = state().groups.get(payload["group"])
+        if group is None:
+            return _problem(f"no group {payload['group']}", 404)
+        assignment = RoleAssignment(role, group.id, "Group")
+    else:
+        return _problem("post {\"role\", \"user\": upn} or {\"role\", \"group\": group id}")
+    app.role_assignments = [a for a in app.role_assignments
+                            if (a.role, a.principal_id) != (role, assignment.principal_id)] + [assignment]
+    return jsonify(app.as_json()["role_assignments"]), 201
+
+
+@bp.delete("/apps/<client_id>/role-assignments/<principal>")
+def unassign_app_role(client_id, principal):
+    """Remove the assignments of a user (by upn or object id) or a group (by id)."""
+    app = state().apps.get(client_id)
+    if app is None:
+        return _problem(f"no app registration {client_id!r}", 404)
+    user, group = state().store.user(principal), state().groups.get(principal)
+    principal_id = user.oid if user else group.id if group else principal
+    kept = [a for a in app.role_assignments if a.principal_id != principal_id]
+    if len(kept) == len(app.role_assignments):
+        return _problem(f"{principal} has no role assignment", 404)
+    app.role_assignments = kept
+    return jsonify(app.as_json()["role_assignments"])

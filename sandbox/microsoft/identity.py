@@ -85,6 +85,14 @@ def api_registration(resource: str, caller: AppRegistration) -> AppRegistration:
     return found or caller
 
 
+def member_groups(oid: str) -> frozenset[str]:
+    """The groups the user `oid` is a member of, directly or through nested groups: what
+    app roles assigned to a group reach (reference wave2.md §7.3)."""
+    store = state().groups
+    with store.lock:
+        return frozenset(g.id for g in store.groups.values() if oid in store.user_members(g))
+
+
 def root() -> str:
     return state().settings.microsoft_url.rstrip("/")
 
@@ -206,6 +214,8 @@ def authorize(tenant):
     user = state().store.user(chosen)
     if user is None:
         return _sign_in_page(params)
+    if app.needs_admin_consent():
+        return _redirect_back(params, consent_required(app))
     code = state().grants.issue_code(AuthCode(
         client_id=app.client_id, oid=user.oid, redirect_uri=params["redirect_uri"],
         scopes=params["scope"].split(), nonce=params["nonce"] or None,
@@ -216,6 +226,18 @@ def authorize(tenant):
         values["client_info"] = minted.client_info(user.oid, state().store.tenant_id)
     values["session_state"] = str(uuid.uuid4())
     return _redirect_back(params, values)
+
+
+def consent_required(app: AppRegistration) -> dict:
+    """What authorize answers a user of a tenant that lets only administrators consent to
+    the app, until one did (`/adminconsent`): `consent_required` with AADSTS65001's text as
+    Entra words it (quoted in microsoftgraph/aspnet-connect-rest-sample#33 and many samples'
+    issues). Entra shows its "Need admin approval" page to an interactive user first; the
+    sandbox answers at once, the way the app then learns of it."""
+    return {"error": "consent_required", "error_description":
+            f"AADSTS65001: The user or administrator has not consented to use the application with ID "
+            f"'{app.client_id}' named '{app.display_name}'. Send an interactive authorization request for this "
+            "user and resource."}
 
 
 def _sign_in_page(params: dict) -> Response:
@@ -318,14 +340,15 @@ def _user_tokens(app: AppRegistration, oid: str, scopes: list[str], nonce: str |
     except minted.ScopeError as exc:
         raise AadError("invalid_scope", 28000, str(exc).split(": ", 1)[1]) from exc
     lifetime, tid = sandbox.tunables.access_token_lifetime_s, sandbox.store.tenant_id
+    groups = member_groups(oid)
     access = minted.user_access_claims(issuer(), tid, user, app, resource, resource_scopes, lifetime,
-                                       api_registration(resource, app))
+                                       api_registration(resource, app), groups)
     body = {"token_type": "Bearer", "scope": " ".join(scopes), "expires_in": lifetime,
             "ext_expires_in": lifetime, "access_token": sandbox.key.mint(access)}
     if "offline_access" in scopes:
         body["refresh_token"] = sandbox.grants.issue_refresh(RefreshGrant(app.client_id, oid, scopes))
     if "openid" in scopes:
-        body["id_token"] = sandbox.key.mint(minted.id_token_claims(issuer(), tid, user, app.client_id, nonce, 3600))
+        body["id_token"] = sandbox.key.mint(minted.id_token_claims(issuer(), tid, user, app, nonce, 3600, groups))
     if form is not None and form.get("client_info") == "1":
         body["client_info"] = minted.client_info(oid, tid)
     return body

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Blueprint, jsonify, request
 
 from ..microsoft import claims as minted
-from ..microsoft.identity import AadError, api_registration, check_authority, issuer
+from ..microsoft.identity import AadError, api_registration, check_authority, issuer, member_groups
 from ..microsoft.state import state
 from .guard import same_origin_only
 
@@ -88,13 +88,14 @@ def _token_response(request_id: str, user, params: dict, mode: str | None) -> di
     except minted.ScopeError as exc:
         return _failure(request_id, "PERSISTENT_ERROR", "invalid_scope", str(exc))
     lifetime, tid = sandbox.tunables.access_token_lifetime_s, sandbox.store.tenant_id
+    groups = member_groups(user.oid)
     access = minted.user_access_claims(issuer(), tid, user, app, resource, resource_scopes, lifetime,
-                                       api_registration(resource, app))
+                                       api_registration(resource, app), groups)
     if mode == "expired":  # expired ten minutes ago; expires_in still says an hour, so msal caches it
         past = int(time.time()) - 600
         access.update(iat=past - lifetime, nbf=past - lifetime, exp=past)
     access_token = _forge(access, sandbox.key.kid) if mode == "forged" else sandbox.key.mint(access)
-    id_claims = minted.id_token_claims(issuer(), tid, user, app.client_id, None, ID_TOKEN_LIFETIME_S)
+    id_claims = minted.id_token_claims(issuer(), tid, user, app, None, ID_TOKEN_LIFETIME_S, groups)
     return {
         "messageType": "NestedAppAuthResponse", "requestId": request_id, "success": True,
         "token": {"access_token": access_token, "id_token": sandbox.key.mint(id_claims),
