@@ -248,7 +248,7 @@ def acquire_app_token(config: Config, tenant_id: str) -> str:
     One msal application per tenant is kept for the life of the process; msal caches the
     token in it and asks Entra again only near expiry.
     """
-    key = (config.microsoft_authority_host, config.microsoft_client_id, str(config.tls_ca_file), tenant_id)
+    key = (config.microsoft_authority_host, config.microsoft_client_id, str(config.client_ca_file), tenant_id)
     with _app_clients_lock:
         client = _app_clients.get(key)
         if client is None:
@@ -333,12 +333,14 @@ _sessions_lock = threading.Lock()
 
 def _session(config: Config) -> requests.Session:
     # One keep-alive session per CA file and process; requests sessions tolerate threads for
-    # this use (independent requests, no shared cookies that matter).
-    key = str(config.tls_ca_file)
+    # this use (independent requests, no shared cookies that matter). Entra is verified with
+    # the CA Graph and Salesforce are (config.client_ca_file: the development CA only in the
+    # demo, MAILFERRY_CLIENT_CA_FILE or certifi's public CAs in production).
+    key = str(config.client_ca_file)
     with _sessions_lock:
         session = _sessions.get(key)
         if session is None:
-            session = _sessions[key] = https_session(config.tls_ca_file)
+            session = _sessions[key] = https_session(config.client_ca_file)
         return session
 
 
@@ -368,7 +370,9 @@ class _Wire:
         kwargs.setdefault("timeout", 30)
         if "openid-configuration" not in url:
             return self._note(self._session.get(url, params=params, headers=headers, **kwargs))
-        key = f"{url}?{sorted((params or {}).items())}"
+        # Per trust setting too: a document fetched through one CA bundle must not answer a
+        # client that would not have verified the server.
+        key = f"{self._session.verify} {url}?{sorted((params or {}).items())}"
         now = time.monotonic()
         with _discovery_lock:
             hit = _discovery.get(key)
