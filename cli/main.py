@@ -87,6 +87,10 @@ def _db(config: Config, args) -> int:
 
 def _web(config: Config, args) -> int:
     from cli.serve import serve_https
+    from cli.startup_checks import refuse_to_start
+
+    if (refused := refuse_to_start(config, terminates_tls=True)) is not None:
+        return refused
 
     def load():
         from server import create_app
@@ -114,9 +118,12 @@ def _worker(config: Config, args) -> int:
 
     from rq import SimpleWorker
 
+    from cli.startup_checks import refuse_to_start
     from mailferry.job_queue import QUEUES
     from worker.runtime import Runtime, use_runtime
 
+    if (refused := refuse_to_start(config)) is not None:
+        return refused
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     runtime = Runtime(config)
     use_runtime(runtime)
@@ -133,7 +140,11 @@ def _scheduler(config: Config, args) -> int:
 
     import redis
 
+    from cli.startup_checks import refuse_to_start
     from worker.scheduler import run_forever
+
+    if (refused := refuse_to_start(config)) is not None:
+        return refused
 
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     run_forever(redis.Redis.from_url(config.redis_url))

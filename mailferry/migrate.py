@@ -63,6 +63,20 @@ def is_up_to_date(url: str) -> bool:
     return current(url) == head()
 
 
+def schema_refusal(url: str) -> str | None:
+    """Why this code must not run on the database at `url` (its schema is not the one the
+    code expects), naming both revisions and the fix; None when the schema is current."""
+    at, expected = current(url), head()
+    if at == expected:
+        return None
+    known = {script.revision for script in ScriptDirectory.from_config(alembic_config(url)).walk_revisions()}
+    if at is not None and at not in known:
+        return (f"the database schema is at revision {at}, which this version of Mailferry does not know (it "
+                f"expects {expected}): a newer Mailferry migrated it; run that version, or restore a backup")
+    return (f"the database schema is at revision {at or 'base (empty)'}, this version of Mailferry expects "
+            f"{expected}: run `mailferry db upgrade` first")
+
+
 def _check_sqlite_foreign_keys(url: str) -> None:
     # SQLite migrations run with foreign keys off (see mailferry.db.make_engine), so
     # nothing stopped a migration from orphaning rows; refuse to carry on if it did.

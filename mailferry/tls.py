@@ -26,6 +26,12 @@ LEAF_VALIDITY = dt.timedelta(days=397)
 RENEW_BEFORE = dt.timedelta(days=30)
 LOCAL_NAMES = ("localhost",)
 LOCAL_ADDRESSES = ("127.0.0.1", "::1")
+#: How every development CA names itself, so the issuer of each certificate it signed: what
+#: production's refusal of development certificates recognises (cli/startup_checks.py).
+DEVELOPMENT_CA_NAME = x509.Name([
+    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Mailferry development"),
+    x509.NameAttribute(NameOID.COMMON_NAME, "Mailferry development CA"),
+])
 
 
 @dataclass(frozen=True)
@@ -117,16 +123,10 @@ def _still_valid(paths: CertificatePaths, now: dt.datetime) -> bool:
 
 
 def _make_ca(key: ec.EllipticCurvePrivateKey, now: dt.datetime) -> x509.Certificate:
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Mailferry development"),
-            x509.NameAttribute(NameOID.COMMON_NAME, "Mailferry development CA"),
-        ]
-    )
     return (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
+        .subject_name(DEVELOPMENT_CA_NAME)
+        .issuer_name(DEVELOPMENT_CA_NAME)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))

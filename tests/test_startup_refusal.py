@@ -1,0 +1,99 @@
+"""`mailferry web`, `worker` and `scheduler` refuse to start (exit code 2) on a database whose
+schema is behind the code, naming both revisions and `mailferry db upgrade`; plain `mailferry
+web` in production refuses the development certificate. The real commands, as subprocesses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import text
+
+from cli.startup_checks import development_certificate_refusal
+from mailferry import migrate
+from mailferry.db import make_engine
+from tests.certificates import issue_certificate
+from tests.config_fixtures import build_config, production_variables
+
+
+def mailferry(*args: str, **variables: str) -> subprocess.CompletedProcess:
+    """Run `mailferry ARGS` with only `variables` of Mailferry's set (none of the developer's)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILFERRY_") and k not in ("REDIS_URL",
+                                                                                               "DATABASE_URL")}
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], env={**env, **variables},
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def database_at_0002(empty_database_url) -> str:
+    migrate.upgrade(empty_database_url, "0002")
+    return empty_database_url
+
+
+@pytest.fixture
+def current_database(empty_database_url) -> str:
+    migrate.upgrade(empty_database_url)
+    return empty_database_url
+
+
+@pytest.mark.parametrize("command", ["web", "worker", "scheduler"])
+def test_a_process_refuses_a_schema_behind_the_code_naming_the_revisions_and_the_fix(
+        command, database_at_0002, redis_url, tmp_path):
+    result = mailferry(command, DATABASE_URL=database_at_0002, REDIS_URL=redis_url,
+                       MAILFERRY_DATA_DIR=str(tmp_path / "data"))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (f"mailferry: not starting: the database schema is at revision 0002, this version of "
+                             f"Mailferry expects {migrate.head()}: run `mailferry db upgrade` first\n")
+    assert migrate.current(database_at_0002) == "0002"  # refused, not upgraded behind the operator's back
+
+
+def test_an_empty_database_is_refused_until_it_is_upgraded(empty_database_url, redis_url, tmp_path):
+    result = mailferry("scheduler", DATABASE_URL=empty_database_url, REDIS_URL=redis_url,
+                       MAILFERRY_DATA_DIR=str(tmp_path / "data"))
+    assert result.returncode == 2
+    assert "schema is at revision base (empty)" in result.stderr and "`mailferry db upgrade`" in result.stderr
+
+
+def test_a_schema_from_a_newer_mailferry_is_refused_without_suggesting_an_upgrade(current_database):
+    engine = make_engine(current_database)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    refusal = migrate.schema_refusal(current_database)
+    assert refusal.startswith("the database schema is at revision 0099, which this version of Mailferry does not know")
+    assert "db upgrade" not in refusal
+
+
+def test_a_current_schema_is_not_refused(current_database):
+    assert migrate.schema_refusal(current_database) is None
+
+
+def test_production_web_refuses_the_development_certificate_left_at_its_default(current_database, tmp_path, certs):
+    result = mailferry("web", **production_variables(DATABASE_URL=current_database,
+                                                     MAILFERRY_CERTS_DIR=str(certs.folder)))
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        f"mailferry: not starting: MAILFERRY_TLS_CERT_FILE and MAILFERRY_TLS_KEY_FILE are left at the development "
+        f"certificate ({certs.server_cert}): serve your own certificate and key")
+    assert "or run behind a reverse proxy that terminates TLS with `mailferry web --proxy`" in result.stderr
+
+
+def test_production_web_refuses_a_certificate_the_development_ca_issued(current_database, tmp_path, certs):
+    issued = issue_certificate(tmp_path / "issued", ("mailferry.example.com",), issuer=certs)
+    result = mailferry("web", **production_variables(
+        DATABASE_URL=current_database, MAILFERRY_TLS_CERT_FILE=str(issued.server_cert),
+        MAILFERRY_TLS_KEY_FILE=str(issued.server_key)))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"mailferry: not starting: MAILFERRY_TLS_CERT_FILE={str(issued.server_cert)!r} "
+                                    "was issued by Mailferry's development CA: serve your own certificate")
+
+
+def test_an_organisations_own_certificate_is_accepted_and_the_demo_keeps_its_own(tmp_path, certs):
+    own = issue_certificate(tmp_path / "own", ("mailferry.example.com",))
+    production = build_config(tmp_path / "data", **production_variables(
+        MAILFERRY_TLS_CERT_FILE=str(own.server_cert), MAILFERRY_TLS_KEY_FILE=str(own.server_key)))
+    assert development_certificate_refusal(production) is None
+    assert development_certificate_refusal(build_config(tmp_path / "demo", MAILFERRY_CERTS_DIR=str(certs.folder))) \
+        is None
