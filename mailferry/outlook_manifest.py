@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from pathlib import Path
 from urllib.parse import urlsplit
 
-MANIFEST_FILE = Path(__file__).resolve().parents[1] / "manifest.xml"
+from mailferry.bundled_files import bundled
+
+#: The committed manifest: at the repository root, or inside the package once installed.
+MANIFEST_FILE = bundled("mailferry/outlook/manifest.xml")
 DEVELOPMENT_ORIGIN = "https://localhost:3000"
 #: The origin exactly, not a longer one that starts with it (https://localhost:30001).
 _DEVELOPMENT_ORIGIN_PATTERN = re.compile(re.escape(DEVELOPMENT_ORIGIN) + r"(?![\w.:-])")

@@ -14,23 +14,24 @@ origin in `script-src`. The sign-in dialog's last page must reach the window tha
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from urllib.parse import urlencode
 
 from flask import Response, abort, redirect, render_template, request, send_from_directory, url_for
 from flask_login import current_user
 
 from mailferry import outlook_manifest
+from mailferry.bundled_files import bundled
 from server.addin import blueprint
 from server.addin.bearer import issue_dialog_token
 from server.extensions import config
 from server.security import content_security_policy
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-#: The add-in's front end (scripts, styles, icons), at the repository root beside `server/`.
-ADDIN_DIR = PROJECT_ROOT / "addin"
-#: MSAL.js as installed from npm (`make install` runs `npm ci`), served from our origin.
-MSAL_DIR = PROJECT_ROOT / "node_modules" / "@azure" / "msal-browser" / "lib"
+#: The add-in's front end (scripts, styles, icons): `addin/` in a checkout, a copy inside
+#: this package once installed from the wheel.
+ADDIN_DIR = bundled("server/addin/front_end")
+#: MSAL.js, served from our origin: from npm in a checkout (`make install` runs `npm ci`),
+#: copied into the wheel when it is built.
+MSAL_FILE = bundled("server/addin/vendor/msal-browser.min.js")
 #: What /addin/assets serves from ADDIN_DIR.
 ASSET_TYPES = (".js", ".css", ".png")
 #: A sign-in nonce as the pane makes it (crypto.randomUUID()).
@@ -152,6 +153,6 @@ def asset(asset_path: str):
 
 @blueprint.get("/vendor/msal-browser.min.js")
 def msal_browser():
-    if not (MSAL_DIR / "msal-browser.min.js").is_file():
+    if not MSAL_FILE.is_file():
         abort(503, "MSAL.js is not installed: run `make install` (it runs `npm ci`).")
-    return send_from_directory(MSAL_DIR, "msal-browser.min.js", max_age=3600)
+    return send_from_directory(MSAL_FILE.parent, MSAL_FILE.name, max_age=3600)
