@@ -37,7 +37,7 @@ def connect_demo_users(config: Config) -> list[int]:
             for entry in directory["users"]:
                 person = Person(directory["tenantId"], entry["id"], entry["userPrincipalName"],
                                 entry["displayName"], tuple(entry.get("aliases") or ()))
-                user, _ = provision_user(session, person, tenant.get("name", ""))
+                user, _ = provision_user(session, person, tenant.get("name", ""), first_user_admin=config.is_demo)
                 user.tenant.app_only_enabled = True
                 if _salesforce_connected(session, user.id) or not entry.get("salesforceUsername"):
                     continue

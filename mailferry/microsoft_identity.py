@@ -75,6 +75,7 @@ class SignedIn:
     name: str
     scopes: tuple[str, ...]
     token_state: dict = field(repr=False)  # holds refresh and access tokens: seal it, never log it
+    roles: tuple[str, ...] = ()  # the ID token's app roles (`Mailferry.Admin` makes an admin)
 
     def sealed(self, box: SecretBox) -> bytes:
         return box.seal(self.token_state)
@@ -171,6 +172,7 @@ def finish_sign_in(config: Config, flow: dict, auth_response: Mapping[str, str])
         name=str(claims.get("name", "")),
         scopes=tuple(str(result.get("scope", "")).split()),
         token_state=state,
+        roles=tuple(str(role) for role in claims.get("roles") or ()),
     )
 
 

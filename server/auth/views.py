@@ -20,11 +20,13 @@ from flask import (Blueprint, current_app, flash, redirect, render_template, req
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
+from mailferry.admin_consent import needs_admin_consent
 from mailferry.crypto import SecretBox
 from mailferry.microsoft_identity import finish_sign_in, start_sign_in
 from mailferry.models import Mailbox
 from mailferry.provider_errors import ErrorKind, ProviderError
 from mailferry.provisioning import Person, provision_user, save_connection
+from mailferry.tenancy_policy import sign_in_refusal
 from server import oauth_flows, sign_in_sessions
 from server.access import Account
 from server.extensions import config, db
@@ -97,6 +99,10 @@ def microsoft_callback():
         return _done(problem("Microsoft sign-in failed",
                              "Entra ID did not say who signed in (no oid, tid or username in the ID token).",
                              status=400))
+    refusal = sign_in_refusal(config(), signed_in.tid, signed_in.username)
+    if refusal:  # before anything is stored: a refused tenant leaves no trace but the log line
+        log.warning("sign-in refused for tenant %s: not allowed", signed_in.tid)
+        return _done(problem("Your organization cannot sign in here", refusal, status=403))
     account, mailbox_id = _provision(signed_in)
     session.clear()  # a new session for the new sign-in (no fixation), a new CSRF secret too
     try:
@@ -110,8 +116,9 @@ def microsoft_callback():
 
 def _provision(signed_in) -> tuple[Account, int | None]:
     """The user (created on first sign-in) with the Microsoft connection sealed on it."""
-    person = Person(signed_in.tid, signed_in.oid, signed_in.username, signed_in.name or signed_in.username)
-    user, _ = provision_user(db(), person)
+    person = Person(signed_in.tid, signed_in.oid, signed_in.username, signed_in.name or signed_in.username,
+                    roles=signed_in.roles)
+    user, _ = provision_user(db(), person, first_user_admin=config().is_demo)
     save_connection(db(), user, "microsoft", signed_in.sealed(SecretBox(config().encryption_keys)),
                     account_label=signed_in.username, external_user_id=signed_in.oid,
                     external_org_id=signed_in.tid, login_host=config().microsoft_authority_host,
@@ -139,9 +146,11 @@ def sign_out():
     return redirect(url_for("auth.index"))
 
 
-def problem(title: str, message: str, status: int):
-    """A clear page for a sign-in that did not work (never a stack trace)."""
-    return render_template("auth/problem.html", title=title, message=message), status
+def problem(title: str, message: str, status: int, consent_link: str | None = None):
+    """A clear page for a sign-in that did not work (never a stack trace); `consent_link`:
+    where an administrator grants admin consent (server.auth.consent)."""
+    link = config().base_url + consent_link if consent_link else None
+    return render_template("auth/problem.html", title=title, message=message, consent_link=link), status
 
 
 def _entra_refusal(error: str, description: str):
@@ -153,10 +162,11 @@ def _entra_refusal(error: str, description: str):
                        f"Microsoft did not sign you in ({detail}). If you declined the permissions Mailferry "
                        "asks for, nothing was connected; sign in again and accept them to sync your mail.",
                        status=400)
-    if error == "consent_required":
+    if needs_admin_consent(error, detail):
         return problem("An administrator must approve Mailferry",
-                       f"Your organization requires admin consent ({detail}). Ask a Microsoft 365 administrator "
-                       "to grant consent to Mailferry, then sign in again.", status=400)
+                       f"Your organization requires admin consent ({detail}). A Microsoft 365 administrator can "
+                       "grant it with the link below (send it to them), then sign in again.", status=400,
+                       consent_link=url_for("auth.start_admin_consent"))
     if "AADSTS50194" in detail:  # a single-tenant registration asked on /organizations or /common
         return problem("Mailferry's app registration is for one tenant",
                        f"Entra ID refused signing in at \u201c{config().microsoft_tenant}\u201d ({detail}). An "
