@@ -49,7 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     demo = command("demo", _demo, "the demo's world (sandbox and database together)")
     demo.add_argument("action", choices=("reset",),
                       help="reset: a fresh sandbox world and an empty database (while `mailferry run` is stopped)")
-    command("doctor", _doctor, "check configuration, certificates, database and Redis")
+    doctor = command("doctor", _doctor, "check configuration, certificates, database and Redis (in production also "
+                                        "Entra, Graph, Salesforce and the public base URL)")
+    doctor.add_argument("--proxy", action="store_true",
+                        help="the web app runs as `mailferry web --proxy`: the reverse proxy serves the certificate")
     manifest = command("manifest", _manifest, "write the Outlook add-in manifest for a host (docs/outlook.md)")
     manifest.add_argument("--base-url", required=True, metavar="URL",
                           help="the HTTPS origin Mailferry is served from, e.g. https://mailferry.example.com")
@@ -208,7 +211,7 @@ def _manifest(config: Config, args) -> int:
 def _doctor(config: Config, args) -> int:
     from cli.doctor import diagnose
 
-    return diagnose(config)
+    return diagnose(config, proxy=args.proxy)
 
 
 if __name__ == "__main__":

@@ -4,10 +4,6 @@ web` in production refuses the development certificate. The real commands, as su
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 from sqlalchemy import text
 
@@ -16,14 +12,7 @@ from mailferry import migrate
 from mailferry.db import make_engine
 from tests.certificates import issue_certificate
 from tests.config_fixtures import build_config, production_variables
-
-
-def mailferry(*args: str, **variables: str) -> subprocess.CompletedProcess:
-    """Run `mailferry ARGS` with only `variables` of Mailferry's set (none of the developer's)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILFERRY_") and k not in ("REDIS_URL",
-                                                                                               "DATABASE_URL")}
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], env={**env, **variables},
-                          capture_output=True, text=True, timeout=120)
+from tests.mailferry_command import mailferry
 
 
 @pytest.fixture
