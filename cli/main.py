@@ -35,7 +35,16 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     command("run", _run, "start everything (Redis unless REDIS_URL is set, sandbox, web) until Ctrl-C")
-    command("web", _web, "serve the web app over HTTPS")
+    web = command("web", _web, "serve the web app over HTTPS, or over HTTP for a reverse proxy (--proxy)")
+    web.add_argument("--proxy", action="store_true",
+                     help="plain HTTP for a reverse proxy that terminates TLS: X-Forwarded-For/-Proto/-Host believed "
+                          "from loopback, the Unix socket and MAILFERRY_TRUSTED_PROXIES only; access log on stdout")
+    web.add_argument("--bind", metavar="ADDRESS", type=_bind_address,
+                     help="HOST:PORT, or unix:/path/to/socket with --proxy (default: MAILFERRY_HOST:MAILFERRY_PORT)")
+    web.add_argument("--processes", type=_count(64), metavar="N",
+                     help="worker processes, 1-64 (default: MAILFERRY_WEB_PROCESSES, 2)")
+    web.add_argument("--threads", type=_count(256), metavar="N",
+                     help="threads per process, 1-256 (default: MAILFERRY_WEB_THREADS, 16)")
     command("worker", _worker, "run sync jobs from Redis (start as many as you like, on any machine)")
     command("scheduler", _scheduler, "enqueue periodic work (polling, re-match, renewals, purge) on time")
     sandbox = command("sandbox", _sandbox, "serve the emulated Microsoft 365 and Salesforce over HTTPS")
@@ -88,29 +97,54 @@ def _db(config: Config, args) -> int:
     return 0
 
 
+def _bind_address(value: str) -> str:
+    """`HOST:PORT` or `unix:/absolute/path` (gunicorn's forms, checked before it starts)."""
+    host, _, port = value.rpartition(":")
+    if value.startswith("unix:/") or (host and port.isdigit() and 0 < int(port) < 65536):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r}: use HOST:PORT (e.g. 127.0.0.1:8001) or unix:/run/mailferry/web.sock")
+
+
+def _count(highest: int):
+    def count(value: str) -> int:
+        if value.isdigit() and 1 <= int(value) <= highest:
+            return int(value)
+        raise argparse.ArgumentTypeError(f"{value!r}: use a whole number from 1 to {highest}")
+
+    return count
+
+
 def _web(config: Config, args) -> int:
-    from cli.serve import serve_https
+    from cli.serve import serve_behind_proxy, serve_https
     from cli.startup_checks import refuse_to_start
 
-    if (refused := refuse_to_start(config, terminates_tls=True)) is not None:
+    if (refused := refuse_to_start(config, terminates_tls=not args.proxy)) is not None:
         return refused
+
+    bind = args.bind or f"{config.web_host}:{config.web_port}"
+    processes, threads = args.processes or config.web_processes, args.threads or config.web_threads
+    if bind.startswith("unix:") and not args.proxy:
+        print("--bind unix:… serves plain HTTP for a reverse proxy: add --proxy", file=sys.stderr)
+        return 2
 
     def load():
         from server import create_app
 
-        return create_app(config)
+        app = create_app(config)
+        if args.proxy:
+            from server.forwarded_headers import trust_proxy
 
-    serve_https(
-        load,
-        host=config.web_host,
-        port=config.web_port,
-        certfile=str(config.tls_cert_file),
-        keyfile=str(config.tls_key_file),
-        name="mailferry-web",
-        threads=config.web_threads,
-        processes=2,
-        log_level=config.log_level,
-    )
+            trust_proxy(app, config.trusted_proxies)
+        return app
+
+    if args.proxy:
+        serve_behind_proxy(load, bind=bind, name="mailferry-web", threads=threads, processes=processes,
+                           log_level=config.log_level)
+        return 0
+    host, _, port = bind.rpartition(":")
+    serve_https(load, host=host, port=int(port), certfile=str(config.tls_cert_file),
+                keyfile=str(config.tls_key_file), name="mailferry-web", threads=threads, processes=processes,
+                log_level=config.log_level)
     return 0
 
 
