@@ -66,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     manifest.add_argument("--base-url", required=True, metavar="URL",
                           help="the HTTPS origin Mailferry is served from, e.g. https://mailferry.example.com")
     manifest.add_argument("--output", metavar="PATH", help="write to this file (default: standard output)")
+    admins = command("admin", _admin, "grant, revoke or list Mailferry admins (a person must have signed in once)")
+    admins.add_argument("action", choices=("grant", "revoke", "list"))
+    admins.add_argument("upn", nargs="?", help="the user's sign-in name (grant, revoke)")
+    admins.add_argument("--tenant", metavar="TENANT", help="tenant id or primary domain, when the name is ambiguous")
     bench = command("bench", _bench, "run a benchmark and print its figures")
     bench_names = bench.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     for name, module in _benchmarks().items():
@@ -218,6 +222,12 @@ def _benchmarks() -> dict[str, str]:
 
 def _bench(config: Config, args) -> int:
     return importlib.import_module(_benchmarks()[args.benchmark]).run(config, args)
+
+
+def _admin(config: Config, args) -> int:
+    from cli.admin import run
+
+    return run(config, args)
 
 
 def _manifest(config: Config, args) -> int:

@@ -66,6 +66,10 @@ def revoke(session: Session, user: User, by: str, *, allow_last: bool = False) -
     return True
 
 
+def has_admin(session: Session, tenant_id: int) -> bool:
+    return session.execute(select(User.id).where(User.tenant_id == tenant_id, User.role == "admin")).first() is not None
+
+
 def _set(user: User, source: str | None) -> None:
     user.role = "admin" if source else "user"
     user.admin_source = source
