@@ -5,6 +5,7 @@ reports the start-up refusals and SQLite on a network file system."""
 
 from __future__ import annotations
 
+import re
 import socket
 
 import pytest
@@ -12,7 +13,8 @@ import pytest
 from cli.doctor import diagnose, sqlite_on_network_file_system
 from cli.processes import free_port
 from mailferry import migrate
-from tests.certificates import issue_certificate
+from mailferry.tls import CertificatePaths
+from tests.deploy.public_tls import issue_public_certificate
 from tests.config_fixtures import build_config, production_variables
 from tests.https_server import start_https
 from tests.mailferry_command import mailferry
@@ -24,16 +26,21 @@ HOST = socket.gethostname()  # a public base URL may not be localhost: this mach
 @pytest.fixture
 def reachable(tmp_path, microsoft_url, salesforce_app, sandbox_settings, migrated_database_url, redis_url, certs):
     """Production variables whose every service answers: the sandboxes as Entra, Graph and
-    Salesforce, and a Mailferry served at https://<this host's name>:<port> as the public
-    base URL, all verified with the test CA as MAILFERRY_CLIENT_CA_FILE."""
+    Salesforce, and a Mailferry served at https://<this host's name>:<port> with a public
+    CA's certificate as the public base URL; MAILFERRY_CLIENT_CA_FILE is a bundle of both CAs."""
     port = free_port()
+    public = issue_public_certificate(tmp_path / "public", HOST)
+    bundle = tmp_path / "outbound-ca.pem"
+    bundle.write_bytes(certs.ca_cert.read_bytes() + public.ca_file.read_bytes())
     variables = production_variables(
         MAILFERRY_BASE_URL=f"https://{HOST}:{port}", DATABASE_URL=migrated_database_url, REDIS_URL=redis_url,
         MICROSOFT_AUTHORITY_HOST=microsoft_url, MICROSOFT_GRAPH_URL=f"{microsoft_url}/v1.0", MICROSOFT_TENANT=TENANT,
-        SALESFORCE_LOGIN_URL=sandbox_settings.salesforce_url, MAILFERRY_CLIENT_CA_FILE=str(certs.ca_cert))
+        SALESFORCE_LOGIN_URL=sandbox_settings.salesforce_url, MAILFERRY_CLIENT_CA_FILE=str(bundle))
     from server import create_app
 
-    served = issue_certificate(tmp_path / "public", (HOST,), issuer=certs)
+    served = CertificatePaths(tmp_path / "public")  # start_https serves its server_cert and server_key
+    public.cert_file.rename(served.server_cert)
+    public.key_file.rename(served.server_key)
     server, _ = start_https(create_app(build_config(tmp_path / "data", **variables)), served, port=port,
                             host=socket.gethostbyname(HOST))
     yield variables
@@ -60,13 +67,16 @@ def test_a_production_deployment_whose_services_answer_passes_every_check(reacha
 
 def test_a_wrong_outbound_ca_fails_each_service_as_a_tls_verification_failure_with_the_fix(
         reachable, tmp_path, capsys):
-    other_ca = issue_certificate(tmp_path / "other", ("unused.example.com",)).ca_cert
+    other_ca = issue_public_certificate(tmp_path / "other", "unused.example.com").ca_file
     code, lines = doctor(tmp_path, capsys, **{**reachable, "MAILFERRY_CLIENT_CA_FILE": str(other_ca)})
     assert code == 1
     for name in REACHED:
         assert lines[name].startswith(f"FAIL {name}: "), lines[name]
-        assert (f"TLS verification failed (unable to get local issuer certificate) against the CA bundle "
-                f"MAILFERRY_CLIENT_CA_FILE={other_ca}: when a proxy inspects TLS") in lines[name]
+        # The verifier's reason: the issuer is unknown (or, for the public name, a CA of the same
+        # name whose signature does not match).
+        assert re.search(r"TLS verification failed \((unable to get local issuer certificate|certificate signature "
+                         rf"failure)\) against the CA bundle MAILFERRY_CLIENT_CA_FILE={re.escape(str(other_ca))}: "
+                         "when a proxy inspects TLS", lines[name]), lines[name]
         assert "set MAILFERRY_CLIENT_CA_FILE to a PEM bundle holding that CA" in lines[name]
     assert lines["redis"] == "ok   redis" and lines["database"] == "ok   database"
 

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from cli.startup_checks import development_certificate_refusal
 from mailferry import migrate
 from mailferry.db import make_engine
-from tests.certificates import issue_certificate
+from tests.deploy.public_tls import issue_public_certificate
 from tests.config_fixtures import build_config, production_variables
 from tests.mailferry_command import mailferry
 
@@ -70,19 +70,22 @@ def test_production_web_refuses_the_development_certificate_left_at_its_default(
 
 
 def test_production_web_refuses_a_certificate_the_development_ca_issued(current_database, tmp_path, certs):
-    issued = issue_certificate(tmp_path / "issued", ("mailferry.example.com",), issuer=certs)
+    # The development certificate copied elsewhere: not at the defaults, still the development CA's.
+    (tmp_path / "issued").mkdir()
+    cert_file, key_file = tmp_path / "issued" / "mailferry.pem", tmp_path / "issued" / "mailferry-key.pem"
+    cert_file.write_bytes(certs.server_cert.read_bytes())
+    key_file.write_bytes(certs.server_key.read_bytes())
     result = mailferry("web", **production_variables(
-        DATABASE_URL=current_database, MAILFERRY_TLS_CERT_FILE=str(issued.server_cert),
-        MAILFERRY_TLS_KEY_FILE=str(issued.server_key)))
+        DATABASE_URL=current_database, MAILFERRY_TLS_CERT_FILE=str(cert_file), MAILFERRY_TLS_KEY_FILE=str(key_file)))
     assert result.returncode == 2
-    assert result.stderr.startswith(f"mailferry: not starting: MAILFERRY_TLS_CERT_FILE={str(issued.server_cert)!r} "
+    assert result.stderr.startswith(f"mailferry: not starting: MAILFERRY_TLS_CERT_FILE={str(cert_file)!r} "
                                     "was issued by Mailferry's development CA: serve your own certificate")
 
 
 def test_an_organisations_own_certificate_is_accepted_and_the_demo_keeps_its_own(tmp_path, certs):
-    own = issue_certificate(tmp_path / "own", ("mailferry.example.com",))
+    own = issue_public_certificate(tmp_path / "own", "mailferry.example.com")
     production = build_config(tmp_path / "data", **production_variables(
-        MAILFERRY_TLS_CERT_FILE=str(own.server_cert), MAILFERRY_TLS_KEY_FILE=str(own.server_key)))
+        MAILFERRY_TLS_CERT_FILE=str(own.cert_file), MAILFERRY_TLS_KEY_FILE=str(own.key_file)))
     assert development_certificate_refusal(production) is None
     assert development_certificate_refusal(build_config(tmp_path / "demo", MAILFERRY_CERTS_DIR=str(certs.folder))) \
         is None
