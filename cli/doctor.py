@@ -13,6 +13,7 @@ import datetime as dt
 import os
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from cryptography import x509
@@ -113,5 +114,13 @@ def _redis(config: Config) -> str | None:
         redis.Redis.from_url(config.redis_url, socket_timeout=2, socket_connect_timeout=2).ping()
     except redis.RedisError as error:
         hint = "start `mailferry run`" if config.redis_embedded else "check REDIS_URL"
-        return f"{config.redis_url} does not answer ({type(error).__name__}); {hint}"
+        return f"{_without_password(config.redis_url)} does not answer ({type(error).__name__}); {hint}"
     return None
+
+
+def _without_password(url: str) -> str:
+    """`url` with its password (if any) masked: doctor's output is pasted into tickets."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))

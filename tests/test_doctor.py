@@ -167,3 +167,19 @@ def test_sqlite_on_a_network_file_system_is_a_warning(tmp_path, database_url, wa
 def test_sqlite_on_this_machines_disk_is_ok(reachable, tmp_path, capsys):
     _, lines = doctor(tmp_path, capsys, **{**reachable, "DATABASE_URL": f"sqlite:///{tmp_path / 'local.db'}"})
     assert lines["database storage"] == "ok   database storage"
+
+
+def test_a_redis_that_does_not_answer_is_named_without_its_password(reachable, tmp_path, capsys):
+    url = f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0"
+    code, lines = doctor(tmp_path, capsys, **{**reachable, "REDIS_URL": url})
+    assert code == 1
+    assert lines["redis"] == (f"FAIL redis: redis://:***@127.0.0.1:{url.rsplit(':', 1)[1]} does not answer "
+                              "(ConnectionError); check REDIS_URL")
+
+
+def test_doctor_in_the_demo_checks_certificates_database_and_redis_only(migrated_database_url, redis_url, certs,
+                                                                       tmp_path):
+    result = mailferry("doctor", MAILFERRY_DATA_DIR=str(tmp_path / "data"), MAILFERRY_CERTS_DIR=str(certs.folder),
+                       DATABASE_URL=migrated_database_url, REDIS_URL=redis_url)
+    assert (result.returncode, result.stdout.splitlines()) == (
+        0, ["environment: demo", "  ok   certificates", "  ok   database", "  ok   redis"]), result.stderr
