@@ -3,11 +3,11 @@ admin's tenant (`current_user.tenant_id`); nothing here takes a tenant id from t
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from mailferry import global_exclusions
+from mailferry import admins, global_exclusions
 from mailferry.admin_overview import budget_overview, users_overview
 from mailferry.db import utcnow
 from mailferry.models import IgnoreEntry, OmittedDailyCount, Tenant, User
@@ -143,7 +143,44 @@ def defaults():
 def users():
     zone = _zone()
     people = users_overview(db(), _tenant(), utcnow())
-    return render_template("admin/users.html", people=people, zone=zone, local_time=local_time, iso=iso)
+    sources = dict(db().execute(select(User.id, User.admin_source).where(User.tenant_id == current_user.tenant_id)).all())
+    return render_template("admin/users.html", people=people, zone=zone, local_time=local_time, iso=iso,
+                           admin_sources=sources, ADMIN_SOURCE_LABELS=ADMIN_SOURCE_LABELS)
+
+
+#: Why someone is an admin, as the Users page says it.
+ADMIN_SOURCE_LABELS = {"app_role": "Entra app role", "granted": "granted", "first_user": "first user (demo)"}
+
+
+@blueprint.post("/users/<int:user_id>/admin")
+@admin_required
+def change_admin(user_id: int):
+    """Grant (`action=grant`) or revoke admin for a user of this admin's tenant (CSRF-checked
+    like every POST); the last admin of the tenant cannot be revoked here."""
+    user = db().execute(select(User).where(User.id == user_id, User.tenant_id == current_user.tenant_id)
+                        ).scalar_one_or_none()
+    action = request.form.get("action")
+    if user is None or action not in ("grant", "revoke"):
+        abort(404)
+    by = current_user.upn
+    if action == "grant":
+        changed = admins.grant(user, by=by)
+        message = f"{user.upn} is now an admin." if changed else f"{user.upn} was already an admin by grant."
+    else:
+        from_role = user.admin_source == "app_role"
+        try:
+            changed = admins.revoke(db(), user, by=by)
+        except admins.LastAdmin as refusal:
+            db().rollback()
+            flash(f"{refusal} An admin cannot revoke themselves as the tenant's last admin.", "error")
+            return redirect(url_for("admin.users"))
+        message = f"{user.upn} is no longer an admin." if changed else f"{user.upn} was not an admin."
+        if changed and from_role:
+            message += (" They hold the Entra app role Mailferry.Admin, so they are an admin again at their next "
+                        "sign-in unless it is unassigned in Entra.")
+    db().commit()
+    flash(message, "success")
+    return redirect(url_for("admin.users"))
 
 
 @blueprint.route("/api-budget", methods=["GET", "POST"])
