@@ -62,6 +62,11 @@ class AppRegistration:
     # `api.requestedAccessTokenVersion` (`accessTokenAcceptedVersion` in the old manifest):
     # null or 1 → v1.0 access tokens for this app's API, 2 → v2.0 (reference wave2.md §7.2).
     requested_access_token_version: int | None = None
+    # `keyCredentials` of the manifest: certificates whose private key may sign the app's
+    # client assertions, each {"customKeyIdentifier": base64 SHA-1 thumbprint, "keyId",
+    # "type": "AsymmetricX509Cert", "usage": "Verify", "key": base64 DER certificate}
+    # (reference wave2.md §7.5).
+    key_credentials: list[dict] = field(default_factory=list)
     # `appRoles` of the manifest, and who holds them (`roles` claims, reference wave2.md §7.3).
     defined_roles: list[dict] = field(default_factory=lambda: [dict(MAILFERRY_ADMIN_ROLE)])
     role_assignments: list[RoleAssignment] = field(default_factory=list)

@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, g, redirect, request
 
 from . import claims as minted
+from . import client_assertions
 from .apps import AppRegistration
 from .grants import AuthCode, RefreshGrant
 from .state import state
@@ -121,7 +122,7 @@ def openid_configuration(tenant):
     base = f"{root()}/{tenant}"
     doc = {
         "token_endpoint": f"{base}/oauth2/v2.0/token",
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
         "jwks_uri": f"{base}/discovery/v2.0/keys",
         "response_modes_supported": ["query", "form_post"],
         "subject_types_supported": ["pairwise"],
@@ -306,8 +307,11 @@ def _client(form, public_allowed: bool = False) -> AppRegistration:
         raise AadError("unauthorized_client", 700016, f"Application with identifier '{client_id}' was not found "
                        f"in the directory '{state().store.tenant_name}'.")
     if form.get("client_assertion"):
-        raise AadError("invalid_client", 700027, "Client assertion (certificate credentials) is not supported "
-                       "by the Mailferry sandbox; use client_secret.", 401)
+        try:  # a certificate credential (reference wave2.md §7.5; sandbox/microsoft/client_assertions.py)
+            client_assertions.check(app, form, f"{root()}{request.path}")
+        except client_assertions.AssertionRefused as refused:
+            raise AadError("invalid_client", refused.code, refused.text, 401) from None
+        return app
     if not secret and public_allowed and request.headers.get("Origin"):
         g.public_client = True
         return app

@@ -118,7 +118,7 @@ def test_client_credentials_token_carries_roles_and_no_client_info(microsoft_url
     result = msal_app(microsoft_url, client_session).acquire_token_for_client([f"{GRAPH}/.default"])
     assert "client_info" not in result and "refresh_token" not in result
     claims = validate(result["access_token"], microsoft_url, certs, GRAPH)
-    assert claims["roles"] == ["Mail.ReadWrite", "MailboxSettings.ReadWrite", "User.Read.All"]
+    assert claims["roles"] == ["Mail.ReadWrite", "MailboxSettings.ReadWrite", "User.Read.All", "GroupMember.Read.All"]
     assert "scp" not in claims and claims["idtyp"] == "app" and claims["appid"] == DEMO.microsoft_client_id
 
 
