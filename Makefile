@@ -15,6 +15,8 @@ NODE_STAMP  := node_modules/.installed
 PYTEST_ARGS ?=
 # The Chromium the browser tests drive; `make test CHROMIUM=/path/to/chromium` for another build.
 CHROMIUM    ?= /usr/bin/chromium
+# The nginx the deployment tests run in front of `mailferry web --proxy` (Debian's package).
+NGINX       ?= /usr/sbin/nginx
 
 .PHONY: run test test-prerequisites install certs lock clean
 
@@ -22,13 +24,13 @@ run: install certs
 	$(BIN)/mailferry run
 
 test: test-prerequisites install certs
-	CHROMIUM="$(CHROMIUM)" $(BIN)/python -m pytest $(PYTEST_ARGS)
+	CHROMIUM="$(CHROMIUM)" NGINX="$(NGINX)" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Chromium (installed with apt-get when missing, as root or with passwordless sudo) and
-# axe-core (from npm ci): whatever cannot be installed stops `make test` before the suite,
+# Chromium and nginx (installed with apt-get when missing, as root or with passwordless sudo)
+# and axe-core (from npm ci): whatever cannot be installed stops `make test` before the suite,
 # with the command that installs it.
 test-prerequisites: $(NODE_STAMP)
-	@sh tests/prerequisites.sh "$(CHROMIUM)" node_modules/axe-core/axe.min.js
+	@sh tests/prerequisites.sh "$(CHROMIUM)" node_modules/axe-core/axe.min.js "$(NGINX)"
 
 install: $(STAMP) $(NODE_STAMP)
 

@@ -1,12 +1,12 @@
-"""`make test`'s prerequisites (tests/prerequisites.sh): Chromium and axe-core, or one line
-with the fix before any test runs.
+"""`make test`'s prerequisites (tests/prerequisites.sh): Chromium, axe-core and nginx, or one
+line with the fix before any test runs.
 
 The script runs as a user who is not root (`nobody`, when this runs as root) and so cannot
 install anything: that is the case that must stop with the fix. The script is fed on stdin and
 every file it looks at lies in a world-readable folder, so `nobody` needs no access to this
 clone. Installing Chromium as root is not exercised here (it changes the machine); it was
 verified by hand (`make test-prerequisites` as root without Chromium; figures in the message of
-the commit that added this file).
+the commit that added this file), and so is installing nginx the same way.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from tests.browser.stack import CHROMIUM, PROJECT_ROOT
 
 SCRIPT = PROJECT_ROOT / "tests" / "prerequisites.sh"
 MISSING_CHROMIUM = "/nonexistent/chromium"
+#: Debian's nginx, which the deployment tests run (`make test NGINX=...` for another).
+NGINX = Path(os.environ.get("NGINX", "/usr/sbin/nginx"))
+MISSING_NGINX = "/nonexistent/nginx"
 
 
 @pytest.fixture
@@ -53,10 +56,10 @@ def as_non_root() -> list[str]:
     return [setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
 
 
-def check(chromium: str, axe: str, path: str = os.defpath) -> subprocess.CompletedProcess:
+def check(chromium: str, axe: str, path: str = os.defpath, nginx: str = str(NGINX)) -> subprocess.CompletedProcess:
     """tests/prerequisites.sh as a user who cannot install, with PATH `path`."""
     return subprocess.run(
-        [*as_non_root(), "/bin/sh", "-s", "--", chromium, axe],
+        [*as_non_root(), "/bin/sh", "-s", "--", chromium, axe, nginx],
         input=SCRIPT.read_text(), env={"PATH": path}, capture_output=True, text=True, timeout=60)
 
 
@@ -74,8 +77,17 @@ def test_missing_chromium_stops_with_the_install_command(axe):
     assert "`sudo apt-get install chromium`" in line
 
 
+def test_missing_nginx_stops_with_the_install_command(axe):
+    result = check(str(CHROMIUM), axe, nginx=MISSING_NGINX)
+    assert result.returncode != 0
+    line = only_line(result)
+    assert f"nginx is missing at {MISSING_NGINX}" in line
+    assert "`sudo apt-get install nginx`" in line
+
+
 def test_everything_there_passes_silently(axe):
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: `make test` installs it (or says how)"
+    assert NGINX.exists(), f"{NGINX} is missing: `make test` installs it (or says how)"
     result = check(str(CHROMIUM), axe)
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
@@ -126,3 +138,14 @@ def test_make_run_does_not_need_chromium():
     assert "prerequisites.sh" not in result.stdout
     assert "prerequisites.sh" in subprocess.run(
         ["make", "-C", str(PROJECT_ROOT), "-n", "test"], capture_output=True, text=True, timeout=60).stdout
+
+
+def test_make_test_stops_before_the_suite_without_nginx():
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(PROJECT_ROOT), "test", f"NGINX={MISSING_NGINX}",
+         "PYTEST_ARGS=--collect-only -q tests/test_config.py"],
+        env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0, result.stdout
+    assert f"nginx is missing at {MISSING_NGINX}" in result.stderr
+    assert "pytest" not in result.stdout + result.stderr, result.stdout
