@@ -113,21 +113,27 @@ def test_missing_axe_core_without_npm_says_how_to_install_npm(shared):
     assert "install Node.js and npm (on Debian: `sudo apt-get install npm`)" in line
 
 
-def test_make_test_stops_before_the_suite_without_chromium():
-    """The real Makefile: the check is a prerequisite of `test`, so pytest never starts.
+def make_test_stopped(variable: str) -> str:
+    """`make test VARIABLE`, which must stop before the suite: its standard error.
 
-    Run as this user (root in CI): a CHROMIUM other than /usr/bin/chromium is never installed,
-    so even root gets the message. PYTEST_ARGS is harmless should the check ever let it through.
-    """
+    Run as this user (root in CI): a CHROMIUM or NGINX other than Debian's path is never
+    installed, so even root gets the message. PYTEST_ARGS is harmless should the check ever
+    let it through."""
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     result = subprocess.run(
-        ["make", "--no-print-directory", "-C", str(PROJECT_ROOT), "test", f"CHROMIUM={MISSING_CHROMIUM}",
+        ["make", "--no-print-directory", "-C", str(PROJECT_ROOT), "test", variable,
          "PYTEST_ARGS=--collect-only -q tests/test_config.py"],
         env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode != 0, result.stdout
-    assert f"Chromium is missing at {MISSING_CHROMIUM}" in result.stderr
-    assert "apt-get install chromium" in result.stderr
     assert "pytest" not in result.stdout + result.stderr, result.stdout  # the suite never started
+    return result.stderr
+
+
+def test_make_test_stops_before_the_suite_without_chromium():
+    """The real Makefile: the check is a prerequisite of `test`, so pytest never starts."""
+    stderr = make_test_stopped(f"CHROMIUM={MISSING_CHROMIUM}")
+    assert f"Chromium is missing at {MISSING_CHROMIUM}" in stderr
+    assert "apt-get install chromium" in stderr
 
 
 def test_make_run_does_not_need_chromium():
@@ -141,11 +147,6 @@ def test_make_run_does_not_need_chromium():
 
 
 def test_make_test_stops_before_the_suite_without_nginx():
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-    result = subprocess.run(
-        ["make", "--no-print-directory", "-C", str(PROJECT_ROOT), "test", f"NGINX={MISSING_NGINX}",
-         "PYTEST_ARGS=--collect-only -q tests/test_config.py"],
-        env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode != 0, result.stdout
-    assert f"nginx is missing at {MISSING_NGINX}" in result.stderr
-    assert "pytest" not in result.stdout + result.stderr, result.stdout
+    stderr = make_test_stopped(f"NGINX={MISSING_NGINX}")
+    assert f"nginx is missing at {MISSING_NGINX}" in stderr
+    assert "apt-get install nginx" in stderr
