@@ -7,7 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from mailferry import admins, global_exclusions
+from mailferry import admins, global_exclusions, org_pinning
 from mailferry.admin_overview import budget_overview, users_overview
 from mailferry.db import utcnow
 from mailferry.models import IgnoreEntry, OmittedDailyCount, Tenant, User
@@ -21,7 +21,7 @@ from mailferry.settings_service import (
 )
 from server.access import admin_required
 from server.admin.chart import hourly_chart
-from server.extensions import db, redis_client
+from server.extensions import config, db, redis_client
 from server.settings.form import BOOLEAN_KEYS, EDIT_KEYS, SYNC_MODES, folders_text, time_zones, values_from_form
 from server.time_display import iso, local_time, viewer_zone
 
@@ -181,6 +181,26 @@ def change_admin(user_id: int):
     db().commit()
     flash(message, "success")
     return redirect(url_for("admin.users"))
+
+
+@blueprint.route("/salesforce-org", methods=["GET", "POST"])
+@admin_required
+def salesforce_org():
+    """The tenant's Salesforce org pin: read-only when MAILFERRY_SALESFORCE_ORG_IDS sets it."""
+    tenant = _tenant()
+    pin = org_pinning.pin_of(config(), tenant)
+    error = None
+    if request.method == "POST" and not pin.from_config:
+        error = org_pinning.set_pin(tenant, request.form.get("org_id", ""), by=current_user.upn)
+        if error is None:
+            db().commit()
+            flash(f"Users of this tenant may now connect only org {tenant.salesforce_pinned_org_id}."
+                  if tenant.salesforce_pinned_org_id else "The org pin is cleared: users may connect any org.",
+                  "success")
+            return redirect(url_for("admin.salesforce_org"))
+        db().rollback()
+    return render_template("admin/salesforce_org.html", pin=pin, error=error,
+                           orgs=org_pinning.connected_orgs(db(), tenant.id)), (422 if error else 200)
 
 
 @blueprint.route("/api-budget", methods=["GET", "POST"])

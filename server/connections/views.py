@@ -17,12 +17,13 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from mailferry import connection_state
+from mailferry import connection_state, org_pinning
 from mailferry.crypto import SecretBox, SecretUnreadable
 from mailferry.models import Connection, Mailbox, User
 from mailferry.provider_errors import ProviderError
 from mailferry.provisioning import save_connection
 from mailferry.salesforce_identity import Pkce, SalesforceOAuth, authorize_url, code_from_callback
+from mailferry.tenancy_policy import org_refusal
 from mailferry.tls import https_session
 from server import oauth_flows
 from server.connections import form_targets
@@ -85,6 +86,13 @@ def salesforce_callback():
         flash(error.message, "error")
         return redirect(url_for("connections.index"))
     user = db().get(User, current_user.id)
+    refusal = org_refusal(org_pinning.pin_of(config(), user.tenant), identity["org_id"])
+    if refusal:  # another org than the tenant's: its tokens are revoked, never stored
+        log.warning("Connect Salesforce refused: org %s is not tenant %s's pinned org", identity["org_id"],
+                    user.tenant.tid)
+        _revoke_tokens(oauth, tokens)
+        flash(refusal, "error")
+        return redirect(url_for("connections.index"))
     save_connection(db(), user, "salesforce", SecretBox(config().encryption_keys).seal(tokens),
                     account_label=identity.get("username"), external_user_id=identity["user_id"],
                     external_org_id=identity["org_id"], instance_url=tokens.get("instance_url"),
@@ -141,15 +149,21 @@ def _revoke(connection: Connection) -> bool:
         tokens = SecretBox(config().encryption_keys).open(connection.sealed_secrets)
     except SecretUnreadable:
         return False
+    oauth = _oauth(connection.login_host or config().salesforce_login_url)
+    try:
+        return _revoke_tokens(oauth, tokens)
+    finally:
+        oauth.session.close()
+
+
+def _revoke_tokens(oauth: SalesforceOAuth, tokens: dict) -> bool:
+    """Revoke `tokens`' refresh token (or its access token); see `_revoke`."""
     token = tokens.get("refresh_token") or tokens.get("access_token")
     if not token:
         return True
-    oauth = _oauth(connection.login_host or config().salesforce_login_url)
     try:
         oauth.revoke(token)
         return True
     except ProviderError as error:
         log.warning("Salesforce revoke failed: %s", error.code)
         return False
-    finally:
-        oauth.session.close()
