@@ -5,6 +5,8 @@
             active ──setup failure (e.g. an Exchange access policy)──► active, with the
                      administrator's fix as its detail, backing off ──next success──► no detail
             any    ──admin/user turns sync off──► disabled
+            any    ──its user left the app-only onboarding group──► disabled, with the reason
+                     ──they are a member again──► active
     stage   idle ──claim──► fetching ──► processing ──complete/fail──► idle
 
 Who may run a mailbox is decided by its Redis lock (`worker.locks`), which a live worker
@@ -101,6 +103,32 @@ def crashed(mailbox: Mailbox, what: str, now: datetime) -> None:
 def release(mailbox: Mailbox) -> None:
     """Give the mailbox back without judging the run (e.g. the worker is shutting down)."""
     _enter(mailbox, IDLE, None)
+
+
+# What a mailbox stopped because its user left the app-only group shows (to the admin); the
+# text also tells `rejoined_group` which disabled mailboxes the group itself stopped.
+LEFT_GROUP = "Not a member of the Entra group"
+
+
+def left_group(mailbox: Mailbox, group_name: str, now: datetime) -> None:
+    """The user is no longer in the group an admin named for app-only access: stop syncing
+    the mailbox (its history stays) and say why."""
+    mailbox.status = "disabled"
+    mailbox.status_detail = (f"{LEFT_GROUP} {group_name!r} since {now:%Y-%m-%d %H:%M} UTC: Mailferry stopped "
+                             "syncing this mailbox. Add the user to the group again to restart it.")
+    mailbox.retry_after = None
+
+
+def rejoined_group(mailbox: Mailbox) -> bool:
+    """The user is a member of the app-only group again: a mailbox the group stopped runs
+    again at once (one stopped for another reason stays as it is). True when it restarted."""
+    if mailbox.status != "disabled" or not (mailbox.status_detail or "").startswith(LEFT_GROUP):
+        return False
+    mailbox.status = "active"
+    mailbox.status_detail = None
+    mailbox.failure_count = 0
+    mailbox.retry_after = None
+    return True
 
 
 def reconnected(mailbox: Mailbox) -> None:
