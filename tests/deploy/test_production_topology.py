@@ -1,0 +1,162 @@
+"""Issue 15's "Done when": the production topology (tests/deploy/topology.py) through nginx,
+step by step in the order an organisation meets it. Steps another part of the issue still
+has to build are strict xfails naming that part, so the run says why.
+
+The topology is started once for the module; its start-up time is printed (`-s`) and
+reported in docs/deploy.md's figures."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from urllib.parse import urlsplit
+
+import msal
+import pytest
+
+from tests.db_fixtures import empty_database
+from tests.deploy.topology import APP, Topology
+from tests.server.security.flows import allow_salesforce, pick_microsoft_account, salesforce_user_id
+
+
+@pytest.fixture(scope="module")
+def topology(tmp_path_factory, mailferry_bin):
+    started = time.monotonic()
+    with empty_database("postgresql", tmp_path_factory.mktemp("pg")) as database_url:
+        stack = Topology(tmp_path_factory.mktemp("prod"), mailferry_bin, database_url)
+        try:
+            stack.start_sandbox()
+            stack.upgrade_output = stack.upgrade_database()
+            stack.start_mailferry()
+            stack.started_seconds = time.monotonic() - started
+            print(f"\nproduction topology up in {stack.started_seconds:.1f}s")
+            yield stack
+        finally:
+            stack.stop()
+
+
+@pytest.fixture(scope="module")
+def rep(topology):
+    """The first user of the sandbox tenant: their directory entry."""
+    return topology.cloud.get(f"{topology.ms}/_sandbox/users", timeout=30).json()["users"][0]
+
+
+def sign_in(topology, person: dict):
+    """The person's browser signs in with Microsoft through nginx; returns it and the answer
+    to the callback."""
+    browser = topology.browser()
+    started = browser.get(topology.public("/auth/sign-in"), allow_redirects=False, timeout=30)
+    assert started.status_code == 302, started.text[:500]
+    assert started.headers["Location"].startswith(f"{topology.ms}/{topology.tenant['tenantId']}/oauth2/v2.0/authorize")
+    action, fields = pick_microsoft_account(browser, started.headers["Location"], person["id"])
+    assert action == topology.public("/auth/microsoft/callback")
+    return browser, browser.post(action, data=fields, allow_redirects=False, timeout=60)
+
+
+def csrf_form(browser, url: str) -> dict:
+    page = browser.get(url, timeout=30)
+    return {"csrf_token": re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text).group(1)}
+
+
+def same_origin(topology) -> dict:
+    return {"Origin": topology.base_url, "Referer": topology.public("/connections")}
+
+
+def test_a_db_upgrade_then_every_process_is_up(topology):
+    assert "database at revision" in topology.upgrade_output
+    assert all(service.running() for service in topology.services), topology.logs()
+    health = topology.browser().get(topology.public("/healthz"), timeout=30)
+    assert health.status_code == 200 and health.json()["checks"] == {"database": "ok", "redis": "ok"}
+    topology._wait(lambda: topology.registered_workers() == 2, "two registered workers")
+    assert topology.scheduler.running()
+
+
+def test_b_a_rep_of_the_allowed_tenant_signs_in_connects_salesforce_and_their_email_becomes_a_task(topology, rep):
+    browser, answer = sign_in(topology, rep)
+    assert answer.status_code == 302 and urlsplit(answer.headers["Location"]).path == "/", answer.text[:800]
+    started = browser.post(topology.public("/connections/salesforce/connect"),
+                           data={**csrf_form(browser, topology.public("/connections")), "login_host": "configured"},
+                           headers=same_origin(topology), allow_redirects=False, timeout=30)
+    assert started.status_code == 302 and started.headers["Location"].startswith(f"{topology.sf}/services/oauth2/authorize")
+    user_id = salesforce_user_id(topology.cloud, topology.sf, rep["salesforceUsername"])
+    callback = allow_salesforce(topology.cloud, started.headers["Location"], user_id)
+    assert callback.startswith(topology.public("/connections/salesforce/callback"))
+    back = browser.get(callback, allow_redirects=False, timeout=60)
+    assert back.status_code == 302, back.text[:800]
+    assert f"Salesforce connected as {rep['salesforceUsername']}" in browser.get(topology.public("/connections"),
+                                                                                 timeout=30).text
+    topology.wait_until_syncs_are_idle()
+    contact = topology.mail_from_a_new_contact(rep["userPrincipalName"], "Topology: first order")
+    assert topology.wait_for_task(contact)
+
+
+def test_c_a_graph_change_notification_arrives_through_nginx_and_triggers_the_sync(topology, rep):
+    """Polling comes every 5 minutes; a Task within a minute of the mail came from Graph's
+    notification, which nginx logged on its way to the app."""
+    access_log = topology.layout.access_log
+    topology._wait(lambda: "POST /webhooks/graph/notifications?validationToken=" in access_log.read_text(),
+                   "subscription handshake through nginx")
+    topology.wait_until_syncs_are_idle()
+    seen = len(access_log.read_text())
+    contact = topology.mail_from_a_new_contact(rep["userPrincipalName"], "Topology: notified")
+    assert topology.wait_for_task(contact)
+    notified = [line for line in access_log.read_text()[seen:].splitlines()
+                if '"POST /webhooks/graph/notifications HTTP/' in line]
+    assert notified and all(" 202 " in line for line in notified), notified
+
+
+def _claims(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def test_d_the_add_in_api_answers_a_v1_token(topology, rep):
+    """Nested App Authentication's token for Mailferry's API from a single-tenant registration
+    asking for none (so v1.0, as on a new Entra registration), through real msal."""
+    http = topology.browser()
+    app = msal.ConfidentialClientApplication(
+        APP["client_id"], client_credential=APP["client_secret"],
+        authority=f"{topology.ms}/{topology.tenant['tenantId']}", instance_discovery=False, azure_region=False,
+        http_client=http)
+    flow = app.initiate_auth_code_flow([f"api://{topology.host}:{topology.layout.https_port}/{APP['client_id']}/"
+                                        "access_as_user"], redirect_uri=topology.public("/auth/microsoft/callback"),
+                                       response_mode="form_post")
+    _, fields = pick_microsoft_account(http, flow["auth_uri"], rep["id"])
+    token = app.acquire_token_by_auth_code_flow(flow, fields)["access_token"]
+    assert _claims(token)["ver"] == "1.0"
+    answer = http.get(topology.public("/addin/api/me"), headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert answer.status_code == 200, answer.text[:500]
+    assert answer.json()["user"]["upn"] == rep["userPrincipalName"].lower()
+
+
+def test_e_an_admin_from_the_app_role_signs_in_and_sees_the_admin_pages(topology):
+    admin = topology.cloud.get(f"{topology.ms}/_sandbox/users", timeout=30).json()["users"][1]
+    assigned = topology.cloud.post(f"{topology.ms}/_sandbox/apps/{APP['client_id']}/role-assignments",
+                                   json={"role": "Mailferry.Admin", "user": admin["userPrincipalName"]}, timeout=30)
+    assert assigned.status_code in (200, 201), assigned.text
+    browser, answer = sign_in(topology, admin)
+    assert answer.status_code == 302, answer.text[:800]
+    assert browser.get(topology.public("/admin/users"), timeout=30).status_code == 200
+
+
+def test_e_a_rep_without_the_role_does_not_see_the_admin_pages(topology, rep):
+    browser, _ = sign_in(topology, rep)
+    assert browser.get(topology.public("/admin/users"), allow_redirects=False, timeout=30).status_code in (302, 403)
+
+
+@pytest.mark.xfail(strict=True, reason="TODO: the sandbox emulates one Entra tenant; a rep of another tenant "
+                                       "needs a second sandbox tenant (POST /_sandbox/tenants). The refusal "
+                                       "itself is tested in tests/server/test_tenancy.py (H2)")
+def test_e_a_rep_of_another_tenant_is_refused(topology):
+    other = topology.cloud.post(f"{topology.ms}/_sandbox/tenants", json={"domain": "fabrikam.example"}, timeout=30)
+    assert other.status_code == 201, other.text
+
+
+@pytest.mark.xfail(strict=True, reason="TODO(H3): app-only group onboarding (an admin names an Entra group; its "
+                                       "members' mailboxes are provisioned and synced without signing in)")
+def test_f_an_app_only_group_members_mail_reaches_a_task_with_nobody_signing_in(topology):
+    users = topology.cloud.get(f"{topology.ms}/_sandbox/users", timeout=30).json()["users"]
+    member = users[2]
+    raise AssertionError(f"no way yet to name a group for {member['userPrincipalName']}'s tenant")
