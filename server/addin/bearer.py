@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from mailferry.addresses import parse_address
 from mailferry.models import Tenant, User
+from mailferry.tenancy_policy import sign_in_refusal
 from mailferry.outlook_manifest import ManifestBaseUrlError, api_app_id_uri
 from mailferry.tls import https_session
 from mailferry.user_context import own_addresses
@@ -113,6 +114,10 @@ def authenticate() -> User:
         raise NotSignedIn(403, "not_registered",
                           f"Sign in to Mailferry once at {config().base_url} to connect your mailbox; "
                           "the add-in works from then on.")
+    # A tenant taken off MAILFERRY_ALLOWED_TENANTS after its people signed in is not served either.
+    refusal = sign_in_refusal(config(), user.tenant.tid, user.upn)
+    if refusal:
+        raise NotSignedIn(403, "tenant_not_allowed", refusal)
     mailbox = parse_address(request.headers.get(MAILBOX_HEADER, "")).key
     if mailbox and mailbox not in own_addresses(db(), user):
         raise NotSignedIn(403, "wrong_account",
