@@ -41,7 +41,7 @@ def connect_demo_users(config: Config) -> list[int]:
                 user.tenant.app_only_enabled = True
                 if _salesforce_connected(session, user.id) or not entry.get("salesforceUsername"):
                     continue
-                tokens = _sign_in_to_salesforce(config, http, oauth, entry["salesforceUsername"])
+                tokens = sign_in_to_salesforce(config, http, oauth, entry["salesforceUsername"])
                 identity = oauth.identity(tokens)
                 save_connection(session, user, "salesforce", box.seal(tokens),
                                 account_label=identity.get("username"), external_user_id=identity["user_id"],
@@ -61,8 +61,9 @@ def _salesforce_connected(session, user_id: int) -> bool:
     ).first() is not None
 
 
-def _sign_in_to_salesforce(config: Config, http, oauth: SalesforceOAuth, username: str) -> dict:
-    """The web server flow with PKCE: the sandbox's authorize form, submitted as the user."""
+def sign_in_to_salesforce(config: Config, http, oauth: SalesforceOAuth, username: str) -> dict:
+    """The web server flow with PKCE: the sandbox's authorize form, submitted as the user (also
+    how tests connect a tenant's Salesforce integration user)."""
     users = http.get(f"{config.sandbox_salesforce_url}/_sandbox/records/User",
                      params={"Username": username}, timeout=30).json()
     records = users.get("records", users) if isinstance(users, dict) else users

@@ -14,15 +14,19 @@ an exception message.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import msal
 import msal.exceptions
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from mailferry.config import Config
 from mailferry.crypto import SecretBox, SecretUnreadable
@@ -55,8 +59,9 @@ RECONNECT_FIX = (
 )
 APP_ONLY_FIX = (
     "Mailferry's app-only access to this tenant failed: an administrator must check the app "
-    "registration's client secret (MICROSOFT_CLIENT_SECRET) and that admin consent for the "
-    "Mail.ReadWrite application permission is granted, then retry."
+    "registration's credential (the certificate of MICROSOFT_CLIENT_CERTIFICATE_FILE, uploaded "
+    "under Certificates & secrets, or the client secret MICROSOFT_CLIENT_SECRET) and that admin "
+    "consent for the Mail.ReadWrite application permission is granted, then retry."
 )
 
 # Entra `error` values that only a person signing in again can fix.
@@ -92,6 +97,34 @@ def build_app(config: Config, tenant: str, cache: msal.TokenCache | None = None)
     return _connect(config, tenant, cache)[0]
 
 
+def client_credential(config: Config) -> str | dict:
+    """How the app proves itself to Entra: the certificate of MICROSOFT_CLIENT_CERTIFICATE_FILE
+    when set (a client assertion signed with its private key), else the client secret.
+
+    msal gets the certificate itself, not a thumbprint: it then signs with PS256 and names the
+    key by its SHA-256 thumbprint (`x5t#S256`), as Entra recommends, and sends the chain
+    (`x5c`) for subject-name/issuer authentication (reference wave2.md §7.5, microsoft.md §2.4).
+    """
+    path = config.microsoft_client_certificate_file
+    if path is None:
+        return config.microsoft_client_secret
+    return _certificate_credential(str(path), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _certificate_credential(path: str, _mtime_ns: int) -> dict:
+    # Read once per file version (config validated it holds a certificate and its key); a
+    # renewed certificate written over the file is picked up by its new mtime.
+    pem = Path(path).read_bytes()
+    certificate = x509.load_pem_x509_certificate(pem)
+    key = serialization.load_pem_private_key(pem, password=None)
+    return {
+        "private_key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption()).decode(),
+        "public_certificate": certificate.public_bytes(serialization.Encoding.PEM).decode(),
+    }
+
+
 def _connect(config: Config, tenant: str, cache: msal.TokenCache | None = None):
     """The msal app and the wire under it (which remembers Entra's last error status)."""
     host = urlsplit(config.microsoft_authority_host).hostname or ""
@@ -101,7 +134,7 @@ def _connect(config: Config, tenant: str, cache: msal.TokenCache | None = None):
     try:
         app = msal.ConfidentialClientApplication(
             config.microsoft_client_id,
-            client_credential=config.microsoft_client_secret,
+            client_credential=client_credential(config),
             authority=authority_url(config, tenant),
             # None = msal's default (validate against Microsoft's list) on real hosts only.
             instance_discovery=None if host in MICROSOFT_AUTHORITY_HOSTS else False,

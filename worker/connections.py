@@ -13,6 +13,7 @@ from mailferry import connection_state
 from mailferry.microsoft_identity import RECONNECT_FIX, acquire_app_token, delegated_token_provider
 from mailferry.models import Connection, Mailbox, User
 from mailferry.provider_errors import ErrorKind, ProviderError
+from mailferry.salesforce_integration import salesforce_route
 from worker import failures
 from worker.failures import Response, Stage
 from worker.microsoft.graph import GraphClient
@@ -50,7 +51,9 @@ def graph_for(rt, session: Session, mailbox: Mailbox) -> tuple[GraphClient, str]
 def crm_for(rt, session: Session, user: User, now: datetime):
     """The user's Salesforce adapter, or None while they have no working connection (their
     emails then wait, and the connection shows the fix); an auth failure while opening it
-    is raised, like any Salesforce call's (`worker.failures`).
+    is raised, like any Salesforce call's (`worker.failures`). A user without a connection
+    of their own who is mapped to a Salesforce user is recorded through the tenant's
+    integration connection, their Tasks owned by that user (`salesforce_integration`).
 
     When the org cannot be written to right now (key field missing, API budget used up),
     the adapter refuses every call with that error, so each email that needed Salesforce
@@ -58,12 +61,13 @@ def crm_for(rt, session: Session, user: User, now: datetime):
     """
     from worker.salesforce.crm import open_crm
 
-    connection = connection_of(session, user.id, "salesforce")
-    if connection is None or connection.status != "connected" or not connection.sealed_secrets:
+    route = salesforce_route(session, user)
+    if route is None:
         return None
+    connection, owner_id = route
     session.commit()  # the read ends here: opening may call Salesforce (its setup check)
     try:
-        return open_crm(rt, session, user, connection, now)
+        return open_crm(rt, session, user.tenant, connection, now, owner_id)
     except ProviderError as error:
         if failures.response(error, Stage.SALESFORCE) == Response.RECONNECT_SALESFORCE:
             raise  # `worker.jobs` marks the connection, as for any Salesforce call
@@ -71,10 +75,11 @@ def crm_for(rt, session: Session, user: User, now: datetime):
 
 
 def salesforce_lost(session: Session, user: User, error: ProviderError) -> None:
-    """The user's Salesforce tokens no longer work: show "reconnect" with the fix; no more calls."""
-    connection = connection_of(session, user.id, "salesforce")
-    if connection is not None:
-        connection_state.lost(connection, error.message)
+    """The Salesforce tokens the user's mail is recorded with (theirs, or the tenant's
+    integration's) no longer work: show "reconnect" with the fix; no more calls."""
+    route = salesforce_route(session, user)
+    if route is not None:
+        connection_state.lost(route[0], error.message)
     session.commit()
 
 

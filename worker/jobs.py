@@ -16,7 +16,7 @@ from mailferry.db import utcnow
 from mailferry.models import Mailbox, Subscription
 from mailferry.user_context import decision_context
 from mailferry import mailbox_state
-from worker import failures, maintenance, subscriptions
+from worker import failures, group_sync, maintenance, subscriptions
 from worker.failures import Response, Stage
 from worker.connections import crm_for, graph_for, salesforce_lost
 from mailferry.provider_errors import ProviderError
@@ -132,6 +132,13 @@ def renew_subscriptions() -> int:
     return sum(enqueue_sync(rt.redis, mailbox_id) for mailbox_id in set(ids))
 
 
+def sync_group_members() -> list[dict]:
+    """Periodic (and on an admin's change): each app-only tenant's Entra group read and
+    applied: joiners provisioned and synced, leavers' mailboxes stopped (worker/group_sync.py)."""
+    rt = runtime()
+    return [group_sync.sync_tenant_group(rt, tenant_id) for tenant_id in group_sync.app_only_tenants(rt)]
+
+
 def renew_subscription(subscription_id: int) -> int:
     """A lifecycle notification asked for reauthorization: the mailbox's next run renews it."""
     rt = runtime()
@@ -160,5 +167,5 @@ def replace_subscription(subscription_id: int) -> int:
 
 __all__ = [
     "sync_mailbox", "enqueue_due_mailboxes", "recover_stale_mailboxes", "expire_and_purge",
-    "renew_subscriptions", "renew_subscription", "replace_subscription",
+    "renew_subscriptions", "renew_subscription", "replace_subscription", "sync_group_members",
 ]

@@ -36,6 +36,8 @@ SCHEDULE = (
     Periodic("recover_stale_mailboxes", 60, "a worker that died mid-run leaves its mailbox to another"),
     Periodic("renew_subscriptions", 10 * 60, "Graph subscriptions expire within days; renew before"),
     Periodic("expire_and_purge", 60 * 60, "30-day attempt window and retention"),
+    Periodic("sync_group_members", 10 * 60,
+             "app-only groups: joiners' mailboxes start, leavers' stop, without anyone signing in"),
 )
 
 

@@ -33,6 +33,8 @@ BATCH_LIMIT = 20  # Graph refuses a `$batch` of more
 # that brings this many may have left messages out.
 FILTERED_DELTA_LIMIT = 5000
 LIST_PAGE_LIMIT = 1000  # the largest $top Graph takes for a message list
+GROUP_PAGE_LIMIT = 999  # the largest $top for directory objects (reference wave2.md §7.6)
+ADVANCED_QUERY = {"ConsistencyLevel": "eventual"}
 # Connect quickly; allow a slow page. Subscription creation waits for Graph's validation
 # call to our webhook (up to 10 s), so it gets longer.
 TIMEOUT = (10, 60)
@@ -337,12 +339,29 @@ class GraphClient:
             results.append(BatchResult(status, body, error))
         return results
 
+    # -- groups (app-only onboarding) ---------------------------------------------------------
+    def group(self, group_id: str) -> dict:
+        """The group's `id` and `displayName` (needs GroupMember.Read.All or more)."""
+        return self._json("GET", f"/groups/{quote(group_id, safe='')}", params={"$select": "id,displayName"})
+
+    def group_users(self, group_id: str) -> Iterator[dict]:
+        """Every user in the group, nested groups included (`id`, `userPrincipalName`, `mail`,
+        `displayName`), 999 a page. The cast is an advanced query: `ConsistencyLevel: eventual`
+        on every page, since the next link does not carry it (reference wave2.md §7.6)."""
+        url = f"{self._graph_url}/groups/{quote(group_id, safe='')}/transitiveMembers/microsoft.graph.user"
+        params = {"$select": "id,userPrincipalName,mail,displayName", "$top": str(GROUP_PAGE_LIMIT)}
+        while url:
+            page = self._json("GET", url, params=params, absolute=True, headers=ADVANCED_QUERY)
+            yield from page.get("value") or []
+            url, params = page.get("@odata.nextLink"), None
+
     # -- plumbing ------------------------------------------------------------------------------
     def _user(self, user: str) -> str:
         return f"/users/{quote(user, safe='@')}"
 
-    def _json(self, method: str, path: str, *, params=None, body=None, prefer=(), absolute=False) -> dict:
-        response = self._send(method, path if absolute else self._graph_url + path, params, body, prefer)
+    def _json(self, method: str, path: str, *, params=None, body=None, prefer=(), absolute=False,
+              headers=None) -> dict:
+        response = self._send(method, path if absolute else self._graph_url + path, params, body, prefer, headers)
         if response.status_code == 204 or not response.content:
             return {}
         try:
@@ -352,11 +371,12 @@ class GraphClient:
                                 status=response.status_code) from None
         return answer if isinstance(answer, dict) else {}
 
-    def _send(self, method, url, params, body, prefer) -> requests.Response:
+    def _send(self, method, url, params, body, prefer, extra_headers=None) -> requests.Response:
         for attempt in (1, 2):
             if self._token is None:
                 self._token = self._token_provider()
-            headers = {"Authorization": f"Bearer {self._token}", "Prefer": ", ".join((*prefer, IMMUTABLE_IDS))}
+            headers = {"Authorization": f"Bearer {self._token}", "Prefer": ", ".join((*prefer, IMMUTABLE_IDS)),
+                       **(extra_headers or {})}
             try:
                 self.calls += 1
                 response = self._session.request(method, url, params=params, json=body, headers=headers,

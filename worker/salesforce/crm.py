@@ -15,7 +15,7 @@ from typing import Callable, TypeVar
 from sqlalchemy.orm import Session
 
 from mailferry.crypto import SecretUnreadable
-from mailferry.models import Connection, Tenant, User
+from mailferry.models import Connection, Tenant
 from mailferry.provider_errors import ErrorKind, ProviderError
 from mailferry.salesforce_identity import RECONNECT_FIX, SalesforceOAuth
 from worker.salesforce.budget import BudgetGovernor
@@ -74,13 +74,15 @@ class SalesforceCrm:
             self.governor.settle(self.tenant.id, 1, self.sf.calls - before)
 
 
-def open_crm(rt, session: Session, user: User, connection: Connection, now: datetime) -> SalesforceCrm:
-    """The user's Salesforce, ready to write: tokens unsealed, org setup known.
+def open_crm(rt, session: Session, tenant: Tenant, connection: Connection, now: datetime,
+             owner_id: str | None = None) -> SalesforceCrm:
+    """The Salesforce of `connection` (a user's own, or the tenant's integration user's),
+    ready to write: tokens unsealed, org setup known. Tasks are owned by `owner_id` (the
+    member an integration writes for), by default the connection's own Salesforce user.
 
     Raises ProviderError: AUTH when the tokens cannot be refreshed, SETUP when the org lacks
     the key field (with the admin's fix), BUDGET when the tenant's share is used up.
     """
-    tenant = user.tenant
     governor = BudgetGovernor(rt.redis)
 
     def store_tokens(tokens: dict) -> None:
@@ -113,7 +115,8 @@ def open_crm(rt, session: Session, user: User, connection: Connection, now: date
         session.commit()
         check.raise_if_unusable()
     governor.record_sample(session, tenant.id)
-    return SalesforceCrm(sf, governor, tenant, connection.external_user_id or "", bool(tenant.salesforce_has_shared_activities))
+    return SalesforceCrm(sf, governor, tenant, owner_id or connection.external_user_id or "",
+                         bool(tenant.salesforce_has_shared_activities))
 
 
 def _setup_is_stale(tenant: Tenant, now: datetime) -> bool:
