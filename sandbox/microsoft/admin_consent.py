@@ -22,7 +22,7 @@ import html
 
 from flask import Blueprint, Response, request
 
-from .identity import AadError, _error_page, _redirect_back, _sign_in_page, check_authority
+from .identity import _redirect_back, _sign_in_page, front_channel_app
 from .state import state
 
 bp = Blueprint("admin_consent", __name__)
@@ -40,17 +40,9 @@ def admin_consent(tenant):
         return Response("<!doctype html><title>Sign in - error</title><h1>Sorry, but we’re having trouble "
                         f"signing you in.</h1><p>Admin consent is not supported on /{html.escape(tenant)}: use "
                         "/organizations, a tenant id or a domain.</p>", status=400, mimetype="text/html")
-    app = state().apps.get(params["client_id"])
-    if app is None:
-        return _error_page(700016, f"Application with identifier '{params['client_id']}' was not found "
-                                   f"in the directory '{tenant}'.")
-    if not params["redirect_uri"] or not app.accepts_redirect(params["redirect_uri"]):
-        return _error_page(50011, f"The redirect URI '{params['redirect_uri']}' specified in the request "
-                                  f"does not match the redirect URIs configured for the application '{app.client_id}'.")
-    try:
-        check_authority(app, tenant)
-    except AadError as err:
-        return _redirect_back(params, {"error": err.error, "error_description": f"AADSTS{err.code}: {err.text}"})
+    app, refused = front_channel_app(params, tenant)
+    if refused is not None:
+        return refused
     scopes = params["scope"].split()
     if not scopes:
         return _redirect_back(params, {"error": "invalid_request", "error_description":

@@ -179,21 +179,33 @@ def _redirect_back(params: dict, values: dict) -> Response:
     return redirect(uri + ("&" if "?" in uri else "?") + urlencode(values), 302)
 
 
+def front_channel_app(params: dict, tenant: str) -> tuple[AppRegistration | None, Response | None]:
+    """The app a browser request (authorize, adminconsent) names, or the answer refusing it:
+    an unknown app or redirect URI is an error page (nothing proves the URI is the app's), a
+    single-tenant app on a multi-tenant authority a redirect with the error."""
+    app = state().apps.get(params["client_id"])
+    if app is None:
+        return None, _error_page(700016, f"Application with identifier '{params['client_id']}' was not found "
+                                         f"in the directory '{tenant}'.")
+    if not params["redirect_uri"] or not app.accepts_redirect(params["redirect_uri"]):
+        return None, _error_page(50011, f"The redirect URI '{params['redirect_uri']}' specified in the request "
+                                        "does not match the redirect URIs configured for the application "
+                                        f"'{app.client_id}'.")
+    try:
+        check_authority(app, tenant)
+    except AadError as err:
+        return None, _redirect_back(params, {"error": err.error,
+                                             "error_description": f"AADSTS{err.code}: {err.text}"})
+    return app, None
+
+
 @bp.route("/<tenant>/oauth2/v2.0/authorize", methods=["GET", "POST"])
 def authorize(tenant):
     source = request.form if request.method == "POST" else request.args
     params = {k: source.get(k, "") for k in _AUTHORIZE_FIELDS}
-    app = state().apps.get(params["client_id"])
-    if app is None:
-        return _error_page(700016, f"Application with identifier '{params['client_id']}' was not found "
-                                   f"in the directory '{tenant}'.")
-    if not params["redirect_uri"] or not app.accepts_redirect(params["redirect_uri"]):
-        return _error_page(50011, f"The redirect URI '{params['redirect_uri']}' specified in the request "
-                                  f"does not match the redirect URIs configured for the application '{app.client_id}'.")
-    try:
-        check_authority(app, tenant)
-    except AadError as err:
-        return _redirect_back(params, {"error": err.error, "error_description": f"AADSTS{err.code}: {err.text}"})
+    app, refused = front_channel_app(params, tenant)
+    if refused is not None:
+        return refused
     if params["response_type"] != "code":
         return _redirect_back(params, {"error": "unsupported_response_type",
                                        "error_description": "AADSTS70005: response_type must be 'code'."})
