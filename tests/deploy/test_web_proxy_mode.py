@@ -126,3 +126,21 @@ def test_a_unix_socket_without_proxy_is_refused(tmp_path, engine, database_url, 
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "add --proxy" in result.stderr
+
+
+def test_without_proxy_https_keeps_its_scheme_whatever_a_local_client_forwards(tmp_path, engine, database_url,
+                                                                              redis_url, certs, client_session):
+    """gunicorn used to take X-Forwarded-Proto from any loopback client: `http` made the
+    browser's own https Origin fail the CSRF check. Now only --proxy reads forwarded headers."""
+    port = free_port()
+    origin = f"https://localhost:{port}"
+    env = web_environment(tmp_path, database_url, redis_url, MAILFERRY_PORT=str(port),
+                          MAILFERRY_TLS_CERT_FILE=str(certs.server_cert), MAILFERRY_TLS_KEY_FILE=str(certs.server_key))
+    spoofed = {"X-Forwarded-Proto": "http", "X-Forwarded-Host": "elsewhere.example", "X-Forwarded-For": "203.0.113.7"}
+    with serving(CHECKOUT_MAILFERRY, ["web", "--processes", "1", "--threads", "4"], env, tmp_path,
+                 healthy=lambda: client_session.get(f"{origin}/healthz", timeout=5).status_code == 200):
+        page = client_session.get(f"{origin}/", headers=spoofed, timeout=30)
+        token = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+        answer = client_session.post(f"{origin}/auth/sign-out", data={"csrf_token": token}, allow_redirects=False,
+                                     headers={**spoofed, "Origin": origin, "Referer": f"{origin}/"}, timeout=30)
+    assert answer.status_code == 302, answer.text

@@ -12,7 +12,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from tests.deploy.services import Service
 
@@ -66,28 +66,32 @@ def web_environment(folder: Path, database_url: str, redis_url: str, **variables
 
 
 @contextmanager
-def serving(mailferry: Path, arguments: list[str], env: dict[str, str], folder: Path) -> Iterator[Service]:
+def serving(mailferry: Path, arguments: list[str], env: dict[str, str], folder: Path,
+            healthy: Callable[[], bool] | None = None) -> Iterator[Service]:
     """`mailferry web --proxy --bind BIND …` (`arguments`) until the block ends, from the
-    moment /healthz answers on BIND."""
+    moment /healthz answers on BIND over plain HTTP (or `healthy()` says so)."""
+    if healthy is None:
+        bind = arguments[arguments.index("--bind") + 1]
+        healthy = lambda: request(bind, "GET", "/healthz").status == 200  # noqa: E731
     service = Service("web", mailferry, arguments, env, folder)
     try:
-        wait_healthy(service, arguments[arguments.index("--bind") + 1])
+        wait_healthy(service, healthy)
         yield service
     finally:
         service.stop()
 
 
-def wait_healthy(service: Service, bind: str) -> None:
+def wait_healthy(service: Service, healthy: Callable[[], bool]) -> None:
     deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline:
         assert service.running(), f"mailferry web exited:\n{service.log()[-3000:]}"
         try:
-            if request(bind, "GET", "/healthz").status == 200:
+            if healthy():
                 return
         except OSError:
             pass
         time.sleep(0.2)
-    raise AssertionError(f"mailferry web did not answer on {bind} within {READY_SECONDS} s:\n{service.log()[-3000:]}")
+    raise AssertionError(f"mailferry web did not answer within {READY_SECONDS} s:\n{service.log()[-3000:]}")
 
 
 def access_log_line(service: Service, pattern: str, seconds: float = 10) -> str:
