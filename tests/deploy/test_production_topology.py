@@ -10,15 +10,27 @@ from __future__ import annotations
 import base64
 import json
 import re
+import subprocess
 import time
 from urllib.parse import urlsplit
 
 import msal
 import pytest
+from cryptography.fernet import Fernet
+from dotenv import dotenv_values
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
-from tests.db_fixtures import empty_database
+from mailferry.crypto import SecretBox, SecretUnreadable
+from mailferry.db import make_engine
+from mailferry.models import Connection
+from tests.db_fixtures import empty_database, temporary_postgresql_database
+from tests.deploy.services import run_mailferry
+from tests.deploy.units import UNITS_DIR
 from tests.deploy.topology import APP, Topology
 from tests.server.security.flows import allow_salesforce, pick_microsoft_account, salesforce_user_id
+
+ENV_EXAMPLE = UNITS_DIR.parent / "mailferry.env.example"
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +172,45 @@ def test_f_an_app_only_group_members_mail_reaches_a_task_with_nobody_signing_in(
     users = topology.cloud.get(f"{topology.ms}/_sandbox/users", timeout=30).json()["users"]
     member = users[2]
     raise AssertionError(f"no way yet to name a group for {member['userPrincipalName']}'s tenant")
+
+
+def test_the_shipped_environment_file_names_every_setting_the_topology_sets(topology):
+    """deploy/mailferry.env.example is the topology's /etc/mailferry/mailferry.env with example
+    values: the same variables, none missing, none extra."""
+    shipped = dotenv_values(ENV_EXAMPLE)
+    assert set(shipped) == set(topology.env) - {"PATH"}
+    assert shipped["MAILFERRY_ENV"] == "production"
+
+
+def test_g_the_add_in_manifest_is_written_for_the_public_url(topology):
+    manifest = topology.folder / "manifest.xml"
+    run_mailferry(topology.mailferry, ["manifest", "--base-url", topology.base_url, "--output", str(manifest)],
+                  topology.env, topology.folder)
+    assert f"{topology.base_url}/addin/taskpane" in manifest.read_text()
+
+
+def libpq_url(database_url: str) -> str:
+    """The URL as pg_dump takes it (no SQLAlchemy driver name)."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def test_h_a_backup_restores_the_connections_only_with_the_encryption_keys(topology):
+    """docs/deploy.md, "Backup and restore": pg_dump, pg_restore into an empty database, and
+    the rep's Salesforce tokens open under MAILFERRY_ENCRYPTION_KEYS, under no other key."""
+    dump = topology.folder / "mailferry.dump"
+    subprocess.run(["pg_dump", "--format=custom", f"--file={dump}", libpq_url(topology.database_url)], check=True,
+                   timeout=120)
+    with temporary_postgresql_database(topology.database_url) as restored_url:
+        subprocess.run(["pg_restore", "--clean", "--if-exists", f"--dbname={libpq_url(restored_url)}", str(dump)],
+                       check=True, timeout=120)
+        engine = make_engine(restored_url)
+        try:
+            with engine.connect() as connection:
+                sealed = connection.execute(select(Connection.sealed_secrets).where(
+                    Connection.provider == "salesforce", Connection.sealed_secrets.is_not(None))).scalars().all()
+        finally:
+            engine.dispose()
+    assert sealed
+    assert SecretBox((topology.env["MAILFERRY_ENCRYPTION_KEYS"],)).open(sealed[0])
+    with pytest.raises(SecretUnreadable):
+        SecretBox((Fernet.generate_key().decode(),)).open(sealed[0])
