@@ -21,7 +21,9 @@ from mailferry import connection_state, org_pinning
 from mailferry.crypto import SecretBox, SecretUnreadable
 from mailferry.models import Connection, Mailbox, User
 from mailferry.provider_errors import ProviderError
+from mailferry.job_queue import enqueue_maintenance
 from mailferry.provisioning import save_connection
+from mailferry.salesforce_integration import save_integration
 from mailferry.salesforce_identity import Pkce, SalesforceOAuth, authorize_url, code_from_callback
 from mailferry.tenancy_policy import org_refusal
 from mailferry.tls import https_session
@@ -29,13 +31,14 @@ from server import oauth_flows
 from server.connections import form_targets
 from server.connections.login_hosts import chosen_login_url, login_choices
 from server.connections.state import read_page
-from server.extensions import config, db
+from server.extensions import config, db, redis_client
 from server.first_sync import queue_first_sync
 from server.time_display import local_time, viewer_zone
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("connections", __name__)
 FLOW = "salesforce-connect"
+INTEGRATION = "tenant"  # a flow's target: the tenant's integration connection
 
 
 @blueprint.get("/connections")
@@ -60,7 +63,7 @@ def connect_salesforce():
     pkce, state = Pkce.new(), secrets.token_urlsafe(32)
     try:
         oauth_flows.keep(FLOW, state, {"user_id": current_user.id, "verifier": pkce.verifier,
-                                       "login_url": login_url})
+                                       "login_url": login_url, "target": _target()})
     except redis.RedisError:
         flash("Mailferry cannot reach its Redis server right now; try again in a minute.", "error")
         return redirect(url_for("connections.index"))
@@ -93,6 +96,8 @@ def salesforce_callback():
         _revoke_tokens(oauth, tokens)
         flash(refusal, "error")
         return redirect(url_for("connections.index"))
+    if pending.get("target") == INTEGRATION and user.is_admin:
+        return _save_integration(user, pending, tokens, identity)
     save_connection(db(), user, "salesforce", SecretBox(config().encryption_keys).seal(tokens),
                     account_label=identity.get("username"), external_user_id=identity["user_id"],
                     external_org_id=identity["org_id"], instance_url=tokens.get("instance_url"),
@@ -124,6 +129,29 @@ def disconnect_salesforce():
               "revoke them. To be sure, revoke Mailferry in Salesforce under Settings → Connected Apps OAuth "
               "Usage.", "warning")
     return redirect(url_for("connections.index"))
+
+
+def _target() -> str:
+    """Whose Salesforce the flow connects: the signed-in user's, or (an admin's choice on the
+    App-only access page) the tenant's integration user's."""
+    return INTEGRATION if request.form.get("target") == INTEGRATION and current_user.is_admin else "user"
+
+
+def _save_integration(user: User, pending: dict, tokens: dict, identity: dict):
+    """The tenant's integration connection (mailferry/salesforce_integration.py); a membership
+    run is queued so members are mapped to Salesforce users by email at once."""
+    save_integration(db(), user.tenant, SecretBox(config().encryption_keys).seal(tokens),
+                     account_label=identity.get("username"), external_user_id=identity["user_id"],
+                     external_org_id=identity["org_id"], instance_url=tokens.get("instance_url"),
+                     login_host=pending["login_url"], scopes=tokens.get("scope"))
+    db().commit()
+    try:
+        enqueue_maintenance(redis_client(), "sync_group_members")
+    except redis.RedisError:
+        log.warning("Redis unavailable: members are mapped at the next membership run")
+    flash(f"Salesforce integration connected as {identity.get('username') or identity['user_id']}: members "
+          "without a connection of their own are recorded through it.", "success")
+    return redirect(url_for("admin.app_only"))
 
 
 def _previous_login_host() -> str | None:
