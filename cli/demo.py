@@ -1,9 +1,9 @@
 """Connect the sandbox's demo users so `make run` syncs mail without anyone signing in.
 
 It goes through the same doors a person would: the users are provisioned as a Microsoft
-sign-in provisions them, the tenant uses app-only Microsoft access (an admin option), and
-each user's Salesforce connection is made by the OAuth web server flow with PKCE, driven
-against the sandbox's authorize page. Only the CLI (the composition root) may know the
+sign-in provisions them, the tenant uses app-only Microsoft access for the group of all demo
+users (an admin option: the App-only access page), and each user's Salesforce connection is
+made by the OAuth web server flow with PKCE, driven against the sandbox's authorize page. Only the CLI (the composition root) may know the
 sandbox's control API, which it reads here to learn who the demo users are.
 """
 
@@ -27,6 +27,7 @@ def connect_demo_users(config: Config) -> list[int]:
     http = https_session(config.tls_ca_file)
     directory = http.get(f"{config.sandbox_microsoft_url}/_sandbox/users", timeout=30).json()
     tenant = http.get(f"{config.sandbox_microsoft_url}/_sandbox/tenant", timeout=30).json()
+    groups = http.get(f"{config.sandbox_microsoft_url}/_sandbox/groups", timeout=30).json()["groups"]
     box = SecretBox(config.encryption_keys)
     engine = make_engine(config.database_url)
     sessions = make_session_factory(engine)
@@ -38,7 +39,7 @@ def connect_demo_users(config: Config) -> list[int]:
                 person = Person(directory["tenantId"], entry["id"], entry["userPrincipalName"],
                                 entry["displayName"], tuple(entry.get("aliases") or ()))
                 user, _ = provision_user(session, person, tenant.get("name", ""), first_user_admin=config.is_demo)
-                user.tenant.app_only_enabled = True
+                _name_app_only_group(user.tenant, groups)
                 if _salesforce_connected(session, user.id) or not entry.get("salesforceUsername"):
                     continue
                 tokens = sign_in_to_salesforce(config, http, oauth, entry["salesforceUsername"])
@@ -52,6 +53,15 @@ def connect_demo_users(config: Config) -> list[int]:
     finally:
         engine.dispose()
         http.close()
+
+
+def _name_app_only_group(tenant, groups: list[dict]) -> None:
+    """App-only access for the group of all demo users, as an admin sets it on the App-only
+    access page; the scheduler's membership runs (worker.jobs.sync_group_members) then keep
+    the tenant in step with it, as in a real organisation."""
+    tenant.app_only_enabled = True
+    if groups and tenant.app_only_group_id is None:
+        tenant.app_only_group_id = groups[0]["id"]
 
 
 def _salesforce_connected(session, user_id: int) -> bool:

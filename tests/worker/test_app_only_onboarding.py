@@ -152,3 +152,14 @@ def test_a_member_s_email_reaches_a_task_through_the_integration_owned_by_their_
     integration_user = clouds.records("User", Username=INTEGRATION_USER)[0]["Id"]
     assert (task["WhoId"], task["OwnerId"]) == (contact_id, owner)
     assert owner != integration_user
+
+
+def test_the_demo_names_the_group_of_all_its_users_and_a_membership_run_changes_nobody(pipeline, clouds):
+    runtime, mailbox_ids = pipeline
+    [group] = clouds.http.get(f"{clouds.microsoft}/_sandbox/groups").json()["groups"]
+    with runtime.sessions() as session:
+        tenant = session.execute(select(Tenant)).scalar_one()
+        assert (tenant.app_only_enabled, tenant.app_only_group_id) == (True, group["id"])
+    [result] = jobs.sync_group_members()
+    assert (result["started"], result["restarted"], result["stopped"]) == ([], [], [])
+    assert result["members"] == len(mailbox_ids)
