@@ -160,8 +160,10 @@ def change_admin(user_id: int):
     user = db().execute(select(User).where(User.id == user_id, User.tenant_id == current_user.tenant_id)
                         ).scalar_one_or_none()
     action = request.form.get("action")
-    if user is None or action not in ("grant", "revoke"):
+    if user is None:
         abort(404)
+    if action not in ("grant", "revoke"):
+        abort(400)
     by = current_user.upn
     if action == "grant":
         changed = admins.grant(user, by=by)

@@ -48,6 +48,8 @@ EXPECTATIONS: dict[str, dict[str, str]] = {
     "auth.sign_in": PUBLIC,
     "auth.microsoft_callback": PUBLIC,  # state + the browser-binding cookie protect it
     "auth.sign_out": PUBLIC,
+    "auth.start_admin_consent": PUBLIC,  # an administrator follows the link, maybe in another browser
+    "auth.admin_consent_answer": PUBLIC,  # checked against the state Mailferry kept; only informs
     # connections (server/connections)
     "connections.index": SIGNED_IN,
     "connections.connect_salesforce": SIGNED_IN,
@@ -73,6 +75,8 @@ EXPECTATIONS: dict[str, dict[str, str]] = {
     "admin.exclusions": ADMIN,
     "admin.smart_addresses": ADMIN,
     "admin.users": ADMIN,
+    "admin.change_admin": TENANT_ROW,
+    "admin.salesforce_org": ADMIN,
     # Outlook add-in pages and files (server/addin): no user data, public
     "addin.taskpane": PUBLIC,
     "addin.commands": PUBLIC,
