@@ -163,3 +163,18 @@ def test_a_consent_answer_mailferry_did_not_ask_for_is_not_believed(app_for):
     forged = app_for().get("/auth/microsoft/admin-consent?admin_consent=True&tenant=evil&state=made-up")
     assert forged.status_code == 400 and "cannot be confirmed" in forged.get_data(as_text=True)
     assert "evil" not in forged.get_data(as_text=True)
+
+
+def test_the_admin_approval_form_of_the_refusal_offers_the_link_too(app_for):
+    """AADSTS90094 ("the grant requires admin permission") comes as other errors than
+    consent_required (e.g. access_denied after "Return to the application"): the page still
+    offers the administrator's link. (The sandbox answers with 65001; this answer is posted.)"""
+    client = app_for()
+    started = client.get("/auth/sign-in")
+    state = dict(parse_qsl(urlsplit(started.location).query))["state"]
+    answer = client.post("/auth/microsoft/callback", data={
+        "state": state, "error": "invalid_request",
+        "error_description": "AADSTS90094: The grant requires admin permission.\r\nTrace ID: 1"})
+    text = html.unescape(answer.get_data(as_text=True))
+    assert answer.status_code == 400 and "An administrator must approve Mailferry" in text
+    assert 'data-testid="admin-consent-link"' in text and "Trace ID" not in text
