@@ -166,12 +166,29 @@ def test_e_a_rep_of_another_tenant_is_refused(topology):
     assert other.status_code == 201, other.text
 
 
-@pytest.mark.xfail(strict=True, reason="TODO(H3): app-only group onboarding (an admin names an Entra group; its "
-                                       "members' mailboxes are provisioned and synced without signing in)")
 def test_f_an_app_only_group_members_mail_reaches_a_task_with_nobody_signing_in(topology):
+    """The admin turns app-only access on for the tenant's Entra group and connects the
+    Salesforce integration user; a member who never signed in gets mail from a customer,
+    and it becomes a Task on the Salesforce user the integration mapped them to."""
     users = topology.cloud.get(f"{topology.ms}/_sandbox/users", timeout=30).json()["users"]
-    member = users[2]
-    raise AssertionError(f"no way yet to name a group for {member['userPrincipalName']}'s tenant")
+    admin, member, integration = users[1], users[2], users[3]
+    browser, _ = sign_in(topology, admin)  # holds Mailferry.Admin since test_e
+    page = topology.public("/admin/app-only")
+    [group] = topology.cloud.get(f"{topology.ms}/_sandbox/groups", timeout=30).json()["groups"]
+    saved = browser.post(page, data={**csrf_form(browser, page), "app_only_enabled": "on", "group_id": group["id"]},
+                         headers={"Origin": topology.base_url, "Referer": page}, allow_redirects=False, timeout=30)
+    assert saved.status_code == 302, saved.text[:800]
+    started = browser.post(topology.public("/connections/salesforce/connect"),
+                           data={**csrf_form(browser, page), "login_host": "configured", "target": "tenant"},
+                           headers={"Origin": topology.base_url, "Referer": page}, allow_redirects=False, timeout=30)
+    assert started.status_code == 302, started.text[:800]
+    callback = allow_salesforce(topology.cloud, started.headers["Location"],
+                                salesforce_user_id(topology.cloud, topology.sf, integration["salesforceUsername"]))
+    assert browser.get(callback, allow_redirects=False, timeout=60).status_code == 302
+    contact = topology.mail_from_a_new_contact(member["userPrincipalName"], "Topology: app-only member")
+    tasks = topology.wait_for_task(contact, limit=120)
+    owner = salesforce_user_id(topology.cloud, topology.sf, member["salesforceUsername"])
+    assert {task["OwnerId"] for task in tasks} == {owner}
 
 
 def test_the_shipped_environment_file_names_every_setting_the_topology_sets(topology):
