@@ -11,17 +11,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def mailferry_bin(request) -> Path:
-    """The bin folder whose `mailferry` the deployment tests run: the virtualenv made from the
-    built wheel (`installed_mailferry`) once that fixture exists, the checkout's .venv until
-    then. The one switch between the two."""
-    try:
-        return Path(request.getfixturevalue("installed_mailferry"))
-    except pytest.FixtureLookupError:
-        return PROJECT_ROOT / ".venv" / "bin"
-
-
-@pytest.fixture(scope="session")
 def built_wheel(tmp_path_factory) -> Path:
     """The wheel built from a copy of this checkout's sources, once per test session."""
     from tests.deploy.wheel import build_wheel, copy_sources

@@ -36,7 +36,7 @@ def layout_in(folder) -> SiteLayout:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory, mailferry_bin, redis_url, certs):
+def site(tmp_path_factory, installed_mailferry, redis_url, certs):
     folder = tmp_path_factory.mktemp("nginx")
     layout = layout_in(folder)
     with empty_database(current_backend(), folder) as database_url:
@@ -44,8 +44,8 @@ def site(tmp_path_factory, mailferry_bin, redis_url, certs):
                "MAILFERRY_CERTS_DIR": str(certs.folder), "DATABASE_URL": database_url, "REDIS_URL": redis_url,
                "MAILFERRY_BASE_URL": f"https://{layout.server_name}:{layout.https_port}",
                "MAILFERRY_WEB_PROCESSES": "1", "MAILFERRY_WEB_THREADS": "4"}
-        run_mailferry(mailferry_bin / "mailferry", ["db", "upgrade"], env, folder)
-        webs = [Service(f"web-{n}", mailferry_bin / "mailferry", web_arguments(n, folder), env, folder)
+        run_mailferry(installed_mailferry / "mailferry", ["db", "upgrade"], env, folder)
+        webs = [Service(f"web-{n}", installed_mailferry / "mailferry", web_arguments(n, folder), env, folder)
                 for n in ("1", "2")]
         try:
             for web, path in zip(webs, layout.sockets):

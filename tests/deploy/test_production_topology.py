@@ -34,10 +34,10 @@ ENV_EXAMPLE = UNITS_DIR.parent / "mailferry.env.example"
 
 
 @pytest.fixture(scope="module")
-def topology(tmp_path_factory, mailferry_bin):
+def topology(tmp_path_factory, installed_mailferry):
     started = time.monotonic()
     with empty_database("postgresql", tmp_path_factory.mktemp("pg")) as database_url:
-        stack = Topology(tmp_path_factory.mktemp("prod"), mailferry_bin, database_url)
+        stack = Topology(tmp_path_factory.mktemp("prod"), installed_mailferry, database_url)
         try:
             stack.start_sandbox()
             stack.upgrade_output = stack.upgrade_database()

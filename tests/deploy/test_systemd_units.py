@@ -21,26 +21,26 @@ def verify(system_dir, *units: str) -> subprocess.CompletedProcess:
                           cwd=system_dir, capture_output=True, text=True, timeout=120)
 
 
-def test_systemd_analyze_verify_accepts_every_unit(tmp_path, mailferry_bin):
-    system = install_into_root(tmp_path, mailferry_bin / "mailferry")
+def test_systemd_analyze_verify_accepts_every_unit(tmp_path, installed_mailferry):
+    system = install_into_root(tmp_path, installed_mailferry / "mailferry")
     answer = verify(system, *ENABLED)
     # verify exits 0 even when it ignores a bad line; only its silence means every line took.
     assert (answer.returncode, answer.stdout + answer.stderr) == (0, "")
 
 
-def test_verify_fails_when_the_executable_is_missing(tmp_path, mailferry_bin):
+def test_verify_fails_when_the_executable_is_missing(tmp_path, installed_mailferry):
     """The check above is worth something: verify does look for the ExecStart command."""
-    system = install_into_root(tmp_path, mailferry_bin / "mailferry")
+    system = install_into_root(tmp_path, installed_mailferry / "mailferry")
     (tmp_path / "opt/mailferry/venv/bin/mailferry").unlink()
     answer = verify(system, "mailferry-scheduler.service")
     assert answer.returncode != 0 and "/opt/mailferry/venv/bin/mailferry" in answer.stderr
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_the_shared_drop_in_applies_to_the_service(tmp_path, mailferry_bin, service):
+def test_the_shared_drop_in_applies_to_the_service(tmp_path, installed_mailferry, service):
     """User, EnvironmentFile, Restart and the hardening live once, in mailferry-.service.d/:
     a line systemd cannot read there is reported for every service, so each one reads it."""
-    system = install_into_root(tmp_path, mailferry_bin / "mailferry")
+    system = install_into_root(tmp_path, installed_mailferry / "mailferry")
     with open(system / DROP_IN, "a") as drop_in:
         drop_in.write("NotASetting=1\n")
     answer = verify(system, service.replace("@.", "@1."))
@@ -60,12 +60,12 @@ def test_every_service_runs_as_mailferry_hardened_writing_only_the_data_folder()
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_each_service_runs_a_command_mailferry_accepts(mailferry_bin, service):
+def test_each_service_runs_a_command_mailferry_accepts(installed_mailferry, service):
     """Run the unit's command with a production environment missing its settings: the
     command line is accepted (argparse would stop first, with a usage line) and start-up
     stops at the configuration instead."""
     env = {"PATH": os.environ["PATH"], "MAILFERRY_ENV": "production", "MAILFERRY_DATA_DIR": "/nonexistent"}
-    answer = subprocess.run([mailferry_bin / "mailferry", *mailferry_arguments(service)], env=env,
+    answer = subprocess.run([installed_mailferry / "mailferry", *mailferry_arguments(service)], env=env,
                             capture_output=True, text=True, timeout=60, cwd="/")
     assert "usage:" not in answer.stderr, answer.stderr
     assert answer.returncode == 2 and "Configuration error" in answer.stderr, answer.stderr

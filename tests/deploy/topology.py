@@ -42,9 +42,9 @@ TASK_LIMIT_SECONDS = 60
 
 
 class Topology:
-    def __init__(self, folder: Path, mailferry_bin: Path, database_url: str):
+    def __init__(self, folder: Path, bin_dir: Path, database_url: str):
         self.folder = folder
-        self.mailferry = mailferry_bin / "mailferry"
+        self.mailferry = bin_dir / "mailferry"
         self.services: list[Service] = []
         self.nginx = None
         self.host = public_host()
