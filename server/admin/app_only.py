@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 
 import redis
-from flask import flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import and_, func, select
 
@@ -110,8 +110,7 @@ def map_salesforce_user(user_id: int):
     user = db().execute(select(User).where(User.id == user_id, User.tenant_id == current_user.tenant_id)
                         ).scalar_one_or_none()
     if user is None:
-        flash("No such user in your organisation.", "error")
-        return redirect(url_for("admin.app_only"))
+        abort(404)  # another tenant's user, like change_admin: existence not revealed
     value = request.form.get("salesforce_user_id", "").strip()
     if value and not SALESFORCE_USER_ID.match(value):
         flash("A Salesforce user id starts with 005 and has 15 or 18 characters (Setup → Users → the user's "

@@ -147,9 +147,9 @@ def test_without_proxy_https_keeps_its_scheme_whatever_a_local_client_forwards(t
 
 
 def test_a_trusted_proxy_that_is_not_an_address_stops_start_up_naming_the_setting(tmp_path):
-    env = web_environment(tmp_path, "sqlite:///unused.db", "redis://127.0.0.1:1/0",
+    env = web_environment(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}", "redis://127.0.0.1:1/0",
                           MAILFERRY_TRUSTED_PROXIES="10.0.0.5, proxy.example")
-    result = subprocess.run([str(CHECKOUT_MAILFERRY), "web", "--proxy"], env=env, capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run([str(CHECKOUT_MAILFERRY), "web", "--proxy"], env=env, cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60)
     assert result.returncode == 2
     assert "MAILFERRY_TRUSTED_PROXIES: 'proxy.example' is not an IP address or network" in result.stderr

@@ -118,7 +118,11 @@ def test_the_group_s_members_are_provisioned_and_kept_in_step_without_anyone_sig
     # A joiner added in Entra starts syncing after the next run; a leaver's mailbox stops.
     clouds.http.put(f"{clouds.microsoft}/_sandbox/groups/{sales_group}/members/{DIEGO}").raise_for_status()
     clouds.http.delete(f"{clouds.microsoft}/_sandbox/groups/{sales_group}/members/{PRIYA}").raise_for_status()
+    clouds.reset_calls()
     second = members_run()
+    graph_calls = {call: n for call, n in clouds.calls(clouds.microsoft)["calls"].items() if "/groups/" in call}
+    assert graph_calls == {"GET /v1.0/groups/<group_id>": 1,  # its name, then one page of members
+                           "GET /v1.0/groups/<group_id>/transitiveMembers/microsoft.graph.user": 1}
     now = mailboxes(runtime)
     assert second["started"] == [now[DIEGO].id] and second["stopped"] == [now[PRIYA].id]
     assert jobs.sync_mailbox(now[DIEGO].id).get("fetched"), "the joiner's mailbox syncs"

@@ -77,6 +77,9 @@ EXPECTATIONS: dict[str, dict[str, str]] = {
     "admin.users": ADMIN,
     "admin.change_admin": TENANT_ROW,
     "admin.salesforce_org": ADMIN,
+    "admin.app_only": ADMIN,
+    "admin.save_app_only": ADMIN,
+    "admin.map_salesforce_user": TENANT_ROW,
     # Outlook add-in pages and files (server/addin): no user data, public
     "addin.taskpane": PUBLIC,
     "addin.commands": PUBLIC,
