@@ -1,21 +1,26 @@
 """The shipped nginx site (deploy/nginx/mailferry.conf) run by Debian's nginx in a folder of
-the test's: the site's text with its host paths, name and ports replaced (each replacement
-must find its text, so the site cannot drift from what is tested), inside a minimal main
-configuration in place of /etc/nginx/nginx.conf."""
+the test's standing for /etc/nginx: the site installed there by docs/deploy.md's own `cp` and
+`ln -s` (tests/deploy/deploy_doc.py), then edited as the document asks (its host paths, name
+and ports replaced; each replacement must find its text, so the site cannot drift from what
+is tested), inside a minimal main configuration in place of /etc/nginx/nginx.conf."""
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
+import shutil
 import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.deploy import deploy_doc
 from tests.deploy.public_tls import PublicCertificate
 
-SITE = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "mailferry.conf"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SITE = PROJECT_ROOT / "deploy" / "nginx" / "mailferry.conf"
 NGINX = "/usr/sbin/nginx"
 SHIPPED_SOCKETS = ("/run/mailferry/web-1.sock", "/run/mailferry/web-2.sock")
 
@@ -34,12 +39,17 @@ class SiteLayout:
         return self.folder / "mailferry.access.log"
 
     @property
+    def etc_nginx(self) -> Path:
+        """What /etc/nginx is on a host."""
+        return self.folder / "etc" / "nginx"
+
+    @property
     def main_config(self) -> Path:
-        return self.folder / "nginx.conf"
+        return self.etc_nginx / "nginx.conf"
 
 
-def render_site(layout: SiteLayout) -> str:
-    text = SITE.read_text()
+def render_site(text: str, layout: SiteLayout) -> str:
+    """The shipped site's `text` edited for this test's host."""
     replacements = [
         ("server_name mailferry.example.com;", f"server_name {layout.server_name};"),
         ("/etc/ssl/mailferry/fullchain.pem", str(layout.certificate.cert_file)),
@@ -56,11 +66,24 @@ def render_site(layout: SiteLayout) -> str:
     return text
 
 
+def install_site(layout: SiteLayout) -> None:
+    """The document's `cp` and `ln -s` into a fresh etc/nginx of the test's (its two site
+    folders as Debian's package makes them), then the edit it asks for."""
+    shutil.rmtree(layout.etc_nginx, ignore_errors=True)
+    for folder in ("sites-available", "sites-enabled"):
+        (layout.etc_nginx / folder).mkdir(parents=True)
+    for fragment in ("cp deploy/nginx/mailferry.conf", "ln -s ../sites-available/mailferry"):
+        line = deploy_doc.rewrite(deploy_doc.command(fragment), {"/etc/nginx": str(layout.etc_nginx)})
+        deploy_doc.run(line, PROJECT_ROOT)
+    installed = layout.etc_nginx / "sites-available" / "mailferry"
+    installed.write_text(render_site(installed.read_text(), layout))
+
+
 def write_config(layout: SiteLayout) -> Path:
-    """The site inside a main configuration of the test's (what /etc/nginx/nginx.conf is on a
-    host); returns the main configuration's path."""
+    """The site installed as the document does, inside a main configuration of the test's
+    (what /etc/nginx/nginx.conf is on a host); returns the main configuration's path."""
     folder = layout.folder
-    (folder / "site.conf").write_text(render_site(layout))
+    install_site(layout)
     # Running as root, nginx's workers would switch to nobody, who cannot enter pytest's
     # private folders.
     user = "user root;\n" if os.geteuid() == 0 else ""
@@ -75,7 +98,7 @@ http {{
     fastcgi_temp_path {folder}/fastcgi;
     uwsgi_temp_path {folder}/uwsgi;
     scgi_temp_path {folder}/scgi;
-    include {folder}/site.conf;
+    include {layout.etc_nginx}/sites-enabled/*;
 }}
 """)
     return layout.main_config
@@ -87,9 +110,10 @@ def nginx_command(layout: SiteLayout, *args: str) -> list[str]:
 
 
 def check_config(layout: SiteLayout) -> subprocess.CompletedProcess:
-    """`nginx -t` on the site."""
+    """The document's `nginx -t` on the site, nginx pointed at the test's folder for /etc/nginx."""
     write_config(layout)
-    return subprocess.run(nginx_command(layout, "-t"), capture_output=True, text=True, timeout=60)
+    line = deploy_doc.with_program(deploy_doc.command("nginx -t"), "nginx", shlex.join(nginx_command(layout)))
+    return deploy_doc.run(line, layout.folder, check=False, timeout=60)
 
 
 def start_nginx(layout: SiteLayout) -> subprocess.Popen:

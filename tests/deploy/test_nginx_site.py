@@ -65,6 +65,7 @@ def public_url(layout: SiteLayout, path: str) -> str:
 
 
 def test_nginx_accepts_the_shipped_site(tmp_path):
+    """docs/deploy.md's `nginx -t` on the site its `cp` and `ln -s` installed."""
     answer = check_config(layout_in(tmp_path))
     assert answer.returncode == 0, answer.stderr
     assert "syntax is ok" in answer.stderr and "test is successful" in answer.stderr

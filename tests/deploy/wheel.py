@@ -1,6 +1,7 @@
-"""The wheel as an operator builds and installs it (docs/deploy.md, "Build the package"): built
-from a copy of this checkout's sources with `python -m build --wheel --no-isolation`, then
-installed with the pinned requirements.lock into an empty virtualenv outside the checkout."""
+"""The wheel as an operator builds and installs it (docs/deploy.md, "The package"), with the
+document's own commands (tests/deploy/deploy_doc.py): built from a copy of this checkout's
+sources, then copied with requirements.lock to a folder standing for the host and installed
+from there into an empty virtualenv outside the checkout."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 
 from mailferry.bundled_files import BUNDLED
+from tests.deploy import deploy_doc
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,16 +33,22 @@ def copy_sources(destination: Path, *, bundled_sources: bool = True) -> Path:
 
 
 def build_wheel(sources: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation"], cwd=sources,
-                          capture_output=True, text=True, timeout=600, env=_without_python_path())
+    """The document's build command in `sources` (a copy has no .venv: this interpreter's)."""
+    line = deploy_doc.with_program(deploy_doc.command("-m build --wheel"), ".venv/bin/python", sys.executable)
+    return deploy_doc.run(line, sources, _without_python_path(), check=False, timeout=600)
 
 
 def install(wheel: Path, requirements: Path, venv: Path) -> Path:
-    """A new virtualenv at `venv` holding `wheel` and its pinned dependencies; its bin folder."""
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300, env=_without_python_path())
-    answer = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "-r", str(requirements), str(wheel)],
-                            capture_output=True, text=True, timeout=900, env=_without_python_path())
-    assert answer.returncode == 0, f"pip install failed:\n{answer.stdout}{answer.stderr}"
+    """A new virtualenv at `venv` holding `wheel` and its pinned dependencies, made by the
+    document's commands in a folder holding the two files as copied to the host; its bin folder."""
+    host = venv.parent / "copied-to-the-host"
+    host.mkdir()
+    for copied in (wheel, requirements):
+        shutil.copy2(copied, host / copied.name)
+    places = {"/opt/mailferry/venv": str(venv)}
+    for fragment in ("python3 -m venv", "bin/pip install -r"):
+        deploy_doc.run(deploy_doc.rewrite(deploy_doc.command(fragment), places), host, _without_python_path(),
+                       timeout=900)
     return venv / "bin"
 
 
