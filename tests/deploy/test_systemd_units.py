@@ -4,16 +4,27 @@ command the installed `mailferry` accepts, and each gets the shared account and 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 
 import pytest
 
-from tests.deploy.units import SERVICES, install_into_root, mailferry_arguments, unit_section
+from tests.deploy import deploy_doc
+from tests.deploy.units import SERVICES, UNITS_DIR, install_into_root, mailferry_arguments, unit_section
 
-#: What a host enables (docs/deploy.md, "systemd"): two web instances behind nginx.
-ENABLED = ("mailferry-web@1.service", "mailferry-web@2.service", "mailferry-worker@1.service",
-           "mailferry-worker@2.service", "mailferry-scheduler.service", "mailferry.target")
 DROP_IN = "mailferry-.service.d/common.conf"
+
+
+def install_as_the_doc_does(root, mailferry):
+    """The host of units.install_into_root (the system's own units, `mailferry` where the
+    units run it) under `root`, its units copied by docs/deploy.md's own `cp -r` from the
+    checkout; the folder they are in."""
+    system = install_into_root(root, mailferry)
+    shutil.rmtree(system)
+    system.mkdir()
+    line = deploy_doc.rewrite(deploy_doc.command("cp -r deploy/systemd/"), {"/etc/systemd/system": str(system)})
+    deploy_doc.run(line, UNITS_DIR.parents[1])
+    return system
 
 
 def verify(system_dir, *units: str) -> subprocess.CompletedProcess:
@@ -22,8 +33,12 @@ def verify(system_dir, *units: str) -> subprocess.CompletedProcess:
 
 
 def test_systemd_analyze_verify_accepts_every_unit(tmp_path, installed_mailferry):
-    system = install_into_root(tmp_path, installed_mailferry / "mailferry")
-    answer = verify(system, *ENABLED)
+    """docs/deploy.md's `systemd-analyze verify` line on the units its `cp -r` installed, with
+    --root: the test's folder standing for the host's /."""
+    system = install_as_the_doc_does(tmp_path, installed_mailferry / "mailferry")
+    line = deploy_doc.with_program(deploy_doc.command("systemd-analyze verify"), "systemd-analyze",
+                                   f"systemd-analyze --root={tmp_path}")
+    answer = deploy_doc.run(line, system, check=False, timeout=120)
     # verify exits 0 even when it ignores a bad line; only its silence means every line took.
     assert (answer.returncode, answer.stdout + answer.stderr) == (0, "")
 
