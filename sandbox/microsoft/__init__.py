@@ -19,7 +19,8 @@ from .. import outlook
 from ..control import SandboxControl
 from ..settings import SandboxSettings
 from ..world import World
-from . import admin_consent, control, gate, graph_batch, graph_mail, graph_subscriptions, groups, identity
+from . import (admin_consent, control, gate, graph_batch, graph_mail, graph_subscriptions, groups, identity,
+               tenants_control)
 from ..persistence import keep_world, shape_of
 from ..world import Address, DemoUser
 from .apps import AppRegistration, AppRegistry, RoleAssignment
@@ -30,6 +31,7 @@ from .mailstore import Category, Folder, Mailbox, MailStore, Message
 from .notifier import Notifier
 from .state import EXTENSION, Tunables
 from .subscriptions import Subscription, SubscriptionStore
+from .tenants import Tenant, TenantDirectory
 from .tokens import SigningKey
 
 __all__ = ["create_app", "load_world", "MicrosoftSandbox"]
@@ -46,6 +48,7 @@ class MicrosoftSandbox:
         self.grants = GrantStore()
         self.store = MailStore()
         self.groups = GroupStore()
+        self.tenants = TenantDirectory()  # other organizations' tenants
         self.limiter = gate.ConcurrencyLimiter()
         self.notifier = Notifier(settings.ca_file, self.tunables)
         self.subscriptions = SubscriptionStore(self.store, self.notifier)
@@ -59,10 +62,11 @@ class MicrosoftSandbox:
 
     def dump(self) -> dict[str, bytes]:
         """What a restart keeps: the signing key, app registrations, sign-ins, mail and
-        subscriptions and groups (not the test knobs, faults, stats or notifications in flight)."""
+        subscriptions, groups and other organizations' tenants (not the test knobs, faults,
+        stats or notifications in flight)."""
         return {"key": self.key.dump(), "apps": self.apps.dump(), "grants": self.grants.dump(),
                 "store": self.store.dump(), "subscriptions": self.subscriptions.dump(),
-                "groups": self.groups.dump()}
+                "groups": self.groups.dump(), "tenants": self.tenants.dump()}
 
     def restore(self, saved: dict[str, bytes]) -> None:
         self.key = SigningKey(saved["key"])
@@ -71,12 +75,15 @@ class MicrosoftSandbox:
         self.store.restore(saved["store"])
         self.subscriptions.restore(saved["subscriptions"])
         self.groups.restore(saved["groups"])
+        self.tenants.restore(saved["tenants"])
 
     def load(self, world: World) -> None:
         """Replace the world and forget everything issued against the previous one (the
-        signing key stays, so access tokens of the same tenant keep working)."""
+        signing key stays, so access tokens of the same tenant keep working). Other
+        organizations' tenants, made through the control API like extra apps, go too."""
         self.store.load(world)
         self.groups.load(world)
+        self.tenants.reset()
         self.subscriptions.reset()
         self.grants.reset()
         self.apps.reset()
@@ -113,7 +120,7 @@ def create_app(settings: SandboxSettings) -> Flask:
     gate.init_app(app)  # before the shared control: a held mailbox slot covers injected latency
     sandbox.control.init_app(app)
     for blueprint in (identity.bp, admin_consent.bp, graph_mail.bp, graph_subscriptions.bp, graph_batch.bp,
-                      control.bp, groups.bp, groups.control_bp):
+                      control.bp, groups.bp, groups.control_bp, tenants_control.control_bp):
         app.register_blueprint(blueprint)
     outlook.init_app(app)  # the simulated Outlook (sandbox/outlook): host page, Office.js stand-in
     app.register_error_handler(GraphError, graph_error_response)
@@ -125,7 +132,7 @@ def create_app(settings: SandboxSettings) -> Flask:
         sandbox.world_file = keep_world(Path(settings.state_dir) / "microsoft.state", settings,
                    shape_of(Message, Mailbox, Folder, Category, DemoUser, Address, Subscription,
                             AuthCode, RefreshGrant, AppRegistration, RoleAssignment,
-                            Group),
+                            Group, Tenant),
                    sandbox.dump, sandbox.restore, lambda: _load_default_world(sandbox))
     else:
         _load_default_world(sandbox)

@@ -25,6 +25,8 @@ from . import client_assertions
 from .apps import AppRegistration
 from .grants import AuthCode, RefreshGrant
 from .state import state
+from . import tenants
+from .tenants import MULTI_TENANT_SEGMENTS, Tenant, authority_tenant, is_foreign, member, not_a_member
 from .tokens import TokenError
 
 bp = Blueprint("identity", __name__)
@@ -56,22 +58,29 @@ def aad_response(err: AadError) -> Response:
     return Response(json.dumps(body), status=err.status, mimetype="application/json")
 
 
-#: Tenant segments that name no tenant: a single-tenant app may not use them.
-MULTI_TENANT_SEGMENTS = ("common", "organizations", "consumers")
-
-
 def check_authority(app: AppRegistration, tenant: str) -> None:
     """A single-tenant registration (`signInAudience` AzureADMyOrg) on `/common` or
     `/organizations`: Entra answers `invalid_request` AADSTS50194, 400 at the token endpoint,
     a redirect with the error from authorize (reference wave2.md §7.1; the error as quoted in
     microsoftgraph/aspnetcore-connect-sample#65, wangziyingwen/AutoApi#15). The message
     names /common whichever of the two was used; /organizations being refused too is marked
-    unconfirmed in the reference, and the sandbox refuses both."""
+    unconfirmed in the reference, and the sandbox refuses both — before anyone signs in, so
+    another organization's user meets AADSTS50194 there too, as the message is about the app.
+    On another organization's own authority (`tenants.py`) a single-tenant registration is
+    unknown: AADSTS700016, on Entra's error page at authorize (`front_channel_app`)."""
     if not app.is_multi_tenant() and tenant.lower() in MULTI_TENANT_SEGMENTS:
         raise AadError("invalid_request", 50194, f"Application '{app.client_id}'({app.display_name}) is not "
                        "configured as a multi-tenant application. Usage of the /common endpoint is not "
                        "supported for such applications created after '10/15/2018'. Use a tenant-specific "
                        "endpoint or configure the application to be multi-tenant.")
+    named = authority_tenant(tenant)
+    if not app.is_multi_tenant() and is_foreign(named):
+        # A single-tenant registration has no service principal in another organization's tenant.
+        raise not_in_directory(app, named)
+
+
+def not_in_directory(app: AppRegistration, tenant: Tenant) -> AadError:
+    return AadError("unauthorized_client", 700016, tenants.not_in_directory(app, tenant))
 
 
 def api_registration(resource: str, caller: AppRegistration) -> AppRegistration:
@@ -98,8 +107,9 @@ def root() -> str:
     return state().settings.microsoft_url.rstrip("/")
 
 
-def issuer() -> str:
-    return f"{root()}/{state().store.tenant_id}/v2.0"
+def issuer(tid: str | None = None) -> str:
+    """The v2.0 issuer of the tenant `tid` (the sandbox's own when not given)."""
+    return f"{root()}/{tid or state().store.tenant_id}/v2.0"
 
 
 @bp.after_request
@@ -120,6 +130,7 @@ def _cors(response: Response) -> Response:
 @bp.get("/<tenant>/.well-known/openid-configuration")
 def openid_configuration(tenant):
     base = f"{root()}/{tenant}"
+    named = state().tenants.named(tenant)  # another organization's tenant names its own issuer
     doc = {
         "token_endpoint": f"{base}/oauth2/v2.0/token",
         "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
@@ -129,7 +140,7 @@ def openid_configuration(tenant):
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["code"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "issuer": issuer(),
+        "issuer": issuer(named.tenant_id if named else None),
         "request_uri_parameter_supported": False,
         "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
         "http_logout_supported": True,
@@ -194,6 +205,8 @@ def front_channel_app(params: dict, tenant: str) -> tuple[AppRegistration | None
     try:
         check_authority(app, tenant)
     except AadError as err:
+        if err.code == 700016:  # as for an unknown app: Entra's page, nothing proves the URI is the app's
+            return None, _error_page(err.code, err.text)
         return None, _redirect_back(params, {"error": err.error,
                                              "error_description": f"AADSTS{err.code}: {err.text}"})
     return app, None
@@ -217,16 +230,30 @@ def authorize(tenant):
                                        "error_description": "AADSTS50149: Invalid Code_Challenge_method parameter."})
     chosen = request.form.get("user") if request.method == "POST" else None
     if not chosen and params["prompt"] == "none":
-        hinted = state().store.user(params["login_hint"]) if params["login_hint"] else None
+        hinted = member(params["login_hint"]) if params["login_hint"] else None
         if hinted is None:
             return _redirect_back(params, {"error": "login_required", "error_description":
                                            "AADSTS50058: A silent sign-in request was sent but no user is signed in."})
-        chosen = hinted.oid
+        refusal = not_a_member(app, tenant, hinted)
+        if refusal:
+            # Without a page to show, the refusal goes back to the app: interaction_required
+            # with the home tenant's code for it, 90072 (rootinc/laravel-azure-middleware#22;
+            # the AADSTS50020 troubleshooting article names 90072 as the home tenant's entry).
+            return _redirect_back(params, {"error": "interaction_required",
+                                           "error_description": f"AADSTS90072: {refusal}"})
+        chosen = hinted.user.oid
     if not chosen:
         return _sign_in_page(params)
-    user = state().store.user(chosen)
-    if user is None:
+    found = member(chosen)
+    if found is None:
         return _sign_in_page(params)
+    refusal = not_a_member(app, tenant, found)
+    if refusal:
+        # Entra shows this on its own error page and does not send the browser back to the
+        # app (AzureAD/azure-activedirectory-library-for-js#501: "AAD does not return a
+        # response and just shows the html page with the error"; seanfisher/passport-microsoft#22).
+        return _error_page(50020, refusal)
+    user = found.user
     if app.needs_admin_consent():
         return _redirect_back(params, consent_required(app))
     code = state().grants.issue_code(AuthCode(
@@ -236,7 +263,7 @@ def authorize(tenant):
         code_challenge_method=params["code_challenge_method"] or "plain"))
     values = {"code": code}
     if params["client_info"] == "1":
-        values["client_info"] = minted.client_info(user.oid, state().store.tenant_id)
+        values["client_info"] = minted.client_info(user.oid, found.tenant.tenant_id)
     values["session_state"] = str(uuid.uuid4())
     return _redirect_back(params, values)
 
@@ -254,15 +281,20 @@ def consent_required(app: AppRegistration) -> dict:
 
 
 def _sign_in_page(params: dict) -> Response:
+    """Every account the sandbox knows, as anyone may type any username on Entra's page:
+    the sandbox's own tenant's users, then other organizations' (`tenants.py`)."""
     store = state().store
     hidden = "".join(f'<input type="hidden" name="{k}" value="{html.escape(v)}">'
                      for k, v in params.items() if v)
+    accounts = [(m.user, "") for m in store.mailboxes.values()]
+    accounts += [(user, tenant.name) for tenant in state().tenants.all() for user in tenant.users]
     rows = "".join(
-        f'<li><button type="submit" name="user" value="{html.escape(m.user.oid)}" '
-        f'data-testid="sign-in-user" data-upn="{html.escape(m.user.upn)}">'
-        f'<strong>{html.escape(m.user.display_name)}</strong> <span>{html.escape(m.user.upn)}</span>'
-        f'</button></li>'
-        for m in store.mailboxes.values())
+        f'<li><button type="submit" name="user" value="{html.escape(user.oid)}" '
+        f'data-testid="sign-in-user" data-upn="{html.escape(user.upn)}">'
+        f'<strong>{html.escape(user.display_name)}</strong> <span>{html.escape(user.upn)}</span>'
+        + (f'<small>{html.escape(organization)}</small>' if organization else "") +
+        '</button></li>'
+        for user, organization in accounts)
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in to your account</title>
 <style>body{{font-family:Segoe UI,system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}}
@@ -348,23 +380,29 @@ def _user_tokens(app: AppRegistration, oid: str, scopes: list[str], nonce: str |
                  form=None) -> dict:
     """The token answer for a user flow: access token, plus refresh/id token and client_info."""
     sandbox = state()
-    user = sandbox.store.user(oid)
-    if user is None:
+    found = member(oid)
+    if found is None:
         raise AadError("invalid_grant", 50034, "The user account does not exist in the directory.")
+    refusal = not_a_member(app, request.view_args["tenant"], found)
+    if refusal:  # e.g. a refresh token of another organization's user at this tenant's authority
+        raise AadError("invalid_grant", 50020, refusal)  # the error name here is unconfirmed
+    user, tid = found.user, found.tenant.tenant_id
     try:
         resource, resource_scopes = minted.split_scopes(scopes)
     except minted.ScopeError as exc:
         raise AadError("invalid_scope", 28000, str(exc).split(": ", 1)[1]) from exc
-    lifetime, tid = sandbox.tunables.access_token_lifetime_s, sandbox.store.tenant_id
+    lifetime = sandbox.tunables.access_token_lifetime_s
     groups = member_groups(oid)
-    access = minted.user_access_claims(issuer(), tid, user, app, resource, resource_scopes, lifetime,
+    # On /organizations or /common the tokens name the user's own tenant in tid and iss
+    # (reference wave2.md §7.1: multi-tenant apps "must vet tid").
+    access = minted.user_access_claims(issuer(tid), tid, user, app, resource, resource_scopes, lifetime,
                                        api_registration(resource, app), groups)
     body = {"token_type": "Bearer", "scope": " ".join(scopes), "expires_in": lifetime,
             "ext_expires_in": lifetime, "access_token": sandbox.key.mint(access)}
     if "offline_access" in scopes:
         body["refresh_token"] = sandbox.grants.issue_refresh(RefreshGrant(app.client_id, oid, scopes))
     if "openid" in scopes:
-        body["id_token"] = sandbox.key.mint(minted.id_token_claims(issuer(), tid, user, app, nonce, 3600, groups))
+        body["id_token"] = sandbox.key.mint(minted.id_token_claims(issuer(tid), tid, user, app, nonce, 3600, groups))
     if form is not None and form.get("client_info") == "1":
         body["client_info"] = minted.client_info(oid, tid)
     return body
@@ -436,6 +474,9 @@ def _client_credentials(app: AppRegistration, form) -> dict:
     if resource not in (minted.GRAPH_RESOURCE, minted.GRAPH_APP_ID):
         raise AadError("invalid_resource", 500011, f"The resource principal named {resource} was not found in "
                        f"the tenant named {state().store.tenant_name}.")
+    named = authority_tenant(request.view_args["tenant"])
+    if is_foreign(named):  # app-only grants exist in the sandbox's own tenant only
+        raise not_in_directory(app, named)
     sandbox = state()
     lifetime = sandbox.tunables.access_token_lifetime_s
     claims = minted.app_access_claims(issuer(), sandbox.store.tenant_id, app, lifetime)
