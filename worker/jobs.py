@@ -21,7 +21,7 @@ from worker.failures import Response, Stage
 from worker.connections import crm_for, graph_for, salesforce_lost
 from mailferry.provider_errors import ProviderError
 from worker.fetch import FetchCounts, ensure_folders, fetch_folders
-from worker.locks import is_locked, mailbox_lock
+from worker.locks import ask_holder_to_rerun, is_locked, mailbox_lock, take_rerun_request
 from worker.process import ProcessCounts, process_mailbox
 from mailferry.job_queue import enqueue_sync
 from worker.runtime import runtime
@@ -30,12 +30,24 @@ log = logging.getLogger(__name__)
 
 
 def sync_mailbox(mailbox_id: int) -> dict:
-    """Fetch the mailbox's changes from Graph, then take every due email to its outcome."""
+    """Fetch the mailbox's changes from Graph, then take every due email to its outcome.
+
+    If another worker is syncing the mailbox, that run is asked to run once more when it is
+    done (it may have read Graph before the change this job was queued for), and this job
+    ends; the holder runs again as long as it is asked to. Returns the first run's counts,
+    with `runs_again` the number of runs that followed it."""
     rt = runtime()
-    with mailbox_lock(rt.redis, mailbox_id) as held:
-        if not held:
-            return {"mailbox": mailbox_id, "skipped": "another worker is syncing it"}
-        return _run(rt, mailbox_id)
+    result, runs = None, 0
+    while True:
+        with mailbox_lock(rt.redis, mailbox_id) as held:
+            if held:
+                take_rerun_request(rt.redis, mailbox_id)  # this run sees everything asked until now
+                latest = _run(rt, mailbox_id)
+                result, runs = result or latest, runs + 1
+        if not held and ask_holder_to_rerun(rt.redis, mailbox_id):
+            return result or {"mailbox": mailbox_id, "skipped": "another worker is syncing it; it runs again after"}
+        if held and not take_rerun_request(rt.redis, mailbox_id):
+            return {**result, "runs_again": runs - 1} if runs > 1 else result
 
 
 def _run(rt, mailbox_id: int) -> dict:

@@ -36,6 +36,32 @@ def is_locked(client: redis.Redis, mailbox_id: int) -> bool:
     return bool(client.exists(lock_key(mailbox_id)))
 
 
+# A run that finds the mailbox locked leaves word here for the holder to run once more: with
+# several workers, the follow-up job a notification queues behind a running sync
+# (mailferry/job_queue.py) is taken by another worker at once and finds the lock held; were it
+# only skipped, the change it announced would wait for the next poll. An hour outlives any run;
+# a word left by a holder that died is cleared by the next run's start.
+_RERUN_TTL_SECONDS = 3600
+
+
+def _rerun_key(mailbox_id: int) -> str:
+    return f"mailferry:mailbox:{mailbox_id}:rerun"
+
+
+def ask_holder_to_rerun(client: redis.Redis, mailbox_id: int) -> bool:
+    """Leave word for the run holding the mailbox's lock to run again once it is done. False
+    when nobody holds the lock any more (the holder may have looked already): the caller runs
+    the mailbox itself. The word is left before the lock is looked at, and the holder looks
+    for it after releasing, so one of the two always runs what was asked."""
+    client.set(_rerun_key(mailbox_id), 1, ex=_RERUN_TTL_SECONDS)
+    return is_locked(client, mailbox_id)
+
+
+def take_rerun_request(client: redis.Redis, mailbox_id: int) -> bool:
+    """Whether another run asked for one more run since the last call (and forget it)."""
+    return bool(client.delete(_rerun_key(mailbox_id)))
+
+
 @contextmanager
 def mailbox_lock(client: redis.Redis, mailbox_id: int) -> Iterator[bool]:
     """Yields True while this process holds the mailbox's lock, False if another does."""

@@ -156,10 +156,11 @@ class Fleet:
         finally:
             log.close()
 
-    def start(self, workers: int) -> None:
+    def start(self, workers: int, scheduler: bool = True) -> None:
         for _ in range(workers):
             self.workers.append(self._start("worker"))
-        self.scheduler = self._start("scheduler")
+        if scheduler:
+            self.scheduler = self._start("scheduler")
 
     def kill(self, process: subprocess.Popen) -> None:
         """SIGKILL, as the kernel's OOM killer or a lost machine would."""
@@ -601,6 +602,58 @@ def test_a_sync_job_taken_off_its_queue_by_a_worker_that_died_does_not_block_the
         assert session.get(Mailbox, orphaned).last_success_at is not None
     print(f"\norphaned job: both mailboxes ({verdict.emails} emails, {verdict.synced} synced) settled "
           f"{elapsed:.1f}s after the worker started (scheduler interval {interval:.0f}s)")
+
+
+def test_mail_announced_while_another_worker_syncs_the_mailbox_is_recorded_by_that_run_going_again(
+        small_world, clouds, fleet):
+    """Two workers and no scheduler (nothing polls). A run of the mailbox holds its lock through
+    a slow Salesforce call; mail arriving then is announced as the webhook announces it. The
+    follow-up job queued behind the run goes to the other worker, finds the lock held and
+    leaves word; the holder runs once more and the mail reaches its outcome. (Skipping the
+    follow-up left the mail to the next poll.)"""
+    from rq.job import Job
+
+    from mailferry.job_queue import FOLLOW_UP_SUFFIX, sync_job_id
+
+    runtime, mailbox_ids, expected, refs = small_world
+    mailbox_id = mailbox_ids[0]
+    upn = next(u["userPrincipalName"] for u in clouds.http.get(f"{clouds.microsoft}/_sandbox/users").json()["users"]
+               if u["id"] == refs[mailbox_id])
+    fleet.start(2, scheduler=False)
+    for each in mailbox_ids:
+        enqueue_sync(runtime.redis, each)
+    wait_until(runtime, fleet, lambda s: s.settled(expected), "the first syncs settled")
+
+    def deliver(subject: str) -> None:
+        clouds.http.post(f"{clouds.microsoft}/_sandbox/users/{upn}/messages",
+                         json={"from": "buyer@northwind-traders.example", "to": [upn], "subject": subject},
+                         timeout=30).raise_for_status()
+
+    def outcome(subject: str) -> str | None:
+        with runtime.sessions() as session:
+            return session.execute(select(Message.status).where(Message.mailbox_id == mailbox_id,
+                                                                Message.subject == subject)).scalar_one_or_none()
+
+    clouds.faults(clouds.salesforce, {"path": "/services/data/*", "status": 0, "latency_ms": 6000, "count": 1})
+    deliver("Concurrent: first")
+    assert enqueue_sync(runtime.redis, mailbox_id) is True
+    deadline = time.monotonic() + 60
+    while not clouds.http.get(f"{clouds.salesforce}/_sandbox/faults").json()["faults"][0]["hits"]:
+        assert time.monotonic() < deadline, fleet.tail()
+        time.sleep(0.1)
+    # The run is inside its slow Salesforce call, holding the lock: the second mail arrives.
+    deliver("Concurrent: second")
+    assert enqueue_sync(runtime.redis, mailbox_id) is True, "a follow-up is queued behind the running job"
+    follow_up = Job.fetch(sync_job_id(mailbox_id) + FOLLOW_UP_SUFFIX, connection=runtime.redis)
+    deadline = time.monotonic() + 60
+    while outcome("Concurrent: second") not in FINAL:
+        assert time.monotonic() < deadline, f"the second mail has no outcome\n{fleet.tail()}"
+        time.sleep(0.2)
+    assert outcome("Concurrent: first") in FINAL
+    assert follow_up.return_value() == {"mailbox": mailbox_id,
+                                        "skipped": "another worker is syncing it; it runs again after"}
+    held = Job.fetch(sync_job_id(mailbox_id), connection=runtime.redis).return_value()
+    assert held["runs_again"] == 1, held
 
 
 @pytest.fixture
