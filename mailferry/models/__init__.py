@@ -4,6 +4,7 @@ Importing this package registers all models on `mailferry.db.Base.metadata`, whi
 what Alembic compares migrations against.
 """
 
+from mailferry.models.audit import AuditEntry
 from mailferry.models.connections import Connection
 from mailferry.models.history import (
     IgnoredEmail,
@@ -20,6 +21,7 @@ from mailferry.models.usage import ApiUsageSample
 
 __all__ = [
     "ApiUsageSample",
+    "AuditEntry",
     "Connection",
     "IgnoreEntry",
     "IgnoredEmail",
