@@ -8,11 +8,12 @@ reported in docs/deploy.md's figures."""
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 import subprocess
 import time
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import msal
 import pytest
@@ -23,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from mailferry.crypto import SecretBox, SecretUnreadable
 from mailferry.db import make_engine
-from mailferry.models import Connection
+from mailferry.models import Connection, Tenant, User
 from tests.db_fixtures import empty_database, temporary_postgresql_database
 from tests.deploy.services import run_mailferry
 from tests.deploy.units import UNITS_DIR
@@ -158,12 +159,47 @@ def test_e_a_rep_without_the_role_does_not_see_the_admin_pages(topology, rep):
     assert browser.get(topology.public("/admin/users"), allow_redirects=False, timeout=30).status_code in (302, 403)
 
 
-@pytest.mark.xfail(strict=True, reason="TODO: the sandbox emulates one Entra tenant; a rep of another tenant "
-                                       "needs a second sandbox tenant (POST /_sandbox/tenants). The refusal "
-                                       "itself is tested in tests/server/test_tenancy.py (H2)")
-def test_e_a_rep_of_another_tenant_is_refused(topology):
-    other = topology.cloud.post(f"{topology.ms}/_sandbox/tenants", json={"domain": "fabrikam.example"}, timeout=30)
-    assert other.status_code == 201, other.text
+@pytest.fixture(scope="module")
+def foreign_rep(topology) -> dict:
+    """A rep of another organization: a user of a second sandbox tenant (POST /_sandbox/tenants),
+    with their tenant's id as `tenantId`."""
+    made = topology.cloud.post(f"{topology.ms}/_sandbox/tenants", json={
+        "domain": "fabrikam.example", "name": "Fabrikam",
+        "users": [{"displayName": "Frank Fisher", "userPrincipalName": "frank@fabrikam.example"}]}, timeout=30)
+    assert made.status_code == 201, made.text
+    return {**made.json()["users"][0], "tenantId": made.json()["tenantId"]}
+
+
+def test_e_a_rep_of_another_tenant_is_refused(topology, foreign_rep):
+    """MICROSOFT_TENANT is the sandbox tenant's id (a single-tenant registration), so Entra
+    refuses another organization's rep at that authority with AADSTS50020 on its own error
+    page: the browser is not sent back to Mailferry, and nothing of the rep is stored.
+    (Mailferry's refusal of a tid outside MAILFERRY_ALLOWED_TENANTS, were Entra to let one
+    through, is tests/server/test_tenancy.py's.)"""
+    access_log = topology.layout.access_log
+    seen = len(access_log.read_text())
+    browser = topology.browser()
+    started = browser.get(topology.public("/auth/sign-in"), allow_redirects=False, timeout=30)
+    authorize = started.headers["Location"]
+    assert started.status_code == 302 and authorize.startswith(
+        f"{topology.ms}/{topology.tenant['tenantId']}/oauth2/v2.0/authorize"), started.text[:500]
+    answer = browser.post(authorize.split("?")[0], data={**dict(parse_qsl(urlsplit(authorize).query)),
+                                                         "user": foreign_rep["id"]},
+                          allow_redirects=False, timeout=30)
+    assert answer.status_code == 400 and "Location" not in answer.headers, answer.text[:500]
+    seen_by_rep = html.unescape(answer.text)
+    assert (f"AADSTS50020: User account '{foreign_rep['userPrincipalName']}' from identity provider "
+            f"'https://sts.windows.net/{foreign_rep['tenantId']}/' does not exist in tenant "
+            f"'{topology.tenant['name']}' and cannot access the application '{APP['client_id']}'") in seen_by_rep
+    assert "/auth/microsoft/callback" not in seen_by_rep  # no form posting a code or an error back
+    assert "/auth/microsoft/callback" not in access_log.read_text()[seen:]
+    engine = make_engine(topology.database_url)
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(select(Tenant.id).where(Tenant.tid == foreign_rep["tenantId"])).first() is None
+            assert connection.execute(select(User.id).where(User.oid == foreign_rep["id"])).first() is None
+    finally:
+        engine.dispose()
 
 
 def test_f_an_app_only_group_members_mail_reaches_a_task_with_nobody_signing_in(topology):
