@@ -6,26 +6,29 @@ command), PostgreSQL and the Redis server, MAILFERRY_ENV=production.
 The public name is the machine's non-loopback IPv4 address (production refuses a localhost
 base URL), with a certificate from a test CA of its own (tests/deploy/public_tls.py). The
 sandbox trusts that CA as Graph trusts a public one (it posts change notifications to the
-public URL); Mailferry trusts the sandbox's development CA through MAILFERRY_CLIENT_CA_FILE
-as it would a private CA in front of the clouds, and nothing else of the development setup:
+public URL); Mailferry's MAILFERRY_CLIENT_CA_FILE is a bundle of the sandbox's development CA,
+as of a private CA in front of the clouds, and of that public one (`mailferry doctor` reaches
+the public URL through nginx with it), and nothing else of the development setup is used:
 its MAILFERRY_CERTS_DIR is an empty folder.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
+import subprocess
 import time
 import uuid
 from pathlib import Path
 
 import redis
-from cryptography.fernet import Fernet
 from rq import Queue
 from rq.registry import StartedJobRegistry
 
 from cli.processes import free_port
 from mailferry.job_queue import SYNC_QUEUE
 from mailferry.tls import https_session
+from tests.deploy import deploy_doc
 from tests.deploy.nginx_site import SiteLayout, public_host, start_nginx, stop_nginx
 from tests.deploy.public_tls import issue_public_certificate
 from tests.deploy.services import Service, run_mailferry, stop_all, wait_for_socket
@@ -41,10 +44,19 @@ SALESFORCE_APP = ("mailferry-topology-consumer", "mailferry-topology-consumer-se
 TASK_LIMIT_SECONDS = 60
 
 
+def generated_secret(line: str, places: dict[str, str], folder: Path) -> str:
+    """What one of docs/deploy.md's secret-generating commands prints, the virtualenv of
+    `places` standing for /opt/mailferry/venv."""
+    return deploy_doc.run(deploy_doc.rewrite(line, places), folder, {"PATH": os.environ["PATH"]}).stdout.strip()
+
+
 class Topology:
     def __init__(self, folder: Path, bin_dir: Path, database_url: str):
         self.folder = folder
         self.mailferry = bin_dir / "mailferry"
+        #: Where docs/deploy.md's commands find the virtualenv, and also the environment file.
+        self.venv = {"/opt/mailferry/venv": str(bin_dir.parent)}
+        self.places = {**self.venv, "/etc/mailferry": str(folder / "etc" / "mailferry")}
         self.services: list[Service] = []
         self.nginx = None
         self.host = public_host()
@@ -101,8 +113,8 @@ class Topology:
             "MAILFERRY_CERTS_DIR": str(self.folder / "no-development-certificates"),
             "DATABASE_URL": self.database_url,
             "REDIS_URL": REDIS_URL,
-            "MAILFERRY_SECRET_KEY": uuid.uuid4().hex * 2,
-            "MAILFERRY_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "MAILFERRY_SECRET_KEY": self.generated(deploy_doc.command("secrets.token_urlsafe")),
+            "MAILFERRY_ENCRYPTION_KEYS": self.generated(deploy_doc.command("Fernet.generate_key")),
             "MICROSOFT_TENANT": self.tenant["tenantId"],
             "MICROSOFT_CLIENT_ID": APP["client_id"],
             "MICROSOFT_CLIENT_SECRET": APP["client_secret"],
@@ -112,17 +124,37 @@ class Topology:
             "SALESFORCE_CLIENT_ID": SALESFORCE_APP[0],
             "SALESFORCE_CLIENT_SECRET": SALESFORCE_APP[1],
             "SALESFORCE_ALLOWED_HOSTS": self.sf.removeprefix("https://"),
-            "MAILFERRY_CLIENT_CA_FILE": str(self.clouds_ca),
+            # The clouds' CA and the public one, as the sandbox trusts both.
+            "MAILFERRY_CLIENT_CA_FILE": str(self.trusted_by_clouds),
             # Two cores: one process per web instance (the unit's default is two).
             "MAILFERRY_WEB_PROCESSES": "1",
             "MAILFERRY_WEB_THREADS": "8",
         }
 
+    def generated(self, line: str) -> str:
+        return generated_secret(line, self.venv, self.folder)
+
+    def write_environment_file(self) -> None:
+        """The environment as /etc/mailferry/mailferry.env (the processes here get it directly,
+        as systemd's EnvironmentFile gives it; the document's one-off commands source it)."""
+        path = Path(self.places["/etc/mailferry"]) / "mailferry.env"
+        path.parent.mkdir(parents=True)
+        path.write_text("".join(f"{k}={shlex.quote(v)}\n" for k, v in self.env.items() if k != "PATH"))
+
+    def as_service_account(self, line: str) -> subprocess.CompletedProcess:
+        """One of docs/deploy.md's `sudo -u mailferry sh -c '. mailferry.env; …'` commands, as
+        root, in an environment holding nothing but PATH: the rest comes from the file."""
+        return deploy_doc.run(deploy_doc.rewrite(deploy_doc.as_root(line), self.places), self.folder,
+                              {"PATH": os.environ["PATH"]}, check=False)
+
     def upgrade_database(self) -> str:
         (self.folder / "data").mkdir()
         (self.folder / "no-development-certificates").mkdir()
         self.env = self.environment()
-        return run_mailferry(self.mailferry, ["db", "upgrade"], self.env, self.folder)
+        self.write_environment_file()
+        answer = self.as_service_account(deploy_doc.command("mailferry db upgrade"))
+        assert answer.returncode == 0, f"mailferry db upgrade:\n{answer.stdout}{answer.stderr}"
+        return answer.stdout + answer.stderr
 
     def start_mailferry(self) -> None:
         def unit(name: str, unit_file: str, instance: str = "1") -> Service:
