@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 import re
-import subprocess
 import time
 from urllib.parse import parse_qsl, urlsplit
 
@@ -26,7 +26,7 @@ from mailferry.crypto import SecretBox, SecretUnreadable
 from mailferry.db import make_engine
 from mailferry.models import Connection, Tenant, User
 from tests.db_fixtures import empty_database, temporary_postgresql_database
-from tests.deploy.services import run_mailferry
+from tests.deploy import deploy_doc
 from tests.deploy.units import UNITS_DIR
 from tests.deploy.topology import APP, Topology
 from tests.server.security.flows import allow_salesforce, pick_microsoft_account, salesforce_user_id
@@ -236,10 +236,14 @@ def test_the_shipped_environment_file_names_every_setting_the_topology_sets(topo
 
 
 def test_g_the_add_in_manifest_is_written_for_the_public_url(topology):
-    manifest = topology.folder / "manifest.xml"
-    run_mailferry(topology.mailferry, ["manifest", "--base-url", topology.base_url, "--output", str(manifest)],
-                  topology.env, topology.folder)
-    assert f"{topology.base_url}/addin/taskpane" in manifest.read_text()
+    """docs/deploy.md's `mailferry manifest` line for this deployment's public URL, run as the
+    document has it: in a folder of the operator's, without the environment file."""
+    operator = topology.folder / "operator"
+    operator.mkdir()
+    line = deploy_doc.rewrite(deploy_doc.command("mailferry manifest"),
+                              {**topology.venv, "https://mailferry.example.com": topology.base_url})
+    deploy_doc.run(line, operator, {"PATH": os.environ["PATH"]})
+    assert f"{topology.base_url}/addin/taskpane" in (operator / "manifest.xml").read_text()
 
 
 def libpq_url(database_url: str) -> str:
@@ -248,14 +252,15 @@ def libpq_url(database_url: str) -> str:
 
 
 def test_h_a_backup_restores_the_connections_only_with_the_encryption_keys(topology):
-    """docs/deploy.md, "Backup and restore": pg_dump, pg_restore into an empty database, and
-    the rep's Salesforce tokens open under MAILFERRY_ENCRYPTION_KEYS, under no other key."""
-    dump = topology.folder / "mailferry.dump"
-    subprocess.run(["pg_dump", "--format=custom", f"--file={dump}", libpq_url(topology.database_url)], check=True,
-                   timeout=120)
+    """docs/deploy.md, "Backup and restore": its pg_dump line on the deployment's database,
+    its pg_restore line into an empty one, and the rep's Salesforce tokens open under
+    MAILFERRY_ENCRYPTION_KEYS, under no other key."""
+    dsn = "postgresql://mailferry@db.example.com/mailferry"
+    deploy_doc.run(deploy_doc.rewrite(deploy_doc.command("pg_dump"), {dsn: libpq_url(topology.database_url)}),
+                   topology.folder, timeout=120)
     with temporary_postgresql_database(topology.database_url) as restored_url:
-        subprocess.run(["pg_restore", "--clean", "--if-exists", f"--dbname={libpq_url(restored_url)}", str(dump)],
-                       check=True, timeout=120)
+        deploy_doc.run(deploy_doc.rewrite(deploy_doc.command("pg_restore"), {dsn: libpq_url(restored_url)}),
+                       topology.folder, timeout=120)
         engine = make_engine(restored_url)
         try:
             with engine.connect() as connection:
@@ -267,3 +272,11 @@ def test_h_a_backup_restores_the_connections_only_with_the_encryption_keys(topol
     assert SecretBox((topology.env["MAILFERRY_ENCRYPTION_KEYS"],)).open(sealed[0])
     with pytest.raises(SecretUnreadable):
         SecretBox((Fernet.generate_key().decode(),)).open(sealed[0])
+
+
+def test_i_doctor_finds_nothing_to_fix(topology):
+    """docs/deploy.md's `mailferry doctor --proxy` line once nginx serves the site: configuration,
+    database, Redis, and (production) Entra, Graph, Salesforce and the public base URL reached."""
+    answer = topology.as_service_account(deploy_doc.command("mailferry doctor --proxy"))
+    report = answer.stdout + answer.stderr
+    assert answer.returncode == 0 and "FAIL" not in report, report
