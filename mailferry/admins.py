@@ -7,7 +7,8 @@ changes a user's `role` and `admin_source`.
   one. It lasts until revoked, with or without the app role.
 - `first_user`: the demo's first user of a tenant (never in production).
 
-Grants and revocations are logged (the audit log, SPEC 14, is to come).
+Grants and revocations are logged and written to the audit log (`mailferry.audit`): `by` is
+the acting admin (a `User`) or the operator's name at the shell.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
+
+from mailferry import audit
 
 from mailferry.models import User
 
@@ -42,17 +45,17 @@ def make_first_user_admin(user: User) -> None:
     _set(user, "first_user")
 
 
-def grant(user: User, by: str) -> bool:
+def grant(user: User, by: audit.Actor) -> bool:
     """Make `user` an admin by grant; False when they were one already through a grant.
     An app-role admin granted becomes `granted`, so losing the role no longer demotes them."""
     if user.admin_source == "granted":
         return False
-    _set(user, "granted")
-    log.info("admin: %s granted admin to %s", by, user.upn)
+    _set_audited(user, "granted", by, "admin.grant")
+    log.info("admin: %s granted admin to %s", audit.actor_label(by), user.upn)
     return True
 
 
-def revoke(session: Session, user: User, by: str, *, allow_last: bool = False) -> bool:
+def revoke(session: Session, user: User, by: audit.Actor, *, allow_last: bool = False) -> bool:
     """Make `user` a user again; False when they were not an admin. Refuses (`LastAdmin`) to
     leave the tenant without an admin unless `allow_last` (an operator at the shell)."""
     if not user.is_admin:
@@ -61,13 +64,20 @@ def revoke(session: Session, user: User, by: str, *, allow_last: bool = False) -
         User.tenant_id == user.tenant_id, User.role == "admin", User.id != user.id))
     if not others and not allow_last:
         raise LastAdmin(f"{user.upn} is the last admin of the tenant: grant admin to someone else first.")
-    _set(user, None)
-    log.info("admin: %s revoked admin from %s", by, user.upn)
+    _set_audited(user, None, by, "admin.revoke")
+    log.info("admin: %s revoked admin from %s", audit.actor_label(by), user.upn)
     return True
 
 
 def has_admin(session: Session, tenant_id: int) -> bool:
     return session.execute(select(User.id).where(User.tenant_id == tenant_id, User.role == "admin")).first() is not None
+
+
+def _set_audited(user: User, source: str | None, by: audit.Actor, action: str) -> None:
+    before = {"role": user.role, "admin_source": user.admin_source}
+    _set(user, source)
+    audit.record(object_session(user), user.tenant_id, by, action, user.upn, before,
+                 {"role": user.role, "admin_source": user.admin_source})
 
 
 def _set(user: User, source: str | None) -> None:

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from mailferry import email_state
+from mailferry import audit, email_state
 from mailferry.addresses import EntryList, LineError, ListEntry, check_entry_lines, domain_for_display
 from mailferry.models import IgnoreEntry, Message, Tenant, UnmatchedAddress
 
@@ -82,6 +82,8 @@ def replace_from_text(session: Session, tenant: Tenant, text: str, admin_user_id
         session.add(IgnoreEntry(tenant_id=tenant.id, user_id=None, kind=entry.kind, value=entry.value,
                                 source="admin", created_by_user_id=admin_user_id, created_at=now))
     session.flush()
+    audit.record(session, tenant.id, admin_user_id, "global_exclusions.save", "Global Exclusion List",
+                 sorted(e.value for e in existing), sorted(e.value for e in wanted))
     affected, due = _touch_recent_history(session, tenant, added, now)
     unmatched = _remove_unmatched(session, tenant.id, added)
     return ExclusionSave(entries=tuple(wanted), added=tuple(added), removed=tuple(removed),

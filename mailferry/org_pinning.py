@@ -14,7 +14,9 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
+
+from mailferry import audit
 
 from mailferry.config import Config
 from mailferry.models import Connection, Tenant
@@ -45,13 +47,16 @@ def connected_orgs(session: Session, tenant_id: int) -> list[ConnectedOrg]:
     return [ConnectedOrg(org, users) for org, users in rows]
 
 
-def set_pin(tenant: Tenant, org_id: str, by: str) -> str | None:
+def set_pin(tenant: Tenant, org_id: str, by: audit.Actor) -> str | None:
     """Pin the tenant to `org_id` ("" clears the pin); returns why not, or None."""
     org_id = org_id.strip()
     if org_id and not _ORG_ID.fullmatch(org_id):
         return (f"{org_id!r} is not a Salesforce org id: it starts with 00D and has 15 or 18 characters "
                 "(Salesforce Setup → Company Information → Salesforce.com Organization ID).")
+    before = tenant.salesforce_pinned_org_id
     tenant.salesforce_pinned_org_id = short_org_id(org_id) if org_id else None
-    log.info("org pin: %s %s tenant %s", by, f"pinned to {tenant.salesforce_pinned_org_id}" if org_id else "cleared",
+    audit.record(object_session(tenant), tenant.id, by, "salesforce_org.pin", "Salesforce org pin",
+                 {"org_id": before}, {"org_id": tenant.salesforce_pinned_org_id})
+    log.info("org pin: %s %s tenant %s", audit.actor_label(by), f"pinned to {tenant.salesforce_pinned_org_id}" if org_id else "cleared",
              tenant.tid)
     return None

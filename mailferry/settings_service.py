@@ -25,6 +25,7 @@ from typing import Any, Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailferry import audit
 from mailferry.addresses import check_domain, parse_address
 from mailferry.decision import parse_smart_address
 from mailferry.models import Tenant, TenantSetting, User, UserSetting
@@ -183,6 +184,7 @@ def save_tenant_defaults(session: Session, tenant_id: int, admin: User, values: 
     if errors:
         return SaveResult(errors=errors)
     rows = {row.key: row for row in _tenant_rows(session, tenant_id)}
+    before = _defaults_snapshot(rows.values())
     for key, spec in CATALOGUE.items():
         row = rows.get(key)
         value = check.values[key] if key in check.values else (
@@ -202,7 +204,14 @@ def save_tenant_defaults(session: Session, tenant_id: int, admin: User, values: 
             row.locked_by_user_id = None
         row.locked = locked
     session.flush()
+    audit.record(session, tenant_id, admin, "tenant_defaults.save", "Tenant defaults",
+                 *audit.changed_only(before, _defaults_snapshot(_tenant_rows(session, tenant_id))))
     return SaveResult(saved=dict(check.values))
+
+
+def _defaults_snapshot(rows) -> dict[str, dict]:
+    """The tenant's stored defaults as the audit log keeps them: each key's value and lock."""
+    return {row.key: {"value": row.value, "locked": row.locked} for row in rows}
 
 
 # --- smart addresses ----------------------------------------------------------------------
@@ -240,7 +249,7 @@ def check_smart_domain(text: str | None, primary_domain: str | None) -> tuple[st
 
 
 def save_smart_addresses(session: Session, tenant: Tenant, do_not_record: str | None,
-                         smart_domain: str | None) -> SaveResult:
+                         smart_domain: str | None, actor: audit.Actor = None) -> SaveResult:
     """Validate and store the Do Not Record address and the smart-address domain (blank
     clears either). The caller commits."""
     domain, domain_error = check_smart_domain(smart_domain, tenant.primary_domain)
@@ -249,9 +258,12 @@ def save_smart_addresses(session: Session, tenant: Tenant, do_not_record: str | 
                                                 ("do_not_record_address", address_error)) if message}
     if errors:
         return SaveResult(errors=errors)
+    before = {"smart_address_domain": tenant.smart_address_domain, "do_not_record_address": tenant.do_not_record_address}
     tenant.smart_address_domain = domain
     tenant.do_not_record_address = address
     session.flush()
+    audit.record(session, tenant.id, actor, "smart_addresses.save", "Smart addresses",
+                 *audit.changed_only(before, {"smart_address_domain": domain, "do_not_record_address": address}))
     return SaveResult(saved={"smart_address_domain": domain, "do_not_record_address": address})
 
 
@@ -260,7 +272,8 @@ def save_smart_addresses(session: Session, tenant: Tenant, do_not_record: str | 
 BUDGET_PERCENT_RANGE = (1, 100)
 
 
-def save_api_budget_percent(session: Session, tenant: Tenant, text: str | int | None) -> SaveResult:
+def save_api_budget_percent(session: Session, tenant: Tenant, text: str | int | None,
+                            actor: audit.Actor = None) -> SaveResult:
     """The share of the org's daily API allowance Mailferry may use (SPEC section 3: admin-set,
     default 20%). The worker's governor reads it before every batch. The caller commits."""
     low, high = BUDGET_PERCENT_RANGE
@@ -268,6 +281,8 @@ def save_api_budget_percent(session: Session, tenant: Tenant, text: str | int | 
     percent = whole_number(raw, low, high)
     if percent is None:
         return SaveResult(errors={"api_budget_percent": f"must be a whole number from {low} to {high}"})
+    audit.record(session, tenant.id, actor, "api_budget.save", "API budget",
+                 {"api_budget_percent": tenant.api_budget_percent}, {"api_budget_percent": percent})
     tenant.api_budget_percent = percent
     session.flush()
     return SaveResult(saved={"api_budget_percent": tenant.api_budget_percent})

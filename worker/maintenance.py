@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session
 
-from mailferry import email_state
+from mailferry import audit, email_state
 from mailferry.models import (
     ApiUsageSample, Connection, Mailbox, Message, OmittedDailyCount, Tenant, UnmatchedAddress,
 )
@@ -74,7 +74,8 @@ def expire_and_purge(session: Session, now: datetime) -> dict:
             .where(OmittedDailyCount.tenant_id == tenant.id, OmittedDailyCount.day < cutoff.date())
         )
     session.execute(delete(ApiUsageSample).where(ApiUsageSample.sampled_at < now - USAGE_SAMPLES_KEPT))
-    return {"expired": expired, "purged": purged, "unmatched_purged": unmatched}
+    audit_purged = audit.purge(session, now)  # a year of the audit log is kept (mailferry/audit.py)
+    return {"expired": expired, "purged": purged, "unmatched_purged": unmatched, "audit_purged": audit_purged}
 
 
 __all__ = ["due_mailboxes", "expire_and_purge"]

@@ -1,10 +1,11 @@
 """Admin pages (SPEC section 6), for the tenant's admins only, each scoped to
 `current_user.tenant_id`: the overview, Global Exclusion List, smart addresses, tenant
-defaults with locks, users, app-only access, and the Salesforce API budget."""
+defaults with locks, users, app-only access, the Salesforce API budget and the audit log."""
 
-from server.admin import app_only
+from server.admin import app_only, audit_log
 from server.admin.routes import blueprint
 
 app_only.register(blueprint)
+audit_log.register(blueprint)
 
 __all__ = ["blueprint"]

@@ -21,7 +21,7 @@ from flask import abort, flash, make_response, redirect, render_template, reques
 from flask_login import current_user
 from sqlalchemy import and_, func, select
 
-from mailferry import group_sync_status
+from mailferry import audit, group_sync_status
 from mailferry.job_queue import enqueue_maintenance
 from mailferry.models import Connection, Mailbox, Tenant, User
 from mailferry.salesforce_integration import integration_of
@@ -87,11 +87,14 @@ def save():
     if enabled and not group_id:
         flash("Name the Entra group whose members Mailferry syncs: its Object ID.", "error")
         return redirect(url_for("admin.app_only"))
+    before = {"enabled": tenant.app_only_enabled, "group_id": tenant.app_only_group_id}
     if group_id != (tenant.app_only_group_id or ""):
         tenant.app_only_group_id = group_id or None
         tenant.app_only_group_name = None  # read from Graph by the next membership run
         tenant.app_only_members_synced_at = None
     tenant.app_only_enabled = enabled
+    audit.record(db(), tenant.id, db().get(User, current_user.id), "app_only.save", "App-only access", before,
+                 {"enabled": enabled, "group_id": tenant.app_only_group_id})
     db().commit()
     if enabled:
         try:
@@ -116,6 +119,8 @@ def map_salesforce_user(user_id: int):
         flash("A Salesforce user id starts with 005 and has 15 or 18 characters (Setup → Users → the user's "
               "page address).", "error")
         return redirect(url_for("admin.app_only"))
+    audit.record(db(), user.tenant_id, db().get(User, current_user.id), "app_only.salesforce_user", user.upn,
+                 {"salesforce_user_id": user.salesforce_user_id}, {"salesforce_user_id": value or None})
     user.salesforce_user_id = value or None
     db().commit()
     flash(f"{user.display_name or user.upn}: " + (f"Tasks are owned by Salesforce user {value}." if value else

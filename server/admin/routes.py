@@ -96,7 +96,8 @@ def smart_addresses():
              "smart_address_domain": tenant.smart_address_domain or ""}
     if request.method == "POST":
         shown = {key: request.form.get(key, "") for key in shown}
-        result = save_smart_addresses(db(), tenant, shown["do_not_record_address"], shown["smart_address_domain"])
+        result = save_smart_addresses(db(), tenant, shown["do_not_record_address"], shown["smart_address_domain"],
+                                      actor=_me())
         if result.ok:
             db().commit()
             flash("Smart addresses saved.", "success")
@@ -164,7 +165,7 @@ def change_admin(user_id: int):
         abort(404)
     if action not in ("grant", "revoke"):
         abort(400)
-    by = current_user.upn
+    by = _me()
     if action == "grant":
         changed = admins.grant(user, by=by)
         message = f"{user.upn} is now an admin." if changed else f"{user.upn} was already an admin by grant."
@@ -193,7 +194,7 @@ def salesforce_org():
     pin = org_pinning.pin_of(config(), tenant)
     error = None
     if request.method == "POST" and not pin.from_config:
-        error = org_pinning.set_pin(tenant, request.form.get("org_id", ""), by=current_user.upn)
+        error = org_pinning.set_pin(tenant, request.form.get("org_id", ""), by=_me())
         if error is None:
             db().commit()
             flash(f"Users of this tenant may now connect only org {tenant.salesforce_pinned_org_id}."
@@ -213,7 +214,7 @@ def api_budget():
     percent = str(tenant.api_budget_percent)
     if request.method == "POST":
         percent = request.form.get("api_budget_percent", "")
-        result = save_api_budget_percent(db(), tenant, percent)
+        result = save_api_budget_percent(db(), tenant, percent, actor=_me())
         if result.ok:
             db().commit()
             flash(f"Mailferry may now use {tenant.api_budget_percent}% of the org's daily API allowance.", "success")

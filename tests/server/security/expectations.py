@@ -41,6 +41,7 @@ EXPECTATIONS: dict[str, dict[str, str]] = {
     # foundation
     "static": PUBLIC,
     "health.healthz": PUBLIC,
+    "health.readyz": PUBLIC,  # for load balancers: says which check fails, never a row of anyone
     "graph_webhooks.notifications": PUBLIC,  # proves itself with clientState
     "graph_webhooks.lifecycle": PUBLIC,
     # sign-in (server/auth)
@@ -80,6 +81,8 @@ EXPECTATIONS: dict[str, dict[str, str]] = {
     "admin.app_only": ADMIN,
     "admin.save_app_only": ADMIN,
     "admin.map_salesforce_user": TENANT_ROW,
+    "admin.audit_log": ADMIN,
+    "admin.audit_log_export": ADMIN,
     # Outlook add-in pages and files (server/addin): no user data, public
     "addin.taskpane": PUBLIC,
     "addin.commands": PUBLIC,
