@@ -160,6 +160,7 @@ def _worker(config: Config, args) -> int:
     from rq import SimpleWorker
 
     from cli.startup_checks import refuse_to_start
+    from mailferry import heartbeats
     from mailferry.job_queue import QUEUES
     from worker.runtime import Runtime, use_runtime
 
@@ -172,7 +173,8 @@ def _worker(config: Config, args) -> int:
     # survive from one job to the next, which a fork per job would throw away.
     worker = SimpleWorker(list(QUEUES), connection=runtime.redis,
                           name=f"mailferry-{socket.gethostname()}-{os.getpid()}")
-    worker.work(logging_level=config.log_level.upper())
+    with heartbeats.beating(runtime.redis, heartbeats.WORKER, worker.name):  # what /readyz reads
+        worker.work(logging_level=config.log_level.upper())
     return 0
 
 

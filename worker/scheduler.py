@@ -8,12 +8,15 @@ enqueues it, and `enqueue_maintenance` keeps one job of a name queued at a time.
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
 from dataclasses import dataclass
 
 import redis
 
+from mailferry import heartbeats
 from mailferry.job_queue import enqueue_maintenance
 from mailferry.timings import scaled
 
@@ -53,14 +56,21 @@ def tick(connection: redis.Redis, schedule: tuple[Periodic, ...] = SCHEDULE) -> 
 
 
 def run_forever(connection: redis.Redis) -> None:
-    """`mailferry scheduler`: tick until SIGTERM or SIGINT."""
+    """`mailferry scheduler`: tick until SIGTERM or SIGINT. Each tick is also its heartbeat
+    (`/readyz` reads it): a scheduler whose loop is stuck beats no more."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    name = f"scheduler-{socket.gethostname()}-{os.getpid()}"
     while not stop.is_set():
         try:
-            for name in tick(connection):
-                log.info("enqueued %s", name)
+            for job_name in tick(connection):
+                log.info("enqueued %s", job_name)
+            heartbeats.beat(connection, heartbeats.SCHEDULER, name, TICK_SECONDS)
         except redis.RedisError as error:
             log.warning("Redis unavailable (%s); trying again", error)
         stop.wait(TICK_SECONDS)
+    try:
+        heartbeats.stopped(connection, heartbeats.SCHEDULER, name)
+    except redis.RedisError:
+        pass  # its beats run out by themselves
