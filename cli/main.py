@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     admins.add_argument("action", choices=("grant", "revoke", "list"))
     admins.add_argument("upn", nargs="?", help="the user's sign-in name (grant, revoke)")
     admins.add_argument("--tenant", metavar="TENANT", help="tenant id or primary domain, when the name is ambiguous")
+    secrets = command("secrets", _secrets, "rotate: re-seal every stored secret under the newest key of "
+                                           "MAILFERRY_ENCRYPTION_KEYS, then name the older keys that can go")
+    secrets.add_argument("action", choices=("rotate",))
     bench = command("bench", _bench, "run a benchmark and print its figures")
     bench_names = bench.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     for name, module in _benchmarks().items():
@@ -228,6 +231,12 @@ def _bench(config: Config, args) -> int:
 
 def _admin(config: Config, args) -> int:
     from cli.admin import run
+
+    return run(config, args)
+
+
+def _secrets(config: Config, args) -> int:
+    from cli.secrets import run
 
     return run(config, args)
 

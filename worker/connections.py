@@ -1,6 +1,10 @@
 """Open a user's connections for one sync run: a Graph client for their mailbox and a CRM
 adapter for their Salesforce user. Tokens come out of their sealed columns only here, and
-refreshed ones go straight back in sealed."""
+refreshed ones go straight back in sealed.
+
+Before a run uses them, the secrets it will need are opened once (`worker.sealed.unseal`): one
+this worker's keys cannot open stops the worker, never the user's connection
+(worker/sealed.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from mailferry.salesforce_integration import salesforce_route
 from worker import failures
 from worker.failures import Response, Stage
 from worker.microsoft.graph import GraphClient
+from worker.sealed import unseal
 
 
 def connection_of(session: Session, user_id: int, provider: str) -> Connection | None:
@@ -33,12 +38,15 @@ def graph_for(rt, session: Session, mailbox: Mailbox) -> tuple[GraphClient, str]
     mailbox then shows "needs reconnect").
     """
     user = mailbox.user
+    for subscription in mailbox.subscriptions:  # the run renews them and checks notifications with them
+        unseal(rt, subscription.sealed_client_state, f"the client state of Graph subscription {subscription.id}")
     if user.tenant.app_only_enabled:
         tid = user.tenant.tid
         return GraphClient(rt.http, rt.config.microsoft_graph_url, lambda: acquire_app_token(rt.config, tid)), user.oid
     connection = connection_of(session, user.id, "microsoft")
     if connection is None or connection.status != "connected" or not connection.sealed_secrets:
         raise ProviderError(ErrorKind.AUTH, "microsoft", RECONNECT_FIX, code="not_connected")
+    unseal(rt, connection.sealed_secrets, f"the Microsoft tokens of connection {connection.id}")
 
     def store(new_sealed: bytes) -> None:
         connection.sealed_secrets = new_sealed
@@ -65,6 +73,8 @@ def crm_for(rt, session: Session, user: User, now: datetime):
     if route is None:
         return None
     connection, owner_id = route
+    if connection.sealed_secrets:
+        unseal(rt, connection.sealed_secrets, f"the Salesforce tokens of connection {connection.id}")
     session.commit()  # the read ends here: opening may call Salesforce (its setup check)
     try:
         return open_crm(rt, session, user.tenant, connection, now, owner_id)

@@ -33,6 +33,7 @@ from worker import failures
 from worker.failures import Response, Stage
 from worker.microsoft.graph import FILTERED_DELTA_LIMIT, DeltaPage, DeltaRequest
 from worker.microsoft.messages import GraphMessage
+from worker.runtime import runtime
 
 log = logging.getLogger(__name__)
 # Large pages keep a backfill to a few calls per thousand emails (Graph caps pages at 1,000).
@@ -255,7 +256,7 @@ def _new_row(mailbox, folder, message, key, own_addresses, now, window_days) -> 
         participants=participants,
         sent_at=message.sent_at or message.received_at,
         categories=list(message.categories),
-        body_text=message.body_text,
+        body_text=_sealed_body(message.body_text),
         first_seen_at=now,
         expires_at=now + timedelta(days=window_days),
     )
@@ -274,9 +275,15 @@ def _apply_change(row: Message, folder: MailboxFolder, message) -> bool:
     row.categories = categories
     row.to_cc = _to_cc(participants)
     if message.body_text is not None:
-        row.body_text = message.body_text
+        row.body_text = _sealed_body(message.body_text)
     email_state.changed(row)
     return True
+
+
+def _sealed_body(text: str | None) -> str | None:
+    """Bodies are sealed at rest like tokens (SPEC 13), with the process's key
+    (worker/process.py opens them for the Task; email_state drops them at the final write)."""
+    return None if text is None else runtime().box.seal_text(text)
 
 
 def _to_cc(participants: list[dict]) -> str:
