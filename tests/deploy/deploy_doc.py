@@ -43,7 +43,7 @@ def commands(markdown: str | None = None) -> list[Command]:
         if fence != "sh":
             continue
         text = pending + _without_comment(line).strip()
-        pending = text[:-1] + " " if text.endswith("\\") else ""  # a continued line
+        pending = text[:-1].rstrip() + " " if text.endswith("\\") else ""  # a continued line
         if text and not pending:
             found.append(Command(section, text))
     return found

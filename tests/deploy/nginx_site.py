@@ -72,9 +72,9 @@ def install_site(layout: SiteLayout) -> None:
     shutil.rmtree(layout.etc_nginx, ignore_errors=True)
     for folder in ("sites-available", "sites-enabled"):
         (layout.etc_nginx / folder).mkdir(parents=True)
-    for fragment in ("cp deploy/nginx/mailferry.conf", "ln -s ../sites-available/mailferry"):
-        line = deploy_doc.rewrite(deploy_doc.command(fragment), {"/etc/nginx": str(layout.etc_nginx)})
-        deploy_doc.run(line, PROJECT_ROOT)
+    for line in (deploy_doc.command("cp deploy/nginx/mailferry.conf"),
+                 deploy_doc.command("ln -s ../sites-available/mailferry")):
+        deploy_doc.run(deploy_doc.rewrite(line, {"/etc/nginx": str(layout.etc_nginx)}), PROJECT_ROOT)
     installed = layout.etc_nginx / "sites-available" / "mailferry"
     installed.write_text(render_site(installed.read_text(), layout))
 

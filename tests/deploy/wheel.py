@@ -46,9 +46,8 @@ def install(wheel: Path, requirements: Path, venv: Path) -> Path:
     for copied in (wheel, requirements):
         shutil.copy2(copied, host / copied.name)
     places = {"/opt/mailferry/venv": str(venv)}
-    for fragment in ("python3 -m venv", "bin/pip install -r"):
-        deploy_doc.run(deploy_doc.rewrite(deploy_doc.command(fragment), places), host, _without_python_path(),
-                       timeout=900)
+    for line in (deploy_doc.command("python3 -m venv"), deploy_doc.command("bin/pip install -r")):
+        deploy_doc.run(deploy_doc.rewrite(line, places), host, _without_python_path(), timeout=900)
     return venv / "bin"
 
 
