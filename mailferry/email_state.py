@@ -26,12 +26,19 @@ whole story (tests/test_architecture.py checks that nothing else assigns them):
 | `skipped_by_rule` | unresolved               | skipped (a new Ignore List entry) | none          | +1 / none                          |
 | `reconsidered`  | skipped                    | (unchanged)                | create (decided again) | —                                |
 | `expired`       | pending, unresolved, past its window | expired          | none                 | none; body cleared                 |
+| `expired`       | skipped, past its window, nothing pending | (unchanged) | none                | body cleared                       |
 
 Which transition applies is decided elsewhere: the rules of SPEC section 2
 (`mailferry.decision`), the fetch stage (seen, changed, removed, moved), the process stage
 (decided … write_failed), the user (chosen_ignore, due_now), a settings change
 (`mailferry.reevaluation`) and the 30-day window (`worker.maintenance`). The bulk
 transitions take a `where` clause and run as one UPDATE.
+
+Bodies (`body_text`, sealed at rest: worker/fetch.py seals, worker/process.py opens) are kept
+only while a write may still need them (SPEC 13): `synced` and `decided` (but for skipped)
+drop them, `forgotten` drops one fetched again for an email whose final outcome stays, and
+`expired` drops what is left at the end of the window. An Unresolved email
+keeps its body for its retries.
 """
 
 from __future__ import annotations
@@ -150,6 +157,8 @@ def forgotten(session: Session, row: Message) -> None:
         session.delete(row)
     else:
         row.pending_operation = None
+        if row.status in (SYNCED, EXCLUDED, IGNORED):  # its final outcome stays: a body fetched again goes
+            row.body_text = None
 
 
 def omitted(session: Session, row: Message, now: datetime) -> None:
@@ -208,7 +217,11 @@ def reconsidered(session: Session, where) -> int:
 
 def expired(session: Session, now: datetime) -> int:
     """SPEC section 4: attempted for its window (30 days from first seen), then it leaves
-    the Unresolved tab; its body is no longer needed."""
+    the Unresolved tab; its body is no longer needed. Neither is a skipped email's past its
+    window (a removed Ignore List entry brings back only those inside it) with nothing left
+    to do: SPEC 13 keeps bodies only until the final write or the expiry."""
+    _bulk(session, Message.expires_at <= now, Message.status == SKIPPED, Message.pending_operation.is_(None),
+          Message.body_text.is_not(None), body_text=None)
     return _bulk(session, Message.expires_at <= now, Message.status.in_((UNRESOLVED, PENDING)),
                  status=EXPIRED, pending_operation=None, next_attempt_at=None, body_text=None)
 

@@ -66,7 +66,7 @@ def _ask_rq_to_stop(rt) -> None:
     from rq import get_current_job
     from rq.command import send_shutdown_command
 
-    job = get_current_job(connection=rt.redis)
+    job = get_current_job()
     if job is not None and job.worker_name:  # None when the run was called directly (tests, the CLI)
         send_shutdown_command(rt.redis, job.worker_name)
 
