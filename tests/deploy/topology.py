@@ -22,11 +22,8 @@ import uuid
 from pathlib import Path
 
 import redis
-from rq import Queue
-from rq.registry import StartedJobRegistry
 
 from cli.processes import free_port
-from mailferry.job_queue import SYNC_QUEUE
 from mailferry.tls import https_session
 from tests.deploy import deploy_doc
 from tests.deploy.nginx_site import SiteLayout, public_host, start_nginx, stop_nginx
@@ -179,19 +176,6 @@ class Topology:
 
     def public(self, path: str) -> str:
         return f"{self.base_url}{path}"
-
-    def wait_until_syncs_are_idle(self) -> None:
-        """Until no sync waits or runs (twice in a row, a second apart). Known product bug,
-        seen only with two workers: a notification during a run queues its `-again` follow-up,
-        which the other worker takes at once and skips while the run holds the mailbox lock
-        (worker/jobs.py, mailferry/job_queue.py), so that mail waits for the 5-minute poll.
-        Until it is fixed, mail is delivered here only once no run is in progress."""
-        queue = Queue(SYNC_QUEUE, connection=self.redis)
-
-        def idle() -> bool:
-            return queue.count == 0 and StartedJobRegistry(queue=queue).count == 0
-
-        self._wait(lambda: idle() and (time.sleep(1) or idle()), "idle sync queue")
 
     def registered_workers(self) -> int:
         return self.redis.scard("rq:workers")
