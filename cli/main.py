@@ -70,6 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     admins.add_argument("action", choices=("grant", "revoke", "list"))
     admins.add_argument("upn", nargs="?", help="the user's sign-in name (grant, revoke)")
     admins.add_argument("--tenant", metavar="TENANT", help="tenant id or primary domain, when the name is ambiguous")
+    users = command("user", _user, "remove: offboard a user (tokens revoked, Graph subscriptions and all their data "
+                                   "deleted, nothing synced afterwards)")
+    users.add_argument("action", choices=("remove",))
+    users.add_argument("upn", help="the user's sign-in name")
+    users.add_argument("--tenant", metavar="TENANT", help="tenant id or primary domain, when the name is ambiguous")
+    tenants = command("tenant", _tenant, "delete: remove a tenant's users and all its data (asks for --yes)")
+    tenants.add_argument("action", choices=("delete",))
+    tenants.add_argument("tenant", metavar="TENANT", help="the Entra tenant id or the tenant's primary domain")
+    tenants.add_argument("--yes", action="store_true", help="really delete (without it, says what would go)")
     secrets = command("secrets", _secrets, "rotate: re-seal every stored secret under the newest key of "
                                            "MAILFERRY_ENCRYPTION_KEYS, then name the older keys that can go")
     secrets.add_argument("action", choices=("rotate",))
@@ -233,6 +242,18 @@ def _admin(config: Config, args) -> int:
     from cli.admin import run
 
     return run(config, args)
+
+
+def _user(config: Config, args) -> int:
+    from cli.offboarding import run_user
+
+    return run_user(config, args)
+
+
+def _tenant(config: Config, args) -> int:
+    from cli.offboarding import run_tenant
+
+    return run_tenant(config, args)
 
 
 def _secrets(config: Config, args) -> int:

@@ -2,10 +2,11 @@
 `current_user.tenant_id`: the overview, Global Exclusion List, smart addresses, tenant
 defaults with locks, users, app-only access, the Salesforce API budget and the audit log."""
 
-from server.admin import app_only, audit_log
+from server.admin import app_only, audit_log, user_removal
 from server.admin.routes import blueprint
 
 app_only.register(blueprint)
 audit_log.register(blueprint)
+user_removal.register(blueprint)
 
 __all__ = ["blueprint"]

@@ -83,6 +83,8 @@ EXPECTATIONS: dict[str, dict[str, str]] = {
     "admin.map_salesforce_user": TENANT_ROW,
     "admin.audit_log": ADMIN,
     "admin.audit_log_export": ADMIN,
+    "admin.confirm_remove_user": TENANT_ROW,
+    "admin.remove_user": TENANT_ROW,
     # Outlook add-in pages and files (server/addin): no user data, public
     "addin.taskpane": PUBLIC,
     "addin.commands": PUBLIC,

@@ -1,0 +1,104 @@
+"""Offboarding a user (SPEC 14) end to end: a demo rep whose mailbox synced (Graph
+subscriptions live at the Microsoft sandbox, a Salesforce connection with a real sandbox
+refresh token) is removed; afterwards no table holds a row of theirs, the sandbox no longer
+knows their subscriptions, Salesforce refuses their refresh token, and a sync job still
+queued for the mailbox does nothing."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from mailferry.db import Base
+from mailferry.models import AuditEntry, Connection, IgnoredEmail, IgnoreEntry, Mailbox, User, UserSetting
+from mailferry.offboarding import remove_user
+from mailferry.provider_errors import ErrorKind, ProviderError
+from mailferry.salesforce_identity import SalesforceOAuth
+from tests.worker import test_subscriptions
+from tests.worker.test_subscriptions import deliver, live, rows, sync
+from worker import jobs
+
+# The synced mailbox with live Graph subscriptions, as the subscription tests make it.
+engine_config = test_subscriptions.engine_config
+redis = test_subscriptions.redis
+mailbox = test_subscriptions.mailbox
+
+PER_USER_COLUMNS = ("user_id", "mailbox_id")
+
+
+def _rows_of(runtime, user_id: int, mailbox_id: int) -> dict[str, int]:
+    """Rows holding the user's id or their mailbox's, by table (every table of the models)."""
+    found = {}
+    with runtime.engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            for column, value in (("user_id", user_id), ("mailbox_id", mailbox_id)):
+                if column in table.c:
+                    count = connection.scalar(select(func.count()).select_from(table).where(table.c[column] == value))
+                    if count:
+                        found[f"{table.name}.{column}"] = count
+        users = connection.scalar(select(func.count()).select_from(User.__table__).where(User.__table__.c.id == user_id))
+        if users:
+            found["users.id"] = users
+    return found
+
+
+@pytest.fixture
+def rep_with_history(mailbox, clouds):
+    """The synced mailbox's user with rows in every per-user table: settings, an Ignore List
+    entry, an ignored email and Sync History, and their Salesforce tokens as stored."""
+    runtime, mailbox_id, address = mailbox
+    deliver(clouds, address, "A last email before leaving")
+    sync(mailbox_id)
+    with runtime.session() as session:
+        user_id = session.get(Mailbox, mailbox_id).user_id
+        user = session.get(User, user_id)
+        session.add_all([UserSetting(user_id=user_id, key="time_zone", value="Europe/Paris"),
+                         IgnoreEntry(tenant_id=user.tenant_id, user_id=user_id, kind="domain", value="noisy.example",
+                                     source="settings"),
+                         IgnoredEmail(user_id=user_id, internet_message_id="<ignored@example>", source="addin")])
+        salesforce = session.scalar(select(Connection).where(Connection.user_id == user_id,
+                                                             Connection.provider == "salesforce"))
+        assert salesforce is not None and salesforce.sealed_secrets, "the demo rep has a Salesforce connection"
+        tokens = runtime.box.open(salesforce.sealed_secrets)
+    return runtime, user_id, mailbox_id, tokens
+
+
+def test_removing_a_user_leaves_no_row_of_theirs_and_revokes_their_tokens(rep_with_history, clouds):
+    runtime, user_id, mailbox_id, tokens = rep_with_history
+    before = _rows_of(runtime, user_id, mailbox_id)
+    assert {"connections.user_id", "mailboxes.user_id", "mailbox_folders.mailbox_id", "subscriptions.mailbox_id",
+            "messages.user_id", "user_addresses.user_id", "user_settings.user_id", "ignore_entries.user_id",
+            "ignored_emails.user_id"} <= set(before)
+    subscriptions = set(rows(runtime, mailbox_id).values())
+    assert subscriptions and subscriptions <= set(live(clouds))
+
+    removal = remove_user(runtime.sessions, runtime.config, user_id, "test operator", allow_last=True)
+
+    assert _rows_of(runtime, user_id, mailbox_id) == {}
+    assert removal.salesforce_revoked is True
+    assert removal.subscriptions_deleted == len(subscriptions) and removal.subscriptions_left == 0
+    assert not subscriptions & set(live(clouds))
+    oauth = SalesforceOAuth(runtime.config.salesforce_login_url, runtime.config.salesforce_client_id,
+                            runtime.config.salesforce_client_secret, runtime.config.salesforce_redirect_uri,
+                            runtime.http, hosts=runtime.config.salesforce_hosts)
+    with pytest.raises(ProviderError) as refused:
+        oauth.refresh(tokens)
+    assert refused.value.kind is ErrorKind.AUTH
+    with runtime.session() as session:
+        [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "user.remove")).all()
+        assert (entry.actor_name, entry.actor_user_id, entry.after["salesforce_revoked"]) == (
+            "test operator", None, True)
+        assert entry.before["sync_history_rows"] == removal.messages_deleted > 0
+
+
+def test_a_sync_job_queued_before_the_removal_does_nothing(rep_with_history, clouds):
+    runtime, user_id, mailbox_id, _ = rep_with_history
+    remove_user(runtime.sessions, runtime.config, user_id, "test operator", allow_last=True)
+    clouds.reset_calls()
+
+    result = jobs.sync_mailbox(mailbox_id)
+
+    assert result == {"mailbox": mailbox_id, "skipped": "not runnable now"}
+    stats = clouds.calls(clouds.microsoft)
+    assert (stats["total"], stats["calls"]) == (0, {}), stats  # not one Graph call for the removed mailbox
+    assert _rows_of(runtime, user_id, mailbox_id) == {}
