@@ -131,6 +131,7 @@ def _count(highest: int):
 
 
 def _web(config: Config, args) -> int:
+    _observed(config)
     from cli.serve import serve_behind_proxy, serve_https
     from cli.startup_checks import refuse_to_start
 
@@ -165,7 +166,7 @@ def _web(config: Config, args) -> int:
 
 
 def _worker(config: Config, args) -> int:
-    import logging
+    _observed(config)
     import os
     import socket
 
@@ -178,7 +179,6 @@ def _worker(config: Config, args) -> int:
 
     if (refused := refuse_to_start(config)) is not None:
         return refused
-    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     runtime = Runtime(config)
     use_runtime(runtime)
     # SimpleWorker runs jobs in this process: HTTPS keep-alive and database connections
@@ -191,8 +191,7 @@ def _worker(config: Config, args) -> int:
 
 
 def _scheduler(config: Config, args) -> int:
-    import logging
-
+    _observed(config)
     import redis
 
     from cli.startup_checks import refuse_to_start
@@ -201,7 +200,6 @@ def _scheduler(config: Config, args) -> int:
     if (refused := refuse_to_start(config)) is not None:
         return refused
 
-    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     run_forever(redis.Redis.from_url(config.redis_url))
     return 0
 
@@ -224,8 +222,23 @@ def _demo(config: Config, args) -> int:
 
 def _run(config: Config, args) -> int:
     from cli import processes
+    from mailferry.metrics_folder import use_metrics_folder
+
+    # The one start of every process at once: what stopped processes counted goes.
+    use_metrics_folder(config.metrics_dir, empty=True)
 
     return processes.run_all(config)
+
+
+def _observed(config: Config, metrics: bool = True) -> None:
+    """Logging as configured and, for a process that counts, the shared metrics folder; first
+    thing in a process (prometheus_client reads the folder's variable when first imported)."""
+    from mailferry.logging_setup import configure_logging
+    from mailferry.metrics_folder import use_metrics_folder
+
+    configure_logging(config.log_format, config.log_level)
+    if metrics:
+        use_metrics_folder(config.metrics_dir)
 
 
 def _benchmarks() -> dict[str, str]:
@@ -285,6 +298,7 @@ def _manifest(config: Config, args) -> int:
 
 
 def _doctor(config: Config, args) -> int:
+    _observed(config, metrics=False)
     from cli.doctor import diagnose
 
     return diagnose(config, proxy=args.proxy)

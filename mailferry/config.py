@@ -35,6 +35,8 @@ SECRET_KEY_HINT = (
 )
 #: The shortest MAILFERRY_SECRET_KEY production accepts: it signs the session cookies.
 SECRET_KEY_MIN_LENGTH = 32
+#: The shortest MAILFERRY_METRICS_TOKEN accepted: whoever has it reads the /metrics page.
+METRICS_TOKEN_MIN_LENGTH = 24
 
 #: MICROSOFT_TENANT's default: any work or school account (a multi-tenant registration).
 MULTI_TENANT = "organizations"
@@ -102,6 +104,14 @@ class Config:
     # MAILFERRY_TRUSTED_PROXIES: peers besides loopback and the Unix socket whose
     # X-Forwarded-* headers `mailferry web --proxy` believes (server/forwarded_headers.py).
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # MAILFERRY_LOG_FORMAT: `text`, or `json` (one object per line; mailferry/logging_setup.py).
+    log_format: str = "text"
+    # PROMETHEUS_MULTIPROC_DIR: where every process writes its metric samples (by default
+    # `metrics/` in the data folder; mailferry/metrics_folder.py).
+    metrics_dir: Path | None = None
+    # Who may read /metrics (server/metrics.py): a bearer token, or clients in these networks.
+    metrics_token: str = field(default="", repr=False)
+    metrics_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
     @property
     def is_demo(self) -> bool:
@@ -234,6 +244,10 @@ def load_config(environ: Mapping[str, str] | None = None, *, read_dotenv: bool =
         sandbox_salesforce_port=sandbox_salesforce_port,
         sandbox_seed=env.integer("MAILFERRY_SANDBOX_SEED", 1, 0, 2**31 - 1),
         log_level=env.choice("MAILFERRY_LOG_LEVEL", ("debug", "info", "warning", "error"), "info"),
+        log_format=env.choice("MAILFERRY_LOG_FORMAT", ("text", "json"), "text"),
+        metrics_dir=env.path("PROMETHEUS_MULTIPROC_DIR", data_dir / "metrics"),
+        metrics_token=env.token("MAILFERRY_METRICS_TOKEN", METRICS_TOKEN_MIN_LENGTH),
+        metrics_networks=env.networks("MAILFERRY_METRICS_NETWORKS", "the addresses of your Prometheus servers"),
         salesforce_allowed_hosts=env.host_rules("SALESFORCE_ALLOWED_HOSTS"),
         allowed_tenants=env.tenants("MAILFERRY_ALLOWED_TENANTS"),
         salesforce_org_ids=env.org_pins("MAILFERRY_SALESFORCE_ORG_IDS"),
@@ -375,16 +389,24 @@ class _Reader:
             raise ConfigError(f"{name}={value} is out of range: use a number from {low} to {high}")
         return value
 
-    def networks(self, name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-        """Addresses or CIDR networks separated by commas."""
+    def networks(self, name: str, what: str = "your reverse proxies' addresses"
+                 ) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """Addresses or CIDR networks separated by commas (`what` they are, for the fix)."""
         networks = []
         for entry in (e.strip() for e in self.get(name).replace(",", " ").split() if e.strip()):
             try:
                 networks.append(ipaddress.ip_network(entry, strict=False))
             except ValueError:
-                raise ConfigError(f"{name}: {entry!r} is not an IP address or network: list your reverse proxies' "
-                                  "addresses separated by commas, e.g. 10.0.0.5, 10.0.1.0/24") from None
+                raise ConfigError(f"{name}: {entry!r} is not an IP address or network: list {what} "
+                                  "separated by commas, e.g. 10.0.0.5, 10.0.1.0/24") from None
         return tuple(networks)
+
+    def token(self, name: str, min_length: int) -> str:
+        """A shared secret, unset or at least `min_length` characters."""
+        value = self.get(name)
+        if 0 < len(value) < min_length:
+            raise ConfigError(f"{name} is shorter than {min_length} characters: " + SECRET_KEY_HINT)
+        return value
 
     def port(self, name: str, default: int) -> int:
         return self.integer(name, default, 1, 65535)

@@ -64,11 +64,13 @@ def register_security_headers(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from server.graph_webhooks import blueprint as graph_webhooks
     from server.health import blueprint as health
+    from server.metrics import blueprint as metrics
 
     from server import navigation
 
     navigation.init_app(app)
     app.register_blueprint(health)
+    app.register_blueprint(metrics)
     app.register_blueprint(graph_webhooks)
     from server.history import blueprint as history
     from server.ignore_list import blueprint as ignore_list

@@ -20,7 +20,7 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from mailferry import subscription_liveness
+from mailferry import metrics, subscription_liveness
 from mailferry.crypto import SecretBox, SecretUnreadable
 from mailferry.db import utcnow
 from mailferry.job_queue import SYNC_QUEUE, enqueue_once, enqueue_sync
@@ -144,6 +144,7 @@ def _secret_box() -> SecretBox:
 
 
 def _count(outcome: str) -> None:
+    metrics.webhook_notification(outcome)  # /metrics: mailferry_graph_notifications_total
     try:
         redis_client().hincrby(COUNTER_KEY, outcome, 1)
     except Exception:  # counting must never fail a notification

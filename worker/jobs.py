@@ -8,6 +8,8 @@ The server and the scheduler enqueue these by dotted name (`worker.jobs.sync_mai
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -15,7 +17,8 @@ from sqlalchemy.orm import selectinload
 from mailferry.db import utcnow
 from mailferry.models import Mailbox, Subscription
 from mailferry.user_context import decision_context
-from mailferry import mailbox_state
+from mailferry import mailbox_state, metrics
+from mailferry.logging_setup import add_to_context, log_context
 from worker import failures, group_sync, maintenance, subscriptions
 from worker.failures import Response, Stage
 from worker.connections import crm_for, graph_for, salesforce_lost
@@ -51,6 +54,34 @@ def sync_mailbox(mailbox_id: int) -> dict:
 
 
 def _run(rt, mailbox_id: int) -> dict:
+    """One run of the mailbox: each line it logs carries the mailbox and a run id (and the
+    tenant once read); it ends with one summary line and its duration in the histogram."""
+    started = time.monotonic()
+    with log_context(mailbox_id=mailbox_id, run_id=uuid.uuid4().hex[:16]), metrics.run_tally() as tally:
+        result = {"mailbox": mailbox_id, "stopped": "the worker is being stopped"}
+        try:
+            result = _sync_run(rt, mailbox_id)
+        except Exception as error:
+            result = {"mailbox": mailbox_id, "crashed": type(error).__name__}
+            raise
+        finally:
+            _summarize(result, tally, time.monotonic() - started)
+    return result
+
+
+def _summarize(result: dict, tally: metrics.RunTally, seconds: float) -> None:
+    outcome = next((key for key in ("skipped", "error", "crashed", "stopped") if key in result), "completed")
+    metrics.sync_run(outcome, seconds)
+    outcomes = dict(sorted(tally.outcomes.items()))
+    log.info("sync run %s in %.2f s: %s; %d Graph and %d Salesforce calls", outcome, seconds,
+             ", ".join(f"{n} {name}" for name, n in outcomes.items()) or "no email reached an outcome",
+             tally.graph_calls, tally.salesforce_calls,
+             extra={"result": outcome, "outcomes": outcomes, "graph_calls": tally.graph_calls,
+                    "salesforce_calls": tally.salesforce_calls, "duration_seconds": round(seconds, 3),
+                    "fetched": result.get("fetched"), "error_code": result.get("code")})
+
+
+def _sync_run(rt, mailbox_id: int) -> dict:
     now = utcnow()
     with rt.session() as session:
         if mailbox_state.claim(session, mailbox_id, now) is None:
@@ -67,6 +98,7 @@ def _run(rt, mailbox_id: int) -> dict:
             context = decision_context(session, user)
             graph, user_ref = graph_for(rt, session, mailbox)
             tenant = user.tenant
+            add_to_context(tenant=tenant.tid)
             session.commit()
             folders = ensure_folders(session, mailbox, graph, user_ref, context.settings.folders)
             session.commit()

@@ -8,17 +8,20 @@ handful of Salesforce calls per thousand emails.
 
 from __future__ import annotations
 
+import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Iterator, Protocol
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from mailferry import decision as rules
-from mailferry import email_state
+from mailferry import email_state, metrics
 from mailferry.allowances import MatchedRecord, apply_allowances, task_fields, task_key
 from mailferry.decision import Decision, DecisionContext, Outcome
+from mailferry.logging_setup import log_context
 from mailferry.message_facts import facts_of
 from mailferry.models import Message, User
 from mailferry.unmatched import forget_unmatched, note_unmatched
@@ -29,7 +32,11 @@ from mailferry.user_context import ignored_message_ids
 from worker.runtime import runtime
 from worker.sealed import open_body
 
+log = logging.getLogger(__name__)
 BATCH_SIZE = 500
+#: What a row the process stage deletes (instead of giving it a status) counts as.
+DELETED_AS = {Outcome.DROPPED: "dropped", Outcome.NOT_DESIGNATED: "dropped", Outcome.OMITTED: "omitted",
+              Outcome.REMOVE_TASK: "removed"}
 
 
 class Crm(Protocol):
@@ -138,7 +145,9 @@ def process_batch(session: Session, batch: list[Message], user: User, context: D
         # work: every email that needed it is Unresolved `system_error`, retried with backoff.
         failed = [row for row in settled if row in needing_crm]
         for row in failed:
-            email_state.write_failed(row, failure.code or failure.kind.value, failure.message, now, failure.retry_after)
+            with _recording(session, row):
+                email_state.write_failed(row, failure.code or failure.kind.value, failure.message, now,
+                                         failure.retry_after)
         counts.unresolved += len(failed)
         _record_all(session, [r for r in settled if r not in needing_crm], decisions, {}, now, counts)
         return
@@ -177,7 +186,28 @@ def _keep_salesforce_facts(row: Message, withdrawn: bool | None, written) -> Non
 
 def _record_all(session, rows, decisions, results, now, counts) -> None:
     for row in rows:
-        _record_outcome(session, row, decisions[row.id], results.get(row.id), now, counts)
+        with _recording(session, row, decisions[row.id].outcome):
+            _record_outcome(session, row, decisions[row.id], results.get(row.id), now, counts)
+
+
+@contextmanager
+def _recording(session: Session, row: Message, outcome: Outcome | None = None) -> Iterator[None]:
+    """Record one row's outcome inside: its lines carry the row's id, and the outcome it got is
+    counted (`mailferry.metrics`) and logged. Every transition that gives an email an outcome
+    adds an attempt (mailferry/email_state.py), so an unchanged count means none was given (a
+    row left due, or one that keeps its earlier outcome); a row deleted had its outcome decided."""
+    attempts = row.attempts
+    with log_context(message_id=row.id):
+        yield
+        state = inspect(row)
+        if row in session.deleted or state.deleted or state.was_deleted:
+            counted, reason = DELETED_AS.get(outcome), None
+        else:
+            counted, reason = (row.status, row.reason) if row.attempts != attempts else (None, None)
+        if counted is not None:
+            metrics.email_outcome(counted, reason)
+            log.debug("email %s%s", counted, f" ({reason})" if reason else "",
+                      extra={"outcome": counted, "reason": reason})
 
 
 def _needs_crm(row: Message, decision: Decision) -> bool:

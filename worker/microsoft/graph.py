@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 
+from mailferry import metrics
 from mailferry.provider_errors import ErrorKind, ProviderError
 from worker.microsoft.graph_errors import PROVIDER, classify, error_from_exception, error_from_response
 from worker.microsoft.messages import SELECT_FIELDS, GraphMessage, parse_datetime, parse_message
@@ -374,11 +375,16 @@ class GraphClient:
     def _send(self, method, url, params, body, prefer, extra_headers=None) -> requests.Response:
         for attempt in (1, 2):
             if self._token is None:
-                self._token = self._token_provider()
+                try:
+                    self._token = self._token_provider()
+                except ProviderError:
+                    metrics.token_refresh_failed("microsoft")
+                    raise
             headers = {"Authorization": f"Bearer {self._token}", "Prefer": ", ".join((*prefer, IMMUTABLE_IDS)),
                        **(extra_headers or {})}
             try:
                 self.calls += 1
+                metrics.graph_call()
                 response = self._session.request(method, url, params=params, json=body, headers=headers,
                                                  timeout=TIMEOUT)
             except requests.RequestException as error:

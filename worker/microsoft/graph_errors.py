@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import requests
 
+from mailferry import metrics
 from mailferry.microsoft_identity import RECONNECT_FIX, parse_retry_after
 from mailferry.provider_errors import ErrorKind, ProviderError
 
@@ -55,6 +56,7 @@ def classify(status: int, code: str, message: str, retry_after_header: str | Non
     retry_after = parse_retry_after(retry_after_header)
     text = f"Graph {status} {code}: {message}".strip()
     if status == 429 or status in (503, 504) or lowered in _THROTTLED or "mailboxconcurrency" in message.lower():
+        metrics.graph_throttled(status, retry_after)  # every throttled answer, $batch parts too, passes here
         return ProviderError(ErrorKind.TEMPORARY, PROVIDER, text, code=code, status=status, retry_after=retry_after)
     if status == 401 or lowered in _AUTH:
         return ProviderError(ErrorKind.AUTH, PROVIDER, RECONNECT_FIX, code=code, status=status)

@@ -23,6 +23,7 @@ from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 
+from mailferry import metrics
 from mailferry.salesforce_identity import SalesforceOAuth
 from mailferry.tls import https_session
 from mailferry.provider_errors import ErrorKind, ProviderError
@@ -173,11 +174,15 @@ class SalesforceSession:
 
     def refresh(self) -> None:
         """Get a new access token now (the wrapper also does it by itself on a 401)."""
-        if self.oauth is None:
-            raise ProviderError(ErrorKind.AUTH, "salesforce",
-                                "The Salesforce session expired and this connection cannot refresh it.",
-                                code="INVALID_SESSION_ID", status=401)
-        fresh = self.oauth.refresh(self.tokens)
+        try:
+            if self.oauth is None:
+                raise ProviderError(ErrorKind.AUTH, "salesforce",
+                                    "The Salesforce session expired and this connection cannot refresh it.",
+                                    code="INVALID_SESSION_ID", status=401)
+            fresh = self.oauth.refresh(self.tokens)
+        except ProviderError:
+            metrics.token_refresh_failed("salesforce")
+            raise
         self.refreshes += 1
         instance_changed = fresh.get("instance_url") != self.tokens.get("instance_url")
         self.tokens = fresh
@@ -204,6 +209,7 @@ class SalesforceSession:
         if "/services/data/" not in response.url:
             return
         self.calls += 1
+        metrics.salesforce_call()
         retry_after = response.headers.get("Retry-After", "")
         self.last_retry_after = float(retry_after) if retry_after.isdigit() else None
         header = response.headers.get("Sforce-Limit-Info", "")

@@ -42,6 +42,7 @@ EXPECTATIONS: dict[str, dict[str, str]] = {
     "static": PUBLIC,
     "health.healthz": PUBLIC,
     "health.readyz": PUBLIC,  # for load balancers: says which check fails, never a row of anyone
+    "metrics.metrics": {p: FORBIDDEN for p in PUBLIC},  # a bearer token or an admin network only (server/metrics.py)
     "graph_webhooks.notifications": PUBLIC,  # proves itself with clientState
     "graph_webhooks.lifecycle": PUBLIC,
     # sign-in (server/auth)
