@@ -13,7 +13,8 @@ which would block the next enqueue, so:
   deleted and enqueued anew;
 - started: the running job may have read Graph before this change, so one follow-up job
   (`<id>-again`, also unique) is queued behind it;
-- finished / failed / stopped / canceled: the old hash is deleted and the job enqueued anew.
+- finished / failed / stopped / canceled: the old hash is deleted and the job enqueued anew
+  (a failed job's record copied first, for the Sync Health page: `mailferry.failed_jobs`).
 
 A job whose worker was killed (SIGKILL, a lost machine) stays "started" in RQ until a
 worker's registry cleanup finds its heartbeat expired, ten minutes or more later. Were it
@@ -40,6 +41,8 @@ from rq import Queue
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.executions import ExecutionRegistry
 from rq.job import Job, JobStatus
+
+from mailferry import failed_jobs
 
 _WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.CREATED}
 FOLLOW_UP_SUFFIX = "-again"
@@ -80,7 +83,9 @@ def enqueue_once(redis: Redis, queue_name: str, function: str, *args, job_id: st
 
 
 def _discard(queue: Queue, job: Job) -> None:
-    """Make room for a new run of `job`'s id."""
+    """Make room for a new run of `job`'s id (a failed one's record is copied first)."""
+    if job.get_status(refresh=False) == JobStatus.FAILED:
+        failed_jobs.keep(queue.connection, job)
     try:
         job.delete()
     except ValueError:

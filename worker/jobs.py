@@ -209,7 +209,15 @@ def replace_subscription(subscription_id: int) -> int:
     return enqueue_sync(rt.redis, mailbox_id)
 
 
+def send_alerts() -> list[str]:
+    """Periodic: each tenant's Sync Health alerts (worker/alerts.py), at most one a day per
+    condition and mailbox."""
+    from worker import alerts
+
+    return alerts.send_all(runtime(), utcnow())
+
+
 __all__ = [
     "sync_mailbox", "enqueue_due_mailboxes", "recover_stale_mailboxes", "expire_and_purge",
-    "renew_subscriptions", "renew_subscription", "replace_subscription", "sync_group_members",
+    "renew_subscriptions", "renew_subscription", "replace_subscription", "sync_group_members", "send_alerts",
 ]

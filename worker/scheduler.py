@@ -41,6 +41,8 @@ SCHEDULE = (
     Periodic("expire_and_purge", 60 * 60, "30-day attempt window and retention"),
     Periodic("sync_group_members", 10 * 60,
              "app-only groups: joiners' mailboxes start, leavers' stop, without anyone signing in"),
+    Periodic("send_alerts", 5 * 60,
+             "tenants' alerts: a mailbox disconnected over an hour, errors over 5% of the day's mail"),
 )
 
 

@@ -41,7 +41,9 @@ EXPECTATIONS: dict[str, dict[str, str]] = {
     # foundation
     "static": PUBLIC,
     "health.healthz": PUBLIC,
-    "health.readyz": PUBLIC,  # for load balancers: says which check fails, never a row of anyone
+    # For load balancers, anyone alike: it names the failing checks, never a row of anyone. This
+    # stack runs no worker or scheduler, so everyone is told 503 (tests/server/test_readyz.py).
+    "health.readyz": {p: "server error 503" for p in PUBLIC},
     "metrics.metrics": {p: FORBIDDEN for p in PUBLIC},  # a bearer token or an admin network only (server/metrics.py)
     "graph_webhooks.notifications": PUBLIC,  # proves itself with clientState
     "graph_webhooks.lifecycle": PUBLIC,
@@ -84,6 +86,8 @@ EXPECTATIONS: dict[str, dict[str, str]] = {
     "admin.map_salesforce_user": TENANT_ROW,
     "admin.audit_log": ADMIN,
     "admin.audit_log_export": ADMIN,
+    "admin.sync_health": ADMIN,
+    "admin.save_alerts": ADMIN,
     "admin.confirm_remove_user": TENANT_ROW,
     "admin.remove_user": TENANT_ROW,
     # Outlook add-in pages and files (server/addin): no user data, public
