@@ -2,26 +2,29 @@
 
 Removing a user, in this order:
 
-1. Their mailbox is disabled and committed, so no run starts for it from now on (a queued
-   sync job finds it not runnable, and once the rows are gone, no mailbox at all).
-2. What Mailferry holds at the providers is given up while the tokens still exist:
-   - the Graph change-notification subscriptions are deleted (app-only token when the
-     tenant uses app-only access, else the user's delegated one); one Graph no longer knows
-     is fine, one that cannot be deleted expires within days and its notifications are
-     refused by the webhook once its row is gone;
-   - their Salesforce refresh token is revoked (Salesforce's /services/oauth2/revoke, which
-     ends its access tokens too).
-   Microsoft: Entra has no revocation of one app's refresh token; Mailferry deletes its copy
-   (the MSAL cache, sealed in the connection). Ending every sign-in session of the person
-   (Graph `revokeSignInSessions`, permission User.RevokeSessions.All) is left to Entra's
-   own offboarding: it signs them out of all of Microsoft 365, not only Mailferry.
-3. The user's row is deleted with everything that hangs off it, by the schema's ON DELETE
+1. The user's row is deleted with everything that hangs off it, by the schema's ON DELETE
    CASCADE (connections and their sealed secrets, mailbox, folders, subscriptions,
    messages and their records, addresses, ignore lists, ignored emails, settings,
-   unmatched addresses), and the audit entry is written in that transaction. What the
-   tenant keeps is anonymous to them: their user id is nulled (SET NULL) in the Global
-   Exclusion entries they added, the defaults they locked and the audit entries they made,
-   which keep their name as a copy.
+   unmatched addresses), and the audit entry is written in that transaction. From that
+   commit nothing is synced: a queued sync job finds no mailbox to claim. What the tenant
+   keeps is anonymous to them: their user id is nulled (SET NULL) in the Global Exclusion
+   entries they added, the defaults they locked and the audit entries they made, which
+   keep their name as a copy. (A run already under way when the rows go fails on its next
+   write and leaves nothing: its rows' parents are gone.)
+2. What Mailferry holds at the providers is then given up, with the tokens read before the
+   deletion and kept in memory only:
+   - the Graph change-notification subscriptions are deleted (app-only token when the
+     tenant uses app-only access, else the user's delegated one); one Graph no longer knows
+     is fine, one that cannot be deleted expires within days, and its notifications are
+     refused by the webhook since its row is gone;
+   - their Salesforce refresh token is revoked (Salesforce's /services/oauth2/revoke, which
+     ends its access tokens too).
+   Microsoft: Entra has no revocation of one app's refresh token; Mailferry's copy (the
+   MSAL cache, sealed in the connection) is deleted with the row. Ending every sign-in
+   session of the person (Graph `revokeSignInSessions`, permission User.RevokeSessions.All)
+   is left to Entra's own offboarding: it signs them out of all of Microsoft 365, not only
+   Mailferry.
+   The audit entry is then completed with these answers.
 
 A person removed who signs in again, or is still a member of the tenant's app-only group,
 is provisioned again as a new user: remove them from the group (and disable them in Entra)
@@ -48,7 +51,7 @@ from mailferry.admins import LastAdmin
 from mailferry.config import Config
 from mailferry.crypto import SecretBox, SecretUnreadable
 from mailferry.microsoft_identity import acquire_app_token, acquire_delegated_token
-from mailferry.models import Connection, Mailbox, Message, Subscription, Tenant, User
+from mailferry.models import AuditEntry, Connection, Mailbox, Message, Subscription, Tenant, User
 from mailferry.provider_errors import ProviderError
 from mailferry.salesforce_identity import SalesforceOAuth
 from mailferry.tls import https_session
@@ -56,7 +59,6 @@ from mailferry.tls import https_session
 log = logging.getLogger(__name__)
 
 Sessions = Callable[[], AbstractContextManager[Session]]
-REMOVING = "Being removed from Mailferry: nothing more is synced."
 
 
 @dataclass
@@ -105,8 +107,7 @@ def remove_user(sessions: Sessions, config: Config, user_id: int, actor: audit.A
                 allow_last: bool = False) -> Removal:
     """Remove the user (see the module's docstring). Refuses (`LastAdmin`) to remove the
     tenant's last admin unless `allow_last` (an operator at the shell)."""
-    held = _stop_syncing(sessions, user_id, allow_last)
-    removal = Removal(held.upn)
+    held, entry_id, removal = _delete_rows(sessions, user_id, actor, allow_last)
     box = SecretBox(config.encryption_keys)
     http = https_session(config.client_ca_file)
     try:
@@ -116,24 +117,23 @@ def remove_user(sessions: Sessions, config: Config, user_id: int, actor: audit.A
                                                            held.salesforce_login_host)
     finally:
         http.close()
-    with sessions() as session:
-        user = session.get(User, user_id)
-        if user is None:  # removed meanwhile by someone else
-            return removal
-        removal.messages_deleted = session.scalar(select(func.count(Message.id)).where(Message.user_id == user_id))
-        audit.record(session, user.tenant_id, actor, "user.remove", user.upn,
-                     {"upn": user.upn, "display_name": user.display_name, "role": user.role,
-                      "sync_history_rows": removal.messages_deleted},
-                     {"removed": True, "salesforce_revoked": removal.salesforce_revoked,
-                      "graph_subscriptions_deleted": removal.subscriptions_deleted})
-        session.delete(user)
-        session.commit()
+    with sessions() as session:  # the entry gets the providers' answers
+        entry = session.get(AuditEntry, entry_id)
+        if entry is not None:
+            entry.after = {**entry.after, "salesforce_revoked": removal.salesforce_revoked,
+                           "graph_subscriptions_deleted": removal.subscriptions_deleted,
+                           "graph_subscriptions_left": removal.subscriptions_left}
+            session.commit()
     log.info("offboarding: %s removed %s (salesforce revoked: %s, subscriptions deleted: %d)",
              audit.actor_label(actor), held.upn, removal.salesforce_revoked, removal.subscriptions_deleted)
     return removal
 
 
-def _stop_syncing(sessions: Sessions, user_id: int, allow_last: bool) -> _Held:
+def _delete_rows(sessions: Sessions, user_id: int, actor: audit.Actor,
+                 allow_last: bool) -> tuple[_Held, int, Removal]:
+    """Delete the user and everything of theirs first, with the audit entry: from this commit
+    no run can claim their mailbox (it no longer exists). What the provider calls need is
+    kept in memory only, for the calls that follow."""
     with sessions() as session:
         user = session.get(User, user_id)
         if user is None:
@@ -142,19 +142,21 @@ def _stop_syncing(sessions: Sessions, user_id: int, allow_last: bool) -> _Held:
                 User.tenant_id == user.tenant_id, User.role == "admin", User.id != user.id)):
             raise LastAdmin(f"{user.upn} is the last admin of the tenant: grant admin to someone else first.")
         connections = {c.provider: c for c in session.scalars(select(Connection).where(Connection.user_id == user_id))}
-        mailbox = session.scalar(select(Mailbox).where(Mailbox.user_id == user_id))
-        subscription_ids: tuple[str, ...] = ()
-        if mailbox is not None:
-            mailbox.status, mailbox.status_detail, mailbox.retry_after = "disabled", REMOVING, None
-            subscription_ids = tuple(session.scalars(select(Subscription.graph_subscription_id)
-                                                     .where(Subscription.mailbox_id == mailbox.id)))
+        subscription_ids = tuple(session.scalars(select(Subscription.graph_subscription_id).join(Mailbox)
+                                                 .where(Mailbox.user_id == user_id)))
         microsoft, salesforce = connections.get("microsoft"), connections.get("salesforce")
         held = _Held(user.tenant_id, user.tenant.tid, user.tenant.app_only_enabled, user.upn,
                      microsoft.sealed_secrets if microsoft else None,
                      salesforce.sealed_secrets if salesforce else None,
                      salesforce.login_host if salesforce else None, subscription_ids)
+        removal = Removal(user.upn, messages_deleted=session.scalar(
+            select(func.count(Message.id)).where(Message.user_id == user_id)))
+        entry = audit.record(session, user.tenant_id, actor, "user.remove", user.upn,
+                             {"upn": user.upn, "display_name": user.display_name, "role": user.role,
+                              "sync_history_rows": removal.messages_deleted}, {"removed": True})
+        session.delete(user)
         session.commit()
-        return held
+        return held, entry.id, removal
 
 
 def _delete_subscriptions(config: Config, box: SecretBox, http: requests.Session, held: _Held,

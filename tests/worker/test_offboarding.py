@@ -6,22 +6,56 @@ queued for the mailbox does nothing."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from sqlalchemy import func, select
 
 from mailferry.db import Base
-from mailferry.models import AuditEntry, Connection, IgnoredEmail, IgnoreEntry, Mailbox, User, UserSetting
+from mailferry.models import (AuditEntry, Connection, IgnoredEmail, IgnoreEntry, Mailbox, Subscription, User,
+                              UserSetting)
 from mailferry.offboarding import remove_user
 from mailferry.provider_errors import ErrorKind, ProviderError
 from mailferry.salesforce_identity import SalesforceOAuth
-from tests.worker import test_subscriptions
-from tests.worker.test_subscriptions import deliver, live, rows, sync
+from server import create_app
+from tests.https_server import start_https
 from worker import jobs
 
-# The synced mailbox with live Graph subscriptions, as the subscription tests make it.
-engine_config = test_subscriptions.engine_config
-redis = test_subscriptions.redis
-mailbox = test_subscriptions.mailbox
+
+@pytest.fixture
+def engine_config(engine_config, certs):
+    """Our web app on a real HTTPS port as MAILFERRY_BASE_URL, so Graph's validation
+    handshake reaches it and the first run's subscriptions are created."""
+    server, url = start_https(create_app(engine_config), certs)
+    yield dataclasses.replace(engine_config, base_url=url)
+    server.shutdown()
+
+
+@pytest.fixture
+def mailbox(pipeline):
+    """(runtime, mailbox id, address) of the first demo mailbox after a run that created its
+    subscriptions."""
+    runtime, mailbox_ids = pipeline
+    _sync(mailbox_ids[0])
+    with runtime.sessions() as session:
+        return runtime, mailbox_ids[0], session.get(Mailbox, mailbox_ids[0]).address
+
+
+def _sync(mailbox_id: int) -> None:
+    result = jobs.sync_mailbox(mailbox_id)
+    assert "error" not in result and "skipped" not in result, result
+
+
+def _subscriptions(runtime, mailbox_id: int) -> set[str]:
+    with runtime.sessions() as session:
+        return set(session.scalars(select(Subscription.graph_subscription_id)
+                                   .where(Subscription.mailbox_id == mailbox_id)))
+
+
+def _known_to_graph(clouds) -> set[str]:
+    answer = clouds.http.get(f"{clouds.microsoft}/_sandbox/subscriptions").json()
+    return {s["id"] for s in answer["subscriptions"]}
+
 
 PER_USER_COLUMNS = ("user_id", "mailbox_id")
 
@@ -47,8 +81,9 @@ def rep_with_history(mailbox, clouds):
     """The synced mailbox's user with rows in every per-user table: settings, an Ignore List
     entry, an ignored email and Sync History, and their Salesforce tokens as stored."""
     runtime, mailbox_id, address = mailbox
-    deliver(clouds, address, "A last email before leaving")
-    sync(mailbox_id)
+    clouds.deliver(address, folder="inbox", subject="A last email before leaving", to=[address],
+                   **{"from": "erin@prospect.example"})
+    _sync(mailbox_id)
     with runtime.session() as session:
         user_id = session.get(Mailbox, mailbox_id).user_id
         user = session.get(User, user_id)
@@ -69,15 +104,15 @@ def test_removing_a_user_leaves_no_row_of_theirs_and_revokes_their_tokens(rep_wi
     assert {"connections.user_id", "mailboxes.user_id", "mailbox_folders.mailbox_id", "subscriptions.mailbox_id",
             "messages.user_id", "user_addresses.user_id", "user_settings.user_id", "ignore_entries.user_id",
             "ignored_emails.user_id"} <= set(before)
-    subscriptions = set(rows(runtime, mailbox_id).values())
-    assert subscriptions and subscriptions <= set(live(clouds))
+    subscriptions = _subscriptions(runtime, mailbox_id)
+    assert subscriptions and subscriptions <= _known_to_graph(clouds)
 
     removal = remove_user(runtime.sessions, runtime.config, user_id, "test operator", allow_last=True)
 
     assert _rows_of(runtime, user_id, mailbox_id) == {}
     assert removal.salesforce_revoked is True
     assert removal.subscriptions_deleted == len(subscriptions) and removal.subscriptions_left == 0
-    assert not subscriptions & set(live(clouds))
+    assert not subscriptions & _known_to_graph(clouds)
     oauth = SalesforceOAuth(runtime.config.salesforce_login_url, runtime.config.salesforce_client_id,
                             runtime.config.salesforce_client_secret, runtime.config.salesforce_redirect_uri,
                             runtime.http, hosts=runtime.config.salesforce_hosts)
@@ -86,8 +121,9 @@ def test_removing_a_user_leaves_no_row_of_theirs_and_revokes_their_tokens(rep_wi
     assert refused.value.kind is ErrorKind.AUTH
     with runtime.session() as session:
         [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "user.remove")).all()
-        assert (entry.actor_name, entry.actor_user_id, entry.after["salesforce_revoked"]) == (
-            "test operator", None, True)
+        assert (entry.actor_name, entry.actor_user_id, entry.after) == ("test operator", None, {
+            "removed": True, "salesforce_revoked": True, "graph_subscriptions_deleted": len(subscriptions),
+            "graph_subscriptions_left": 0})
         assert entry.before["sync_history_rows"] == removal.messages_deleted > 0
 
 
