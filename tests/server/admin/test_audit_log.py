@@ -144,3 +144,18 @@ def test_a_rep_is_refused_the_audit_log(tenant_world, web_client, sign_in_client
     web_client.environ_base["wsgi.url_scheme"] = "https"
     assert web_client.get("/admin/audit").status_code == 403
     assert web_client.get("/admin/audit.csv").status_code == 403
+
+
+def test_the_periodic_purge_drops_entries_older_than_a_year_and_keeps_the_rest(tenant_world):
+    from worker.maintenance import expire_and_purge
+
+    tenant = tenant_world.tenant()
+    now = utcnow()
+    for days in (366, 364):
+        tenant_world.add(AuditEntry(tenant_id=tenant.id, at=now - timedelta(days=days), actor_name="Ada",
+                                    action="api_budget.save", subject=f"{days} days ago", before=None, after={}))
+    tenant_world.commit()
+    result = expire_and_purge(tenant_world.session, now)
+    tenant_world.commit()
+    assert result["audit_purged"] == 1
+    assert tenant_world.read(select(AuditEntry.subject).where(AuditEntry.tenant_id == tenant.id)) == [("364 days ago",)]
