@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from rq import Queue, Worker
 from sqlalchemy import func, or_, select
@@ -29,7 +30,10 @@ from cli.supervisor import _die_with_parent
 from mailferry.crypto import SecretBox
 from mailferry.job_queue import SYNC_QUEUE, enqueue_sync
 from mailferry.models import Connection, Mailbox, Message, Subscription, Tenant
+from mailferry.salesforce_identity import SalesforceOAuth
 from server import create_app
+from tests.worker.demo_rep import REP
+from worker import jobs
 from worker.runtime import Runtime, use_runtime
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -219,3 +223,34 @@ def test_metrics_after_a_sync_count_the_emails_the_database_holds(worker_synced,
     networked = create_app(dataclasses.replace(engine_config, metrics_networks=(ipaddress.ip_network("127.0.0.0/8"),)))
     assert networked.test_client().get("/metrics").status_code == 200
     assert networked.test_client().get("/metrics", environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 403
+
+
+def test_graph_throttling_and_a_refused_token_refresh_are_counted(pipeline, rep, clouds, client_session):
+    """In this process (its own counters): a Graph 429 with Retry-After 1, then a Salesforce
+    session that expired after its refresh token was revoked."""
+    runtime, _ = pipeline
+    user_id, mailbox_id = rep
+
+    def value(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = (value("mailferry_graph_throttled_total", status="429"), value("mailferry_graph_retry_after_seconds_sum"),
+              value("mailferry_token_refresh_failures_total", provider="salesforce"))
+    clouds.faults(clouds.microsoft, {"path": "/v1.0/$batch", "status": 429, "error_code": "TooManyRequests",
+                                     "retry_after": 1, "count": 1})
+    jobs.sync_mailbox(mailbox_id)  # the backfill, one of its $batch calls throttled
+    assert value("mailferry_graph_throttled_total", status="429") == before[0] + 1
+    assert value("mailferry_graph_retry_after_seconds_sum") == before[1] + 1
+
+    with runtime.sessions() as session:
+        connection = session.scalars(select(Connection).where(Connection.user_id == user_id,
+                                                              Connection.provider == "salesforce")).one()
+        tokens = runtime.box.open(connection.sealed_secrets)
+    assert SalesforceOAuth(clouds.salesforce, "x", "y", "https://localhost/cb", client_session).revoke(
+        tokens["refresh_token"])
+    clouds.org(session_lifetime_seconds=1)
+    time.sleep(1.5)  # the Salesforce session is over
+    contact = next(c for c in clouds.records("Contact") if c.get("Email") and "'" not in c["Email"])
+    clouds.deliver(REP, **{"from": {"address": contact["Email"]}, "to": [{"address": REP}], "subject": "Probe"})
+    jobs.sync_mailbox(mailbox_id)  # its lookup meets the expired session; the refresh is refused
+    assert value("mailferry_token_refresh_failures_total", provider="salesforce") == before[2] + 1
