@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -25,10 +24,12 @@ log = logging.getLogger(__name__)
 
 def use_metrics_folder(folder: Path, *, empty: bool = False) -> None:
     """Make this process (and the processes it starts) write its samples into `folder`;
-    `empty` removes what earlier processes left there (only at the start of them all)."""
-    if empty and folder.is_dir():
-        shutil.rmtree(folder)
+    `empty` removes the sample files earlier processes left there (only at the start of them
+    all), and nothing else: the folder may be one an operator named."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if empty:
+        for samples in folder.glob("*.db"):  # prometheus_client's files: counter_<pid>.db …
+            samples.unlink(missing_ok=True)
     if "prometheus_client" in sys.modules and os.environ.get(ENVIRONMENT_VARIABLE) != str(folder):
         # Too late for this process (a test calling the CLI in-process): its samples stay in
         # its memory; the processes it starts still write to the folder.

@@ -29,6 +29,7 @@ from cli.demo import connect_demo_users
 from cli.supervisor import _die_with_parent
 from mailferry.crypto import SecretBox
 from mailferry.job_queue import SYNC_QUEUE, enqueue_sync
+from mailferry.metrics_folder import use_metrics_folder
 from mailferry.models import Connection, Mailbox, Message, Subscription, Tenant
 from mailferry.salesforce_identity import SalesforceOAuth
 from server import create_app
@@ -254,3 +255,15 @@ def test_graph_throttling_and_a_refused_token_refresh_are_counted(pipeline, rep,
     clouds.deliver(REP, **{"from": {"address": contact["Email"]}, "to": [{"address": REP}], "subject": "Probe"})
     jobs.sync_mailbox(mailbox_id)  # its lookup meets the expired session; the refresh is refused
     assert value("mailferry_token_refresh_failures_total", provider="salesforce") == before[2] + 1
+
+
+def test_only_the_start_of_everything_empties_the_metrics_folder_and_only_of_samples(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "elsewhere")  # restored after the test
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    (folder / "counter_123.db").write_bytes(b"old")
+    (folder / "README").write_text("an operator's file")
+    use_metrics_folder(folder)  # a process starting alone (a restarted worker) keeps the totals
+    assert (folder / "counter_123.db").exists() and os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(folder)
+    use_metrics_folder(folder, empty=True)  # `mailferry run`
+    assert sorted(p.name for p in folder.iterdir()) == ["README"]
