@@ -11,7 +11,8 @@
 Each goes to the tenant's email address and/or webhook URL (`alert_settings`), at most once a
 day per condition, subject (the mailbox, or the tenant) and channel: a Redis key set before
 sending (SET NX, kept two days) and removed if the sending fails, so the next run tries again.
-Webhooks are an HTTPS POST of JSON through the worker's outbound session (its CA bundle).
+Webhooks are an HTTPS POST of JSON through the worker's outbound session (its CA bundle);
+emails go through the SMTP server of `MAILFERRY_SMTP_URL` (worker/alert_email.py).
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 import requests
 from sqlalchemy import select
 
 from mailferry import alert_settings
+from mailferry.config import ConfigError
 from mailferry.models import Tenant
 from mailferry.sync_health import day_errors, disconnected_longer_than, mailbox_health
+from worker import alert_email
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,7 @@ ERROR_SHARE = 0.05
 MIN_DAY_MAIL = 20
 _DEDUPE_SECONDS = 2 * 24 * 60 * 60
 _WEBHOOK_TIMEOUT_SECONDS = 10
+CONDITION_LABELS = {"mailbox_disconnected": "a mailbox needs reconnecting", "error_rate": "errors on today's mail"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,11 @@ def send_all(rt, now: datetime) -> list[str]:
     was sent ("<tenant id>:<condition>:<subject>:<channel>")."""
     with rt.session() as session:
         tenant_ids = session.execute(select(Tenant.id)).scalars().all()
+    try:
+        smtp = alert_email.smtp_server(rt.config.base_url)
+    except ConfigError as error:
+        log.error("alert emails are not sent: %s", error)
+        smtp = None
     sent = []
     for tenant_id in tenant_ids:
         with rt.session() as session:
@@ -80,14 +90,21 @@ def send_all(rt, now: datetime) -> list[str]:
             tenant = session.get(Tenant, tenant_id)
             alerts = due_alerts(session, rt.redis, tenant, now)
             tenant_name = tenant.name
+        if settings.email and smtp is None and alerts:
+            log.warning("tenant %s: alert emails to %s wait for %s to be set on the workers", tenant_id,
+                        settings.email, alert_email.VARIABLE)
         for alert in alerts:
-            sent += _send(rt, tenant_id, tenant_name, settings, alert, now)
+            sent += _send(rt, tenant_id, tenant_name, settings, smtp, alert, now)
     return sent
 
 
-def _send(rt, tenant_id: int, tenant_name: str, settings: alert_settings.AlertSettings, alert: Alert,
-          now: datetime) -> list[str]:
-    channels = [("webhook", settings.webhook_url, _post_webhook)] if settings.webhook_url else []
+def _send(rt, tenant_id: int, tenant_name: str, settings: alert_settings.AlertSettings,
+          smtp: alert_email.SmtpServer | None, alert: Alert, now: datetime) -> list[str]:
+    channels = []
+    if settings.webhook_url:
+        channels.append(("webhook", settings.webhook_url, partial(_post_webhook, rt)))
+    if settings.email and smtp is not None:
+        channels.append(("email", settings.email, partial(_email, rt, smtp)))
     sent = []
     for channel, target, deliver in channels:
         name = f"{tenant_id}:{alert.condition}:{alert.subject}:{channel}"
@@ -95,7 +112,7 @@ def _send(rt, tenant_id: int, tenant_name: str, settings: alert_settings.AlertSe
         if not rt.redis.set(key, now.isoformat(), nx=True, ex=_DEDUPE_SECONDS):
             continue  # already sent today
         try:
-            deliver(rt, target, tenant_name, alert, now)
+            deliver(target, tenant_name, alert, now)
         except (requests.RequestException, OSError) as error:
             rt.redis.delete(key)  # not sent: the next run tries again
             log.warning("tenant %s: the %s alert %s could not be sent to %s (%s)", tenant_id, channel,
@@ -110,3 +127,11 @@ def _post_webhook(rt, url: str, tenant_name: str, alert: Alert, now: datetime) -
     payload = {"source": "mailferry", "tenant": tenant_name, "condition": alert.condition, "subject": alert.subject,
                "text": alert.text, "at": now.isoformat(), **alert.facts}
     rt.http.post(url, json=payload, timeout=_WEBHOOK_TIMEOUT_SECONDS).raise_for_status()
+
+
+def _email(rt, smtp: alert_email.SmtpServer, to: str, tenant_name: str, alert: Alert, now: datetime) -> None:
+    facts = "\n".join(f"{key}: {value}" for key, value in alert.facts.items() if value is not None)
+    alert_email.send(smtp, rt.config.client_ca_file, to,
+                     f"Mailferry alert for {tenant_name}: {CONDITION_LABELS[alert.condition]}",
+                     f"{alert.text}\n\n{facts}\n\nAt {now:%Y-%m-%d %H:%M} UTC. Sync Health: "
+                     f"{rt.config.base_url}/admin/sync-health\n")

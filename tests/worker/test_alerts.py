@@ -1,23 +1,30 @@
 """The periodic `send_alerts` job (worker/alerts.py): a tenant's webhook receives one alert a
 day for a mailbox disconnected past the hour and for errors over 5% of the day's mail,
-over HTTPS verified against the worker's CA bundle; a failed delivery is tried again."""
+over HTTPS verified against the worker's CA bundle; a failed delivery is tried again; its
+email address gets one through a local SMTP server (aiosmtpd) over STARTTLS."""
 
 from __future__ import annotations
 
+import ssl
 from datetime import timedelta
+from email import message_from_bytes
 
 import pytest
 import redis
+from aiosmtpd.controller import Controller
 from flask import Flask, request
 from sqlalchemy.orm import Session
 
+from cli.processes import free_port
 from mailferry import alert_settings, migrate
+from mailferry.config import ConfigError
 from mailferry.db import utcnow
 from mailferry.tls import ensure_certificates
 from tests.config_fixtures import build_config
 from tests.db import factories
 from tests.https_server import start_https
 from worker import jobs
+from worker.alert_email import smtp_server
 from worker.runtime import Runtime, use_runtime
 
 
@@ -147,3 +154,67 @@ def test_a_webhook_whose_certificate_the_worker_does_not_trust_is_not_sent_to(ru
     # The alert was due all along: the worker trusting the receiver's CA sends it.
     assert len(jobs.send_alerts()) == 1 and len(app.received) == 1
 
+
+
+class _Inbox:
+    """An aiosmtpd handler keeping each message it accepts."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        self.messages.append((envelope.mail_from, envelope.rcpt_tos, message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_inbox(certs):
+    """A local SMTP server that requires STARTTLS, with the test CA's localhost certificate."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certs.server_cert, certs.server_key)
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), tls_context=context, require_starttls=True)
+    controller.start()
+    yield inbox, controller.port
+    controller.stop()
+
+
+def test_a_disconnected_mailbox_alerts_the_tenants_email_address_over_starttls_once_a_day(
+        runtime, smtp_inbox, monkeypatch):
+    inbox, port = smtp_inbox
+    monkeypatch.setenv("MAILFERRY_SMTP_URL", f"smtp://localhost:{port}?starttls=yes&from=Alerts@mailferry.test")
+    with runtime.session() as session:
+        tenant = factories.tenant(session, name="Contoso")
+        alert_settings.save(session, tenant.id, alert_settings.AlertSettings(email="ops@contoso.example"))
+        gone = factories.user(session, tenant, display_name="Gone")
+        box = factories.mailbox(session, gone, status="needs_reconnect", status_detail="Sign in with Microsoft again.",
+                                last_success_at=utcnow() - timedelta(hours=3))
+    assert jobs.send_alerts() == [f"{tenant.id}:mailbox_disconnected:mailbox-{box.id}:email"]
+    [(sender, recipients, message)] = inbox.messages
+    assert (sender, recipients) == ("Alerts@mailferry.test", ["ops@contoso.example"])
+    assert message["Subject"] == "Mailferry alert for Contoso: a mailbox needs reconnecting"
+    body = message.get_payload()
+    assert f"Gone <{gone.upn}>: needs reconnect, no mail synced for 3.0 hours." in body
+    assert "fix: Sign in with Microsoft again." in body
+    assert jobs.send_alerts() == []
+    assert len(inbox.messages) == 1
+
+
+@pytest.mark.parametrize(("value", "refusal"), [
+    ("mail.example.com:25", "is not smtp://host[:port]"),
+    ("smtp://mail.example.com:99999", "the port is not a number"),
+    ("smtp://mail.example.com?starttls=maybe", "starttls='maybe' is neither yes nor no"),
+    ("smtp://alerts:s3cret@mail.example.com:587", "has a password but no starttls=yes"),
+])
+def test_an_unusable_smtp_url_is_refused_naming_the_variable_and_never_the_password(value, refusal):
+    with pytest.raises(ConfigError) as refused:
+        smtp_server("https://mailferry.example.com", {"MAILFERRY_SMTP_URL": value})
+    assert str(refused.value).startswith("MAILFERRY_SMTP_URL")
+    assert refusal in str(refused.value)
+    assert "s3cret" not in str(refused.value)
+
+
+def test_the_sender_defaults_to_mailferry_at_the_base_urls_host():
+    server = smtp_server("https://mailferry.example.com", {"MAILFERRY_SMTP_URL": "smtp://relay.example.com"})
+    assert (server.host, server.port, server.starttls, server.sender) == (
+        "relay.example.com", 25, False, "mailferry@mailferry.example.com")
