@@ -195,7 +195,7 @@ def _strings(value):
 
 
 def test_metrics_after_a_sync_count_the_emails_the_database_holds(worker_synced, engine_config):
-    runtime, _, _, _ = worker_synced
+    runtime, mailbox_ids, _, _ = worker_synced
     app = create_app(dataclasses.replace(engine_config, metrics_token=METRICS_TOKEN))
     client = app.test_client()
     assert client.get("/metrics").status_code == 403
@@ -219,6 +219,14 @@ def test_metrics_after_a_sync_count_the_emails_the_database_holds(worker_synced,
     assert samples[("mailferry_queue_jobs", (("queue", SYNC_QUEUE),))] == 0
     assert samples[("mailferry_graph_subscriptions", ())] == subscriptions
     assert any(name == "mailferry_salesforce_api_budget_remaining_calls" for name, _ in samples)
+
+    # A job nobody takes (the worker is stopped): the queue's depth and its age.
+    enqueue_sync(runtime.redis, mailbox_ids[0])
+    time.sleep(1.1)
+    waiting = {(f.name, s.labels.get("queue")): s.value for f in text_string_to_metric_families(
+        client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text) for s in f.samples}
+    assert waiting[("mailferry_queue_jobs", SYNC_QUEUE)] == 1
+    assert 1 <= waiting[("mailferry_queue_oldest_job_age_seconds", SYNC_QUEUE)] < 30
 
     # The admin network needs no token; other addresses still do.
     networked = create_app(dataclasses.replace(engine_config, metrics_networks=(ipaddress.ip_network("127.0.0.0/8"),)))
