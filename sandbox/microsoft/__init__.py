@@ -20,7 +20,7 @@ from ..control import SandboxControl
 from ..settings import SandboxSettings
 from ..world import World
 from . import (admin_consent, control, gate, graph_batch, graph_mail, graph_subscriptions, groups, identity,
-               tenants_control)
+               sign_in_sessions, tenants_control)
 from ..persistence import keep_world, shape_of
 from ..world import Address, DemoUser
 from .apps import AppRegistration, AppRegistry, RoleAssignment
@@ -120,7 +120,8 @@ def create_app(settings: SandboxSettings) -> Flask:
     gate.init_app(app)  # before the shared control: a held mailbox slot covers injected latency
     sandbox.control.init_app(app)
     for blueprint in (identity.bp, admin_consent.bp, graph_mail.bp, graph_subscriptions.bp, graph_batch.bp,
-                      control.bp, groups.bp, groups.control_bp, tenants_control.control_bp):
+                      control.bp, groups.bp, groups.control_bp, tenants_control.control_bp,
+                      sign_in_sessions.bp):
         app.register_blueprint(blueprint)
     outlook.init_app(app)  # the simulated Outlook (sandbox/outlook): host page, Office.js stand-in
     app.register_error_handler(GraphError, graph_error_response)
