@@ -10,7 +10,7 @@ from tests.browser.hostile import PAYLOADS, plant
 
 #: Not pages: downloads, redirects into a sign-in flow, files, probes; and the add-in's pages,
 #: which work only inside Outlook (test_outlook_addin.py renders these strings in them there).
-NOT_PAGES = {"static", "health.healthz", "auth.sign_in", "auth.microsoft_callback",
+NOT_PAGES = {"static", "health.healthz", "health.readyz", "auth.sign_in", "auth.microsoft_callback",
              "connections.salesforce_callback", "history.export",
              "addin.taskpane", "addin.commands", "addin.sign_in", "addin.signed_in", "addin.manifest",
              "addin.asset", "addin.msal_browser"}
