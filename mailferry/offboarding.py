@@ -19,11 +19,14 @@ Removing a user, in this order:
      refused by the webhook since its row is gone;
    - their Salesforce refresh token is revoked (Salesforce's /services/oauth2/revoke, which
      ends its access tokens too).
-   Microsoft: Entra has no revocation of one app's refresh token; Mailferry's copy (the
-   MSAL cache, sealed in the connection) is deleted with the row. Ending every sign-in
-   session of the person (Graph `revokeSignInSessions`, permission User.RevokeSessions.All)
-   is left to Entra's own offboarding: it signs them out of all of Microsoft 365, not only
-   Mailferry.
+   - Microsoft: Entra has no revocation of one app's refresh token. Mailferry's copy (the
+     MSAL cache, sealed in the connection) is deleted with the row, and for a tenant with
+     app-only access Graph `POST /users/{oid}/revokeSignInSessions` ends every sign-in
+     session of the person (all their refresh tokens, for every app: they are signed out
+     of Microsoft 365 everywhere, which is what a leaver needs). It needs the application
+     permission User.RevokeSessions.All; without it Graph answers 403 and the removal says
+     which permission to grant. Delegated-only tenants cannot call it (a user needs an
+     admin role for another user's sessions): Entra's own offboarding does it there.
    The audit entry is then completed with these answers.
 
 A person removed who signs in again, or is still a member of the tenant's app-only group,
@@ -67,6 +70,7 @@ class Removal:
 
     upn: str
     salesforce_revoked: bool | None = None  # None: no Salesforce tokens were held
+    entra_revoked: bool | None = None  # None: not asked (no app-only access in the tenant)
     subscriptions_deleted: int = 0
     subscriptions_left: int = 0  # could not be deleted at Graph: they expire on their own
     messages_deleted: int = 0
@@ -80,6 +84,10 @@ class Removal:
         elif self.salesforce_revoked is False:
             parts.append("Salesforce could not be reached to revoke their access: revoke Mailferry in Salesforce "
                          "(Setup → Connected Apps OAuth Usage) to be sure.")
+        if self.entra_revoked:
+            parts.append("Their Microsoft sign-in sessions were revoked (every app signs them out).")
+        elif self.entra_revoked is False:
+            parts.append("Their Microsoft sign-in sessions were not revoked: " + ENTRA_FIX)
         if self.subscriptions_deleted:
             parts.append(f"{self.subscriptions_deleted} Graph subscription(s) deleted.")
         if self.subscriptions_left:
@@ -87,6 +95,10 @@ class Removal:
                          "within 3 days; their notifications are refused.")
         parts.append("Remove them from the app-only group in Entra too, or they are provisioned again.")
         return " ".join(parts)
+
+
+ENTRA_FIX = ("grant Mailferry's app the Microsoft Graph application permission User.RevokeSessions.All (with "
+             "admin consent), or revoke them in Entra (the user's page → Revoke sessions).")
 
 
 @dataclass(frozen=True)
@@ -97,6 +109,7 @@ class _Held:
     tid: str
     app_only: bool
     upn: str
+    oid: str
     microsoft_sealed: bytes | None
     salesforce_sealed: bytes | None
     salesforce_login_host: str | None
@@ -112,6 +125,8 @@ def remove_user(sessions: Sessions, config: Config, user_id: int, actor: audit.A
     http = https_session(config.client_ca_file)
     try:
         _delete_subscriptions(config, box, http, held, removal)
+        if held.app_only:
+            removal.entra_revoked = _revoke_sign_in_sessions(config, http, held, removal)
         if held.salesforce_sealed:
             removal.salesforce_revoked = revoke_salesforce(config, box, http, held.salesforce_sealed,
                                                            held.salesforce_login_host)
@@ -121,6 +136,7 @@ def remove_user(sessions: Sessions, config: Config, user_id: int, actor: audit.A
         entry = session.get(AuditEntry, entry_id)
         if entry is not None:
             entry.after = {**entry.after, "salesforce_revoked": removal.salesforce_revoked,
+                           "entra_sessions_revoked": removal.entra_revoked,
                            "graph_subscriptions_deleted": removal.subscriptions_deleted,
                            "graph_subscriptions_left": removal.subscriptions_left}
             session.commit()
@@ -145,7 +161,7 @@ def _delete_rows(sessions: Sessions, user_id: int, actor: audit.Actor,
         subscription_ids = tuple(session.scalars(select(Subscription.graph_subscription_id).join(Mailbox)
                                                  .where(Mailbox.user_id == user_id)))
         microsoft, salesforce = connections.get("microsoft"), connections.get("salesforce")
-        held = _Held(user.tenant_id, user.tenant.tid, user.tenant.app_only_enabled, user.upn,
+        held = _Held(user.tenant_id, user.tenant.tid, user.tenant.app_only_enabled, user.upn, user.oid,
                      microsoft.sealed_secrets if microsoft else None,
                      salesforce.sealed_secrets if salesforce else None,
                      salesforce.login_host if salesforce else None, subscription_ids)
@@ -194,6 +210,21 @@ def _graph_token(config: Config, box: SecretBox, held: _Held) -> str | None:
     except ProviderError as error:
         log.warning("offboarding: no Microsoft token to delete subscriptions with: %s", error.code)
     return None
+
+
+def _revoke_sign_in_sessions(config: Config, http: requests.Session, held: _Held, removal: Removal) -> bool:
+    """Graph revokeSignInSessions with the tenant's app-only token: True on 200."""
+    try:
+        token = acquire_app_token(config, held.tid)
+        answer = http.post(f"{config.microsoft_graph_url}/users/{quote(held.oid, safe='')}/revokeSignInSessions",
+                           headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    except (ProviderError, requests.RequestException) as error:
+        removal.problems.append(f"revokeSignInSessions not asked: {error}")
+        return False
+    if answer.status_code == 200:
+        return True
+    removal.problems.append(f"Graph answered {answer.status_code} to revokeSignInSessions")
+    return False
 
 
 def revoke_salesforce(config: Config, box: SecretBox, http: requests.Session, sealed: bytes,

@@ -7,6 +7,7 @@ queued for the mailbox does nothing."""
 from __future__ import annotations
 
 import dataclasses
+import uuid
 
 import pytest
 from sqlalchemy import func, select
@@ -14,7 +15,8 @@ from sqlalchemy import func, select
 from mailferry.db import Base
 from mailferry.models import (AuditEntry, Connection, IgnoredEmail, IgnoreEntry, Mailbox, Subscription, User,
                               UserSetting)
-from mailferry.offboarding import remove_user
+from mailferry.microsoft_identity import forget_app_tokens
+from mailferry.offboarding import ENTRA_FIX, remove_user
 from mailferry.provider_errors import ErrorKind, ProviderError
 from mailferry.salesforce_identity import SalesforceOAuth
 from server import create_app
@@ -22,13 +24,32 @@ from tests.https_server import start_https
 from worker import jobs
 
 
+# The demo app's Graph application permissions, and the one revokeSignInSessions needs.
+APP_ROLES = ["Mail.ReadWrite", "MailboxSettings.ReadWrite", "User.Read.All", "GroupMember.Read.All"]
+REVOKE_SESSIONS = "User.RevokeSessions.All"
+
+
+@pytest.fixture(params=[False, True], ids=["demo app", "app with User.RevokeSessions.All"])
+def may_revoke_sessions(request) -> bool:
+    return request.param
+
+
 @pytest.fixture
-def engine_config(engine_config, certs):
+def engine_config(engine_config, certs, clouds, may_revoke_sessions):
     """Our web app on a real HTTPS port as MAILFERRY_BASE_URL, so Graph's validation
-    handshake reaches it and the first run's subscriptions are created."""
+    handshake reaches it and the first run's subscriptions are created; with
+    `may_revoke_sessions`, Mailferry's app registration also holds User.RevokeSessions.All."""
+    if may_revoke_sessions:
+        app = {"client_id": str(uuid.uuid4()), "client_secret": "offboarding-test-secret",
+               "app_roles": [*APP_ROLES, REVOKE_SESSIONS]}
+        clouds.http.post(f"{clouds.microsoft}/_sandbox/apps", json=app).raise_for_status()
+        engine_config = dataclasses.replace(engine_config, microsoft_client_id=app["client_id"],
+                                            microsoft_client_secret=app["client_secret"])
+    forget_app_tokens()
     server, url = start_https(create_app(engine_config), certs)
     yield dataclasses.replace(engine_config, base_url=url)
     server.shutdown()
+    forget_app_tokens()
 
 
 @pytest.fixture
@@ -98,7 +119,8 @@ def rep_with_history(mailbox, clouds):
     return runtime, user_id, mailbox_id, tokens
 
 
-def test_removing_a_user_leaves_no_row_of_theirs_and_revokes_their_tokens(rep_with_history, clouds):
+def test_removing_a_user_leaves_no_row_of_theirs_and_revokes_their_tokens(rep_with_history, clouds,
+                                                                          may_revoke_sessions):
     runtime, user_id, mailbox_id, tokens = rep_with_history
     before = _rows_of(runtime, user_id, mailbox_id)
     assert {"connections.user_id", "mailboxes.user_id", "mailbox_folders.mailbox_id", "subscriptions.mailbox_id",
@@ -111,6 +133,9 @@ def test_removing_a_user_leaves_no_row_of_theirs_and_revokes_their_tokens(rep_wi
 
     assert _rows_of(runtime, user_id, mailbox_id) == {}
     assert removal.salesforce_revoked is True
+    # The demo tenant uses app-only access: Entra's sessions are revoked when the app may.
+    assert removal.entra_revoked is may_revoke_sessions
+    assert (ENTRA_FIX in removal.summary()) is not may_revoke_sessions
     assert removal.subscriptions_deleted == len(subscriptions) and removal.subscriptions_left == 0
     assert not subscriptions & _known_to_graph(clouds)
     oauth = SalesforceOAuth(runtime.config.salesforce_login_url, runtime.config.salesforce_client_id,
@@ -122,7 +147,8 @@ def test_removing_a_user_leaves_no_row_of_theirs_and_revokes_their_tokens(rep_wi
     with runtime.session() as session:
         [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "user.remove")).all()
         assert (entry.actor_name, entry.actor_user_id, entry.after) == ("test operator", None, {
-            "removed": True, "salesforce_revoked": True, "graph_subscriptions_deleted": len(subscriptions),
+            "removed": True, "salesforce_revoked": True, "entra_sessions_revoked": may_revoke_sessions,
+            "graph_subscriptions_deleted": len(subscriptions),
             "graph_subscriptions_left": 0})
         assert entry.before["sync_history_rows"] == removal.messages_deleted > 0
 
