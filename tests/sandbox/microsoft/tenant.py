@@ -8,6 +8,7 @@ import datetime as dt
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
+import jwt
 import msal
 
 from mailferry.tls import https_session
@@ -52,9 +53,7 @@ def make_world() -> World:
 def msal_app(url: str, session, client_id: str = DEMO.microsoft_client_id,
              secret: str = DEMO.microsoft_client_secret):
     """A real msal ConfidentialClientApplication pointed at the sandbox (docs/sandbox.md, Microsoft 365)."""
-    return msal.ConfidentialClientApplication(
-        client_id, client_credential=secret, authority=f"{url}/{TENANT}",
-        instance_discovery=False, azure_region=False, http_client=session)
+    return msal_app_at(url, session, TENANT, client_id, secret)
 
 
 class _Form(HTMLParser):
@@ -103,3 +102,21 @@ def bearer_session(certs, token: str):
     session = https_session(certs.ca_cert)
     session.headers["Authorization"] = f"Bearer {token}"
     return session
+
+
+#: A single-tenant registration in the hand-made tenant (sign-in audience AzureADMyOrg).
+SINGLE = {"client_id": "51a91e00-0000-4000-8000-00000000a11e", "client_secret": "single-secret",
+          "display_name": "Contoso only", "sign_in_audience": "AzureADMyOrg"}
+#: The demo app's own API, as the add-in asks for it.
+API = f"api://localhost:3000/{DEMO.microsoft_client_id}"
+
+
+def msal_app_at(url, session, tenant, client_id=DEMO.microsoft_client_id, secret=DEMO.microsoft_client_secret):
+    """Real msal's confidential client at the sandbox's authority for `tenant` (an id, a
+    domain, `organizations` or `common`)."""
+    return msal.ConfidentialClientApplication(client_id, client_credential=secret, authority=f"{url}/{tenant}",
+                                              instance_discovery=False, azure_region=False, http_client=session)
+
+
+def token_claims(token: str) -> dict:
+    return jwt.decode(token, options={"verify_signature": False})

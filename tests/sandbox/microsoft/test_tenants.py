@@ -14,9 +14,9 @@ import pytest
 
 from sandbox.microsoft import MicrosoftSandbox, load_world
 from tests.config_fixtures import DEMO
-from tests.sandbox.microsoft.tenant import ALICE, REDIRECT_URI, TENANT, make_world, parse_sign_in_page, pick_user
+from tests.sandbox.microsoft.tenant import (ALICE, API, REDIRECT_URI, SINGLE, TENANT, make_world, msal_app_at,
+                                           parse_sign_in_page, pick_user, token_claims)
 # The same single-tenant registration, API and msal set-up as the token-version tests.
-from tests.sandbox.microsoft.test_tenants_and_token_versions import API, SINGLE, _claims, _msal
 
 FABRIKAM = {"domain": "fabrikam.example", "name": "Fabrikam",
             "users": [{"displayName": "Frank Fisher", "userPrincipalName": "frank@fabrikam.example"}]}
@@ -24,7 +24,7 @@ FRANK = "frank@fabrikam.example"
 
 
 def _sign_in(url, session, tenant, upn, scopes=("User.Read",)):
-    app = _msal(url, session, tenant)
+    app = msal_app_at(url, session, tenant)
     flow = app.initiate_auth_code_flow(list(scopes), redirect_uri=REDIRECT_URI, response_mode="form_post")
     return app.acquire_token_by_auth_code_flow(flow, pick_user(session, flow["auth_uri"], upn))
 
@@ -71,7 +71,7 @@ def test_their_user_signs_in_to_a_multi_tenant_app_on_organizations_with_their_t
     id_token = result["id_token_claims"]
     assert (id_token["tid"], id_token["oid"]) == (tid, oid)
     assert id_token["iss"] == f"{microsoft_url}/{tid}/v2.0"
-    assert _claims(result["access_token"])["tid"] == tid
+    assert token_claims(result["access_token"])["tid"] == tid
 
 
 @pytest.mark.parametrize("version, issuer", [(None, "https://sts.windows.net/{tid}/"), (2, "{url}/{tid}/v2.0")])
@@ -81,7 +81,7 @@ def test_their_api_token_names_their_tenant_in_the_version_the_api_asks_for(micr
                                   json={"requested_access_token_version": version})
     assert answer.status_code == 200, answer.text
     result = _sign_in(microsoft_url, client_session, "organizations", FRANK, [f"{API}/access_as_user"])
-    claims = _claims(result["access_token"])
+    claims = token_claims(result["access_token"])
     tid = fabrikam["tenantId"]
     assert claims["tid"] == tid and claims["iss"] == issuer.format(url=microsoft_url, tid=tid)
     assert claims["ver"] == ("2.0" if version == 2 else "1.0")
@@ -89,7 +89,7 @@ def test_their_api_token_names_their_tenant_in_the_version_the_api_asks_for(micr
 
 def test_their_user_is_refused_at_the_sandbox_tenants_authority_with_aadsts50020(microsoft_url, client_session,
                                                                                  fabrikam):
-    app = _msal(microsoft_url, client_session, TENANT)
+    app = msal_app_at(microsoft_url, client_session, TENANT)
     flow = app.initiate_auth_code_flow(["User.Read"], redirect_uri=REDIRECT_URI, response_mode="form_post")
     answer = _click(client_session, flow["auth_uri"], FRANK)
     # Entra's own error page: the browser is not sent back to the app with a code or an error.
@@ -105,7 +105,7 @@ def test_their_user_is_refused_at_the_sandbox_tenants_authority_with_aadsts50020
 
 def test_a_silent_sign_in_of_their_user_at_the_sandbox_tenant_comes_back_interaction_required(
         microsoft_url, client_session, fabrikam):
-    app = _msal(microsoft_url, client_session, TENANT)
+    app = msal_app_at(microsoft_url, client_session, TENANT)
     flow = app.initiate_auth_code_flow(["User.Read"], redirect_uri=REDIRECT_URI, prompt="none", login_hint=FRANK,
                                        response_mode="form_post")
     answer = client_session.get(flow["auth_uri"], allow_redirects=False)
@@ -116,7 +116,7 @@ def test_a_silent_sign_in_of_their_user_at_the_sandbox_tenant_comes_back_interac
 
 
 def test_a_sandbox_tenant_user_is_refused_at_their_tenants_authority(microsoft_url, client_session, fabrikam):
-    app = _msal(microsoft_url, client_session, fabrikam["tenantId"])
+    app = msal_app_at(microsoft_url, client_session, fabrikam["tenantId"])
     flow = app.initiate_auth_code_flow(["User.Read"], redirect_uri=REDIRECT_URI, response_mode="form_post")
     answer = _click(client_session, flow["auth_uri"], ALICE.upn)
     assert answer.status_code == 400
@@ -141,7 +141,7 @@ def single_tenant(microsoft_url, client_session):
 
 def test_a_single_tenant_app_is_unknown_at_their_tenants_authority_aadsts700016(microsoft_url, client_session,
                                                                                 fabrikam, single_tenant):
-    app = _msal(microsoft_url, client_session, fabrikam["tenantId"], SINGLE["client_id"], SINGLE["client_secret"])
+    app = msal_app_at(microsoft_url, client_session, fabrikam["tenantId"], SINGLE["client_id"], SINGLE["client_secret"])
     flow = app.initiate_auth_code_flow(["User.Read"], redirect_uri=REDIRECT_URI, response_mode="form_post")
     answer = client_session.get(flow["auth_uri"], allow_redirects=False)
     assert answer.status_code == 400 and "Location" not in answer.headers
@@ -156,7 +156,7 @@ def test_a_single_tenant_app_is_unknown_at_their_tenants_authority_aadsts700016(
 def test_a_single_tenant_app_refuses_their_user_on_organizations_with_aadsts50194(microsoft_url, client_session,
                                                                                   fabrikam, single_tenant):
     """Entra refuses the app on /organizations whoever would sign in: the sign-in page is never shown."""
-    app = _msal(microsoft_url, client_session, "organizations", SINGLE["client_id"], SINGLE["client_secret"])
+    app = msal_app_at(microsoft_url, client_session, "organizations", SINGLE["client_id"], SINGLE["client_secret"])
     flow = app.initiate_auth_code_flow(["User.Read"], redirect_uri=REDIRECT_URI, response_mode="form_post",
                                        login_hint=FRANK)
     back = parse_sign_in_page(client_session.get(flow["auth_uri"]).text).hidden

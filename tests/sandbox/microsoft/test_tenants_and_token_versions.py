@@ -6,26 +6,11 @@ authority; an API's access tokens are v1.0 unless its registration asks for v2
 
 from __future__ import annotations
 
-import jwt
-import msal
 import pytest
 
 from tests.config_fixtures import DEMO
-from tests.sandbox.microsoft.tenant import ALICE, DOMAIN, REDIRECT_URI, TENANT, parse_sign_in_page, pick_user
-
-SINGLE = {"client_id": "51a91e00-0000-4000-8000-00000000a11e", "client_secret": "single-secret",
-          "display_name": "Contoso only", "sign_in_audience": "AzureADMyOrg"}
-API = f"api://localhost:3000/{DEMO.microsoft_client_id}"
-
-
-def _msal(url, session, tenant, client_id=DEMO.microsoft_client_id, secret=DEMO.microsoft_client_secret):
-    return msal.ConfidentialClientApplication(client_id, client_credential=secret, authority=f"{url}/{tenant}",
-                                              instance_discovery=False, azure_region=False, http_client=session)
-
-
-def _claims(token: str) -> dict:
-    return jwt.decode(token, options={"verify_signature": False})
-
+from tests.sandbox.microsoft.tenant import (ALICE, API, DOMAIN, REDIRECT_URI, SINGLE, TENANT, msal_app_at,
+                                           parse_sign_in_page, pick_user, token_claims)
 
 @pytest.fixture
 def single_tenant(microsoft_url, client_session):
@@ -38,7 +23,7 @@ def single_tenant(microsoft_url, client_session):
 @pytest.mark.parametrize("segment", ["organizations", "common"])
 def test_a_single_tenant_app_is_refused_on_a_multi_tenant_authority_at_authorize(
         microsoft_url, client_session, single_tenant, segment):
-    app = _msal(microsoft_url, client_session, segment, SINGLE["client_id"], SINGLE["client_secret"])
+    app = msal_app_at(microsoft_url, client_session, segment, SINGLE["client_id"], SINGLE["client_secret"])
     flow = app.initiate_auth_code_flow(["User.Read"], redirect_uri=REDIRECT_URI, response_mode="form_post")
     answer = client_session.get(flow["auth_uri"], allow_redirects=False)
     assert answer.status_code == 200  # the page posting back to the app, the error instead of a code
@@ -64,7 +49,7 @@ def test_a_single_tenant_app_is_refused_on_a_multi_tenant_authority_at_the_token
 @pytest.mark.parametrize("segment", [TENANT, DOMAIN])
 def test_a_single_tenant_app_signs_in_on_its_tenant_by_id_or_domain(microsoft_url, client_session, single_tenant,
                                                                      segment):
-    app = _msal(microsoft_url, client_session, segment, SINGLE["client_id"], SINGLE["client_secret"])
+    app = msal_app_at(microsoft_url, client_session, segment, SINGLE["client_id"], SINGLE["client_secret"])
     flow = app.initiate_auth_code_flow(["User.Read"], redirect_uri=REDIRECT_URI, response_mode="form_post")
     result = app.acquire_token_by_auth_code_flow(flow, pick_user(client_session, flow["auth_uri"], ALICE.upn))
     assert "access_token" in result, result
@@ -72,7 +57,7 @@ def test_a_single_tenant_app_signs_in_on_its_tenant_by_id_or_domain(microsoft_ur
 
 
 def test_a_multi_tenant_app_still_signs_in_on_organizations(microsoft_url, client_session):
-    app = _msal(microsoft_url, client_session, "organizations")
+    app = msal_app_at(microsoft_url, client_session, "organizations")
     flow = app.initiate_auth_code_flow(["User.Read"], redirect_uri=REDIRECT_URI, response_mode="form_post")
     result = app.acquire_token_by_auth_code_flow(flow, pick_user(client_session, flow["auth_uri"], ALICE.upn))
     assert "access_token" in result, result
@@ -81,7 +66,7 @@ def test_a_multi_tenant_app_still_signs_in_on_organizations(microsoft_url, clien
 def test_the_sign_in_audience_can_be_changed_and_is_checked(microsoft_url, client_session):
     url = f"{microsoft_url}/_sandbox/apps/{DEMO.microsoft_client_id}"
     assert client_session.patch(url, json={"sign_in_audience": "AzureADMyOrg"}).status_code == 200
-    app = _msal(microsoft_url, client_session, "organizations")
+    app = msal_app_at(microsoft_url, client_session, "organizations")
     flow = app.initiate_auth_code_flow(["User.Read"], redirect_uri=REDIRECT_URI, response_mode="form_post")
     back = parse_sign_in_page(client_session.get(flow["auth_uri"]).text).hidden
     assert back["error_description"].startswith("AADSTS50194: "), back
@@ -91,7 +76,7 @@ def test_the_sign_in_audience_can_be_changed_and_is_checked(microsoft_url, clien
 
 
 def _api_token(url, session, scope=f"{API}/access_as_user") -> str:
-    app = _msal(url, session, TENANT)
+    app = msal_app_at(url, session, TENANT)
     flow = app.initiate_auth_code_flow([scope], redirect_uri=REDIRECT_URI, response_mode="form_post")
     result = app.acquire_token_by_auth_code_flow(flow, pick_user(session, flow["auth_uri"], ALICE.upn))
     assert "access_token" in result, result
@@ -99,7 +84,7 @@ def _api_token(url, session, scope=f"{API}/access_as_user") -> str:
 
 
 def test_an_api_token_is_v1_unless_the_registration_asks_for_v2(microsoft_url, client_session):
-    claims = _claims(_api_token(microsoft_url, client_session))
+    claims = token_claims(_api_token(microsoft_url, client_session))
     assert claims["ver"] == "1.0"
     assert claims["iss"] == f"https://sts.windows.net/{TENANT}/"
     assert claims["aud"] == API  # the App ID URI, as the client asked
@@ -109,7 +94,7 @@ def test_an_api_token_is_v1_unless_the_registration_asks_for_v2(microsoft_url, c
 
 
 def test_a_v1_token_asked_for_by_client_id_names_the_client_id(microsoft_url, client_session):
-    claims = _claims(_api_token(microsoft_url, client_session, f"{DEMO.microsoft_client_id}/access_as_user"))
+    claims = token_claims(_api_token(microsoft_url, client_session, f"{DEMO.microsoft_client_id}/access_as_user"))
     assert claims["ver"] == "1.0" and claims["aud"] == DEMO.microsoft_client_id
 
 
@@ -118,14 +103,14 @@ def test_version_1_or_null_gives_v1(microsoft_url, client_session, version):
     answer = client_session.patch(f"{microsoft_url}/_sandbox/apps/{DEMO.microsoft_client_id}",
                                   json={"requested_access_token_version": version})
     assert answer.status_code == 200, answer.text
-    assert _claims(_api_token(microsoft_url, client_session))["ver"] == "1.0"
+    assert token_claims(_api_token(microsoft_url, client_session))["ver"] == "1.0"
 
 
 def test_version_2_gives_v2_tokens(microsoft_url, client_session):
     answer = client_session.patch(f"{microsoft_url}/_sandbox/apps/{DEMO.microsoft_client_id}",
                                   json={"requested_access_token_version": 2})
     assert answer.status_code == 200 and answer.json()["requested_access_token_version"] == 2
-    claims = _claims(_api_token(microsoft_url, client_session))
+    claims = token_claims(_api_token(microsoft_url, client_session))
     assert claims["ver"] == "2.0"
     assert claims["iss"] == f"{microsoft_url}/{TENANT}/v2.0"
     assert claims["aud"] == DEMO.microsoft_client_id  # always the client id in v2.0
@@ -134,9 +119,9 @@ def test_version_2_gives_v2_tokens(microsoft_url, client_session):
 
 
 def test_the_id_token_stays_v2_whatever_the_access_token_version(microsoft_url, client_session):
-    app = _msal(microsoft_url, client_session, TENANT)
+    app = msal_app_at(microsoft_url, client_session, TENANT)
     flow = app.initiate_auth_code_flow([f"{API}/access_as_user"], redirect_uri=REDIRECT_URI,
                                        response_mode="form_post")
     result = app.acquire_token_by_auth_code_flow(flow, pick_user(client_session, flow["auth_uri"], ALICE.upn))
-    assert _claims(result["id_token"])["ver"] == "2.0"
-    assert _claims(result["access_token"])["ver"] == "1.0"
+    assert token_claims(result["id_token"])["ver"] == "2.0"
+    assert token_claims(result["access_token"])["ver"] == "1.0"
