@@ -65,7 +65,8 @@ def recent(redis: Redis, queue_names: tuple[str, ...], now: datetime) -> list[Fa
     held = []
     for name in queue_names:
         registry = FailedJobRegistry(queue=Queue(name, connection=redis))
-        held += [_from_job(job) for job in Job.fetch_many(registry.get_job_ids(), connection=redis) if job]
+        newest = registry.get_job_ids(0, MAX_KEPT - 1, desc=True)  # RQ keeps failures a year by default
+        held += [_from_job(job) for job in Job.fetch_many(newest, connection=redis) if job]
     kept = []
     for raw in redis.lrange(KEY, 0, -1):
         data = json.loads(raw)
