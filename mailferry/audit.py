@@ -38,6 +38,10 @@ ACTIONS = {
     "salesforce_org.pin": "Salesforce org pin changed",
     "app_only.save": "App-only access changed",
     "app_only.salesforce_user": "Salesforce user mapping changed",
+    "salesforce_integration.connect": "Salesforce integration user connected",
+    "salesforce_integration.disconnect": "Salesforce integration user disconnected",
+    "alerts.save": "Alert settings changed",
+    "retention.save": "Data retention changed",
     "user.remove": "User removed (offboarded)",
 }
 

@@ -349,7 +349,10 @@ def csv_values(tab: Tab, row) -> list:
             _when(row.first_seen_at), _when(row.last_seen_at)]
 
 
-def _cell(value) -> str:
+def spreadsheet_safe_cell(value) -> str:
+    """`value` as CSV text a spreadsheet shows as text, never runs: text starting like a
+    formula (=, +, -, @, a tab or line break; also after leading spaces or in a full-width
+    form) gets a leading quote."""
     text = "" if value is None else str(value)
     if text.startswith(_FORMULA_STARTS):
         return "'" + text
@@ -370,7 +373,8 @@ def csv_rows(open_session: Callable[[], ContextManager[Session]], user_id: int, 
     while True:
         with open_session() as session:
             query = _ordered(_filtered(session, user_id, view), view).offset(offset).limit(CSV_CHUNK)
-            chunk = [[_cell(value) for value in csv_values(tab, row)] for row in session.execute(query).scalars()]
+            chunk = [[spreadsheet_safe_cell(value) for value in csv_values(tab, row)]
+                     for row in session.execute(query).scalars()]
         yield from chunk
         if len(chunk) < CSV_CHUNK:
             return

@@ -230,11 +230,19 @@ def _revoke_sign_in_sessions(config: Config, http: requests.Session, held: _Held
 def revoke_salesforce(config: Config, box: SecretBox, http: requests.Session, sealed: bytes,
                       login_host: str | None) -> bool:
     """Revoke the refresh token (or else the access token) sealed in `sealed`. True when
-    Salesforce confirmed or no longer knew it; False when it could not be asked."""
+    Salesforce confirmed or no longer knew it; False when it could not be asked (also when
+    this process's keys cannot open the tokens)."""
     try:
         tokens = box.open(sealed)
     except SecretUnreadable:
         return False
+    return revoke_salesforce_tokens(config, http, tokens, login_host)
+
+
+def revoke_salesforce_tokens(config: Config, http: requests.Session, tokens: dict, login_host: str | None) -> bool:
+    """Revoke `tokens`' refresh token (which ends its access tokens too), or else its access
+    token, at `login_host` (the deployment's login URL when None); see `revoke_salesforce`.
+    Also what the Connections page calls on a disconnect and on tokens of a refused org."""
     token = tokens.get("refresh_token") or tokens.get("access_token")
     if not token:
         return True
@@ -245,7 +253,7 @@ def revoke_salesforce(config: Config, box: SecretBox, http: requests.Session, se
         oauth.revoke(token)
         return True
     except ProviderError as error:
-        log.warning("offboarding: Salesforce revoke failed: %s", error.code)
+        log.warning("Salesforce revoke failed: %s", error.code)
         return False
 
 

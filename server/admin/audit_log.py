@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select
 
 from mailferry.audit import ACTIONS, RETENTION
 from mailferry.db import utcnow
-from mailferry.history import _cell as csv_cell, csv_text
+from mailferry.history import csv_text, spreadsheet_safe_cell
 from mailferry.models import AuditEntry
 from server.access import admin_required
 from server.extensions import db, db_session
@@ -115,9 +115,10 @@ def _csv_rows(filters: Filters, tenant_id: int, zone: str) -> Iterator[list[str]
     offset = 0
     while True:
         with db_session() as session:
-            chunk = [[csv_cell(value) for value in (iso(e.at), e.actor_name, e.actor_upn, e.action, e.subject,
-                                                    as_json(e.before), as_json(e.after))]
-                     for e in session.execute(filters.query(tenant_id, zone).offset(offset).limit(CSV_CHUNK)).scalars()]
+            entries = session.execute(filters.query(tenant_id, zone).offset(offset).limit(CSV_CHUNK)).scalars()
+            chunk = [[spreadsheet_safe_cell(value) for value in (iso(e.at), e.actor_name, e.actor_upn, e.action,
+                                                                 e.subject, as_json(e.before), as_json(e.after))]
+                     for e in entries]
         yield from chunk
         if len(chunk) < CSV_CHUNK:
             return

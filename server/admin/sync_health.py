@@ -9,9 +9,9 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from mailferry import alert_settings
+from mailferry import alert_settings, audit
 from mailferry.db import utcnow
-from mailferry.models import Tenant
+from mailferry.models import Tenant, User
 from mailferry.sync_health import sync_health
 from server.access import admin_required
 from server.extensions import db, redis_client
@@ -41,8 +41,15 @@ def save_alerts():
     alerts, errors = alert_settings.check(request.form.get("alert_email"), request.form.get("alert_webhook_url"))
     if errors:
         return _render(alerts, errors)
+    before = alert_settings.read(db(), current_user.tenant_id)
     alert_settings.save(db(), current_user.tenant_id, alerts)
+    audit.record(db(), current_user.tenant_id, db().get(User, current_user.id), "alerts.save", "Sync Health alerts",
+                 _audited(before), _audited(alerts))
     db().commit()
     flash("Alerts go to " + " and ".join(filter(None, (alerts.email, alerts.webhook_url)))
           if alerts.enabled else "Alerts are off: no address and no webhook URL.", "success")
     return redirect(url_for("admin.sync_health"))
+
+
+def _audited(alerts: alert_settings.AlertSettings) -> dict:
+    return {"email": alerts.email, "webhook_url": alerts.webhook_url}

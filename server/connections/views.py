@@ -17,13 +17,14 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from mailferry import connection_state, org_pinning
-from mailferry.crypto import SecretBox, SecretUnreadable
+from mailferry import audit, connection_state, org_pinning
+from mailferry.crypto import SecretBox
 from mailferry.models import Connection, Mailbox, User
+from mailferry.offboarding import revoke_salesforce, revoke_salesforce_tokens
 from mailferry.provider_errors import ProviderError
 from mailferry.job_queue import enqueue_maintenance
 from mailferry.provisioning import save_connection
-from mailferry.salesforce_integration import save_integration
+from mailferry.salesforce_integration import integration_of, save_integration
 from mailferry.salesforce_identity import Pkce, SalesforceOAuth, authorize_url, code_from_callback
 from mailferry.tenancy_policy import org_refusal
 from mailferry.tls import https_session
@@ -93,7 +94,7 @@ def salesforce_callback():
     if refusal:  # another org than the tenant's: its tokens are revoked, never stored
         log.warning("Connect Salesforce refused: org %s is not tenant %s's pinned org", identity["org_id"],
                     user.tenant.tid)
-        _revoke_tokens(oauth, tokens)
+        revoke_salesforce_tokens(config(), oauth.session, tokens, pending["login_url"])
         flash(refusal, "error")
         return redirect(url_for("connections.index"))
     if pending.get("target") == INTEGRATION and user.is_admin:
@@ -113,6 +114,8 @@ def salesforce_callback():
 @blueprint.post("/connections/salesforce/disconnect")
 @login_required
 def disconnect_salesforce():
+    if _target() == INTEGRATION:
+        return _disconnect_integration()
     connection = db().execute(
         select(Connection).where(Connection.user_id == current_user.id, Connection.provider == "salesforce")
     ).scalar_one_or_none()
@@ -140,10 +143,13 @@ def _target() -> str:
 def _save_integration(user: User, pending: dict, tokens: dict, identity: dict):
     """The tenant's integration connection (mailferry/salesforce_integration.py); a membership
     run is queued so members are mapped to Salesforce users by email at once."""
-    save_integration(db(), user.tenant, SecretBox(config().encryption_keys).seal(tokens),
-                     account_label=identity.get("username"), external_user_id=identity["user_id"],
-                     external_org_id=identity["org_id"], instance_url=tokens.get("instance_url"),
-                     login_host=pending["login_url"], scopes=tokens.get("scope"))
+    before = _integration_facts(integration_of(db(), user.tenant_id))
+    connection = save_integration(db(), user.tenant, SecretBox(config().encryption_keys).seal(tokens),
+                                  account_label=identity.get("username"), external_user_id=identity["user_id"],
+                                  external_org_id=identity["org_id"], instance_url=tokens.get("instance_url"),
+                                  login_host=pending["login_url"], scopes=tokens.get("scope"))
+    audit.record(db(), user.tenant_id, user, "salesforce_integration.connect", "Salesforce integration user",
+                 before, _integration_facts(connection))
     db().commit()
     try:
         enqueue_maintenance(redis_client(), "sync_group_members")
@@ -152,6 +158,36 @@ def _save_integration(user: User, pending: dict, tokens: dict, identity: dict):
     flash(f"Salesforce integration connected as {identity.get('username') or identity['user_id']}: members "
           "without a connection of their own are recorded through it.", "success")
     return redirect(url_for("admin.app_only"))
+
+
+def _disconnect_integration():
+    """An admin disconnects the tenant's integration user (App-only access page): its tokens
+    revoked at Salesforce and deleted here, like a user's own disconnect; members without a
+    connection of their own then wait for the next integration user."""
+    user = db().get(User, current_user.id)
+    connection = integration_of(db(), user.tenant_id)
+    if connection is None or connection.status == connection_state.DISCONNECTED:
+        flash("The Salesforce integration user was not connected.", "info")
+        return redirect(url_for("admin.app_only"))
+    before = _integration_facts(connection)
+    revoked = _revoke(connection)
+    connection_state.disconnected(connection)
+    audit.record(db(), user.tenant_id, user, "salesforce_integration.disconnect", "Salesforce integration user",
+                 before, {**_integration_facts(connection), "revoked_at_salesforce": revoked})
+    db().commit()
+    flash("Salesforce integration user disconnected: " + (
+        "its access was revoked and its tokens deleted." if revoked else
+        "Mailferry deleted its tokens, but Salesforce could not be reached to revoke them; revoke Mailferry in "
+        "Salesforce under Settings → Connected Apps OAuth Usage to be sure."), "success" if revoked else "warning")
+    return redirect(url_for("admin.app_only"))
+
+
+def _integration_facts(connection: Connection | None) -> dict:
+    """What an audit entry keeps of the tenant's integration connection (never its tokens)."""
+    if connection is None:
+        return {"status": None, "account": None, "org_id": None}
+    return {"status": connection.status, "account": connection.account_label or connection.external_user_id,
+            "org_id": connection.external_org_id}
 
 
 def _previous_login_host() -> str | None:
@@ -169,29 +205,10 @@ def _oauth(login_url: str) -> SalesforceOAuth:
 
 
 def _revoke(connection: Connection) -> bool:
-    """Revoke the refresh token (which ends its access tokens too). True when Salesforce
-    confirmed or no longer knew the token; False when it could not be asked."""
+    """Revoke the connection's refresh token (`mailferry.offboarding.revoke_salesforce`):
+    True when Salesforce confirmed or no longer knew it, False when it could not be asked."""
     if not connection.sealed_secrets:
         return True
-    try:
-        tokens = SecretBox(config().encryption_keys).open(connection.sealed_secrets)
-    except SecretUnreadable:
-        return False
-    oauth = _oauth(connection.login_host or config().salesforce_login_url)
-    try:
-        return _revoke_tokens(oauth, tokens)
-    finally:
-        oauth.session.close()
-
-
-def _revoke_tokens(oauth: SalesforceOAuth, tokens: dict) -> bool:
-    """Revoke `tokens`' refresh token (or its access token); see `_revoke`."""
-    token = tokens.get("refresh_token") or tokens.get("access_token")
-    if not token:
-        return True
-    try:
-        oauth.revoke(token)
-        return True
-    except ProviderError as error:
-        log.warning("Salesforce revoke failed: %s", error.code)
-        return False
+    with https_session(config().client_ca_file) as http:
+        return revoke_salesforce(config(), SecretBox(config().encryption_keys), http, connection.sealed_secrets,
+                                 connection.login_host)

@@ -12,13 +12,17 @@ import pytest
 from redis import Redis
 from rq import Queue
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mailferry.db import utcnow
 from mailferry.job_queue import MAINTENANCE_QUEUE
-from mailferry.models import AuditEntry
+from mailferry.models import AuditEntry, Connection, User
+from tests.server.security.flows import allow_salesforce, demo_user, salesforce_user_id, sign_in_with_microsoft
 from tests.server.settings.helpers import csrf_token, elements
 
+INTEGRATION_USER = "hannah.becker@contoso-demo.com.crm"
 GROUP_ID = "2f8e2a4c-5d1b-4c3e-9a7f-0b6d8e1f2a3c"
+ACTIONS_ON_THE_PAGES = 10  # the entries `_every_admin_action` writes
 DEFAULTS_FORM = {"enabled": "on", "sync_mode": "sync_all", "crm_category": "CRM", "donotsync_category": "DoNotSync",
                  "prevent_delete": "on", "time_zone": "UTC", "folders": "inbox\nsentitems", "sync_frequency_minutes": "5"}
 
@@ -70,6 +74,8 @@ def _every_admin_action(client, rep_id: int) -> None:
     _post(client, "/admin/app-only", {"app_only_enabled": "on", "group_id": GROUP_ID})
     _post(client, f"/admin/app-only/users/{rep_id}/salesforce-user", {"salesforce_user_id": "005000000000001"},
           page="/admin/app-only")
+    _post(client, "/admin/sync-health/alerts", {"alert_email": "ops@acme.example", "alert_webhook_url": ""},
+          page="/admin/sync-health")
 
 
 def test_every_admin_action_on_the_pages_writes_one_entry_with_before_and_after(
@@ -79,7 +85,7 @@ def test_every_admin_action_on_the_pages_writes_one_entry_with_before_and_after(
     entries = _entries(tenant_world, tenant_id)
     assert [e[0] for e in entries] == ["global_exclusions.save", "smart_addresses.save", "tenant_defaults.save",
                                        "api_budget.save", "admin.grant", "admin.revoke", "salesforce_org.pin",
-                                       "app_only.save", "app_only.salesforce_user"]
+                                       "app_only.save", "app_only.salesforce_user", "alerts.save"]
     assert {(e[1], e[2]) for e in entries} == {(admin_id, admin_upn)}
     by_action = {e[0]: e[3:] for e in entries}
     assert by_action["global_exclusions.save"] == ("Global Exclusion List", [],
@@ -98,6 +104,8 @@ def test_every_admin_action_on_the_pages_writes_one_entry_with_before_and_after(
                                               {"enabled": True, "group_id": GROUP_ID})
     assert by_action["app_only.salesforce_user"] == (rep_upn, {"salesforce_user_id": None},
                                                      {"salesforce_user_id": "005000000000001"})
+    assert by_action["alerts.save"] == ("Sync Health alerts", {"email": None, "webhook_url": None},
+                                         {"email": "ops@acme.example", "webhook_url": None})
 
 
 def test_a_save_that_changes_nothing_writes_no_entry(tenant_world, web_client, sign_in_client):
@@ -113,15 +121,15 @@ def test_the_page_filters_by_action_actor_and_dates_and_the_csv_has_the_selectio
     _every_admin_action(web_client, rep_id)
     page = web_client.get("/admin/audit")
     assert page.status_code == 200
-    assert len(elements(page.get_data(as_text=True), "audit-row")) == 9
+    assert len(elements(page.get_data(as_text=True), "audit-row")) == ACTIONS_ON_THE_PAGES
     grants = elements(web_client.get("/admin/audit?action=admin.grant").get_data(as_text=True), "audit-row")
     assert [row["data-action"] for row in grants] == ["admin.grant"]
     assert len(elements(web_client.get(f"/admin/audit?actor={admin_upn.upper()[:6]}").get_data(as_text=True),
-                        "audit-row")) == 9
+                        "audit-row")) == ACTIONS_ON_THE_PAGES
     assert elements(web_client.get("/admin/audit?actor=nobody-like-this").get_data(as_text=True), "audit-row") == []
     today, tomorrow = utcnow().date(), utcnow().date() + timedelta(days=1)
     assert len(elements(web_client.get(f"/admin/audit?since={today}&until={today}").get_data(as_text=True),
-                        "audit-row")) == 9
+                        "audit-row")) == ACTIONS_ON_THE_PAGES
     assert elements(web_client.get(f"/admin/audit?since={tomorrow}").get_data(as_text=True), "audit-row") == []
     assert web_client.get("/admin/audit?since=yesterday").status_code == 400
 
@@ -132,7 +140,7 @@ def test_the_page_filters_by_action_actor_and_dates_and_the_csv_has_the_selectio
     assert [row[1:5] for row in rows[1:]] == [["Ada Admin", admin_upn, "admin.revoke", rep_upn]]
     assert '"role": "admin"' in rows[1][5] and '"role": "user"' in rows[1][6]
     everything = list(csv.reader(io.StringIO(web_client.get("/admin/audit.csv").get_data(as_text=True))))
-    assert len(everything) == 1 + 9
+    assert len(everything) == 1 + ACTIONS_ON_THE_PAGES
 
 
 def test_an_admin_sees_and_exports_only_their_own_tenants_entries(tenant_world, web_client, sign_in_client, app):
@@ -173,3 +181,40 @@ def test_the_periodic_purge_drops_entries_older_than_a_year_and_keeps_the_rest(t
     tenant_world.commit()
     assert result["audit_purged"] == 1
     assert tenant_world.read(select(AuditEntry.subject).where(AuditEntry.tenant_id == tenant.id)) == [("364 days ago",)]
+
+
+def test_connecting_and_disconnecting_the_salesforce_integration_user_writes_entries_without_tokens(
+        cleared_security_stack, client_session):
+    """The App-only access page's Connect (the Salesforce OAuth flow with the tenant as
+    target, through the sandbox) and Disconnect (revoked at Salesforce) are both audited."""
+    stack = cleared_security_stack
+    admin = stack.app.test_client()
+    admin.environ_base["wsgi.url_scheme"] = "https"
+    admin.environ_base["HTTP_REFERER"] = "https://localhost/"
+    signed_in = sign_in_with_microsoft(admin, client_session,
+                                       demo_user(client_session, stack.config.sandbox_microsoft_url)["id"])
+    assert signed_in.status_code == 302  # the demo's first user: the tenant's admin
+    started = admin.post("/connections/salesforce/connect", data={
+        "csrf_token": csrf_token(admin, "/admin/app-only"), "login_host": "configured", "target": "tenant"})
+    callback = allow_salesforce(client_session, started.location, salesforce_user_id(
+        client_session, stack.config.sandbox_salesforce_url, INTEGRATION_USER))
+    assert admin.get(callback.removeprefix(stack.config.base_url)).location == "/admin/app-only"
+    disconnected = admin.post("/connections/salesforce/disconnect", data={
+        "csrf_token": csrf_token(admin, "/admin/app-only"), "target": "tenant"})
+    assert disconnected.status_code == 302 and disconnected.location == "/admin/app-only"
+
+    with Session(stack.engine) as session:
+        admin_upn = session.execute(select(User.upn)).scalar_one()
+        [integration] = session.execute(select(Connection).where(Connection.user_id.is_(None))).scalars()
+        assert (integration.status, integration.sealed_secrets) == ("disconnected", None)
+        entries = session.execute(select(AuditEntry.action, AuditEntry.actor_upn, AuditEntry.before, AuditEntry.after)
+                                  .order_by(AuditEntry.id)).all()
+    org_id = entries[0][3]["org_id"]
+    assert org_id and org_id.startswith("00D")
+    assert entries == [
+        ("salesforce_integration.connect", admin_upn, {"status": None, "account": None, "org_id": None},
+         {"status": "connected", "account": INTEGRATION_USER, "org_id": org_id}),
+        ("salesforce_integration.disconnect", admin_upn,
+         {"status": "connected", "account": INTEGRATION_USER, "org_id": org_id},
+         {"status": "disconnected", "account": INTEGRATION_USER, "org_id": org_id, "revoked_at_salesforce": True}),
+    ]
