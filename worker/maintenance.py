@@ -55,7 +55,8 @@ def due_mailboxes(session: Session, now: datetime) -> list[int]:
 def expire_and_purge(session: Session, now: datetime) -> dict:
     """SPEC section 4: an email is attempted for its window (30 days from first seen), then
     leaves the Unresolved tab; history and Unmatched rows are kept for the tenant's
-    retention (30 days), then purged."""
+    retention (`Tenant.retention_days`, 30 by default, set on the admin's Defaults page:
+    mailferry/data_retention.py), then purged."""
     expired = email_state.expired(session, now)
     purged = unmatched = 0
     for tenant in session.execute(select(Tenant)).scalars():

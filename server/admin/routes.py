@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from mailferry import admins, global_exclusions, org_pinning
 from mailferry.admin_overview import budget_overview, users_overview
+from mailferry.data_retention import LONGEST_DAYS as RETENTION_LONGEST_DAYS, save_retention_days
 from mailferry.db import utcnow
 from mailferry.models import IgnoreEntry, OmittedDailyCount, Tenant, User
 from mailferry.settings_catalog import CATALOGUE
@@ -131,12 +132,38 @@ def defaults():
         db().rollback()
         errors = result.errors
         shown.update(values)
+    return _defaults_page(tenant, state, shown, locks, errors)
+
+
+@blueprint.post("/defaults/retention")
+@admin_required
+def save_retention():
+    """The Defaults page's Data retention form (mailferry/data_retention.py)."""
+    tenant = _tenant()
+    typed = request.form.get("retention_days", "")
+    error = save_retention_days(db(), tenant, typed, actor=_me())
+    if error is None:
+        db().commit()
+        flash(f"Sync History and Unmatched rows are now kept {tenant.retention_days} days, then purged "
+              "(within the hour).", "success")
+        return redirect(url_for("admin.defaults"))
+    db().rollback()
+    tenant = _tenant()
+    state = tenant_defaults_state(db(), tenant.id)
+    return _defaults_page(tenant, state, {key: stored_form(state.values[key]) for key in EDIT_KEYS},
+                          set(state.locked), {}, retention_shown=typed, retention_error=error)
+
+
+def _defaults_page(tenant: Tenant, state, shown: dict, locks: set, errors: dict[str, str], *,
+                   retention_shown: str | None = None, retention_error: str | None = None):
     shown["folders"] = shown["folders"] if isinstance(shown["folders"], str) else folders_text(shown["folders"])
     # The same keys, in the same order, as the user's Edit page (server/settings/form.py).
     return render_template("admin/defaults.html", keys=EDIT_KEYS, boolean_keys=BOOLEAN_KEYS,
                            shown=shown, locks=locks, state=state, errors=errors,
-                           catalogue=CATALOGUE, sync_modes=SYNC_MODES, time_zones=time_zones()), (
-        422 if errors else 200)
+                           catalogue=CATALOGUE, sync_modes=SYNC_MODES, time_zones=time_zones(),
+                           retention_days=tenant.retention_days if retention_shown is None else retention_shown,
+                           retention_error=retention_error, retention_shortest=tenant.attempt_window_days,
+                           retention_longest=RETENTION_LONGEST_DAYS), (422 if errors or retention_error else 200)
 
 
 @blueprint.get("/users")

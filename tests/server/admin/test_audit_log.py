@@ -22,7 +22,7 @@ from tests.server.settings.helpers import csrf_token, elements
 
 INTEGRATION_USER = "hannah.becker@contoso-demo.com.crm"
 GROUP_ID = "2f8e2a4c-5d1b-4c3e-9a7f-0b6d8e1f2a3c"
-ACTIONS_ON_THE_PAGES = 10  # the entries `_every_admin_action` writes
+ACTIONS_ON_THE_PAGES = 11  # the entries `_every_admin_action` writes
 DEFAULTS_FORM = {"enabled": "on", "sync_mode": "sync_all", "crm_category": "CRM", "donotsync_category": "DoNotSync",
                  "prevent_delete": "on", "time_zone": "UTC", "folders": "inbox\nsentitems", "sync_frequency_minutes": "5"}
 
@@ -74,6 +74,7 @@ def _every_admin_action(client, rep_id: int) -> None:
     _post(client, "/admin/app-only", {"app_only_enabled": "on", "group_id": GROUP_ID})
     _post(client, f"/admin/app-only/users/{rep_id}/salesforce-user", {"salesforce_user_id": "005000000000001"},
           page="/admin/app-only")
+    _post(client, "/admin/defaults/retention", {"retention_days": "90"}, page="/admin/defaults")
     _post(client, "/admin/sync-health/alerts", {"alert_email": "ops@acme.example", "alert_webhook_url": ""},
           page="/admin/sync-health")
 
@@ -85,7 +86,8 @@ def test_every_admin_action_on_the_pages_writes_one_entry_with_before_and_after(
     entries = _entries(tenant_world, tenant_id)
     assert [e[0] for e in entries] == ["global_exclusions.save", "smart_addresses.save", "tenant_defaults.save",
                                        "api_budget.save", "admin.grant", "admin.revoke", "salesforce_org.pin",
-                                       "app_only.save", "app_only.salesforce_user", "alerts.save"]
+                                       "app_only.save", "app_only.salesforce_user", "retention.save",
+                                       "alerts.save"]
     assert {(e[1], e[2]) for e in entries} == {(admin_id, admin_upn)}
     by_action = {e[0]: e[3:] for e in entries}
     assert by_action["global_exclusions.save"] == ("Global Exclusion List", [],
@@ -104,6 +106,7 @@ def test_every_admin_action_on_the_pages_writes_one_entry_with_before_and_after(
                                               {"enabled": True, "group_id": GROUP_ID})
     assert by_action["app_only.salesforce_user"] == (rep_upn, {"salesforce_user_id": None},
                                                      {"salesforce_user_id": "005000000000001"})
+    assert by_action["retention.save"][1:] == ({"retention_days": 30}, {"retention_days": 90})
     assert by_action["alerts.save"] == ("Sync Health alerts", {"email": None, "webhook_url": None},
                                          {"email": "ops@acme.example", "webhook_url": None})
 
