@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from cryptography import x509
 from cryptography.fernet import Fernet
@@ -42,11 +42,24 @@ METRICS_TOKEN_MIN_LENGTH = 24
 MULTI_TENANT = "organizations"
 _TENANT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _ORG_ID = re.compile(r"00D[0-9A-Za-z]{12}(?:[0-9A-Za-z]{3})?")
+_YES, _NO = {"yes", "true", "1", "on"}, {"no", "false", "0", "off", ""}
 _TENANT_DOMAIN = re.compile(r"(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
 class ConfigError(ValueError):
     """A setting is missing or wrong; the message names the variable and the fix."""
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """MAILFERRY_SMTP_URL: where alert emails go (worker/alert_email.py sends them)."""
+
+    host: str
+    port: int
+    starttls: bool
+    sender: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -112,6 +125,8 @@ class Config:
     # Who may read /metrics (server/metrics.py): a bearer token, or clients in these networks.
     metrics_token: str = field(default="", repr=False)
     metrics_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # MAILFERRY_SMTP_URL: the server alert emails go through; None: alerts by webhook only.
+    smtp: SmtpServer | None = None
 
     @property
     def is_demo(self) -> bool:
@@ -201,6 +216,7 @@ def load_config(environ: Mapping[str, str] | None = None, *, read_dotenv: bool =
             return env.get(name)
         return _generated_secret(data_dir, file_name, make)
 
+    base_url = env.https_url("MAILFERRY_BASE_URL", f"https://localhost:{web_port}")
     config = Config(
         environment=environment,
         data_dir=data_dir,
@@ -211,7 +227,7 @@ def load_config(environ: Mapping[str, str] | None = None, *, read_dotenv: bool =
         secret_key=secret("MAILFERRY_SECRET_KEY", "secret-key", _token),
         encryption_keys=env.fernet_keys(
             "MAILFERRY_ENCRYPTION_KEYS", secret("MAILFERRY_ENCRYPTION_KEYS", "encryption-key", _fernet_key)),
-        base_url=env.https_url("MAILFERRY_BASE_URL", f"https://localhost:{web_port}"),
+        base_url=base_url,
         web_host=env.get("MAILFERRY_HOST") or "127.0.0.1",
         web_port=web_port,
         web_threads=env.integer("MAILFERRY_WEB_THREADS", 16, 1, 256),
@@ -248,6 +264,7 @@ def load_config(environ: Mapping[str, str] | None = None, *, read_dotenv: bool =
         metrics_dir=env.path("PROMETHEUS_MULTIPROC_DIR", data_dir / "metrics"),
         metrics_token=env.token("MAILFERRY_METRICS_TOKEN", METRICS_TOKEN_MIN_LENGTH),
         metrics_networks=env.networks("MAILFERRY_METRICS_NETWORKS", "the addresses of your Prometheus servers"),
+        smtp=env.smtp_url("MAILFERRY_SMTP_URL", base_url),
         salesforce_allowed_hosts=env.host_rules("SALESFORCE_ALLOWED_HOSTS"),
         allowed_tenants=env.tenants("MAILFERRY_ALLOWED_TENANTS"),
         salesforce_org_ids=env.org_pins("MAILFERRY_SALESFORCE_ORG_IDS"),
@@ -407,6 +424,35 @@ class _Reader:
         if 0 < len(value) < min_length:
             raise ConfigError(f"{name} is shorter than {min_length} characters: " + SECRET_KEY_HINT)
         return value
+
+    def smtp_url(self, name: str, base_url: str) -> SmtpServer | None:
+        """smtp://[user:password@]host[:port][?starttls=yes&from=alerts@example.com]: port 25
+        unless given; `starttls=yes` upgrades the connection before anything is sent and is
+        required with a password (it would cross the network in clear); the sender defaults
+        to mailferry@<the host of MAILFERRY_BASE_URL>. Messages never show the password."""
+        raw = self.get(name)
+        if not raw:
+            return None
+        parts = urlsplit(raw)
+        shown = raw.replace(f":{parts.password}@", ":…@") if parts.password else raw
+        if parts.scheme != "smtp" or not parts.hostname:
+            raise ConfigError(f"{name}={shown} is not smtp://host[:port]: "
+                              "e.g. smtp://mail.example.com:587?starttls=yes")
+        try:
+            port = parts.port or 25
+        except ValueError:
+            raise ConfigError(f"{name}={shown}: the port is not a number from 1 to 65535") from None
+        query = {key: values[-1].strip() for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
+        starttls = query.get("starttls", "").lower()
+        if starttls not in _YES | _NO:
+            raise ConfigError(f"{name}: starttls={starttls!r} is neither yes nor no: use ?starttls=yes or leave it out")
+        if parts.password and starttls not in _YES:
+            raise ConfigError(f"{name} has a password but no starttls=yes: it would cross the network in clear; "
+                              "add ?starttls=yes")
+        sender = query.get("from") or f"mailferry@{urlsplit(base_url).hostname}"
+        return SmtpServer(parts.hostname, port, starttls in _YES, sender,
+                          unquote(parts.username) if parts.username else None,
+                          unquote(parts.password) if parts.password else None)
 
     def port(self, name: str, default: int) -> int:
         return self.integer(name, default, 1, 65535)

@@ -174,3 +174,31 @@ def test_a_client_certificate_file_must_hold_the_certificate_and_its_key(base_en
 def test_a_client_ca_file_that_does_not_exist_is_refused(base_env, tmp_path):
     with pytest.raises(ConfigError, match=r"^MAILFERRY_CLIENT_CA_FILE='.*missing.pem' is not a file"):
         load_config({**base_env, "MAILFERRY_CLIENT_CA_FILE": str(tmp_path / "missing.pem")})
+
+
+@pytest.mark.parametrize(("value", "refusal"), [
+    ("mail.example.com:25", "is not smtp://host[:port]: e.g. smtp://mail.example.com:587?starttls=yes"),
+    ("smtp://mail.example.com:99999", "the port is not a number from 1 to 65535"),
+    ("smtp://mail.example.com?starttls=maybe", "starttls='maybe' is neither yes nor no"),
+    ("smtp://alerts:s3cret@mail.example.com:587", "has a password but no starttls=yes"),
+])
+def test_an_unusable_smtp_url_stops_start_up_naming_the_variable_and_never_the_password(base_env, value, refusal):
+    with pytest.raises(ConfigError) as refused:
+        load_config({**base_env, "MAILFERRY_SMTP_URL": value})
+    assert str(refused.value).startswith("MAILFERRY_SMTP_URL")
+    assert refusal in str(refused.value)
+    assert "s3cret" not in str(refused.value)
+
+
+def test_the_smtp_url_is_read_at_start_up_and_the_sender_defaults_to_mailferry_at_the_base_urls_host(base_env):
+    assert load_config(base_env).smtp is None  # unset: alerts by webhook only
+    plain = load_config({**base_env, "MAILFERRY_BASE_URL": "https://mailferry.example.com",
+                         "MAILFERRY_SMTP_URL": "smtp://relay.example.com"}).smtp
+    assert (plain.host, plain.port, plain.starttls, plain.sender, plain.username) == (
+        "relay.example.com", 25, False, "mailferry@mailferry.example.com", None)
+    login = load_config({**base_env, "MAILFERRY_SMTP_URL":
+                         "smtp://alerts%40acme.example:s%3Acret@mail.acme.example:587?starttls=yes&from=ops@acme.example"
+                         }).smtp
+    assert (login.host, login.port, login.starttls, login.sender, login.username, login.password) == (
+        "mail.acme.example", 587, True, "ops@acme.example", "alerts@acme.example", "s:cret")
+    assert "s:cret" not in repr(load_config({**base_env, "MAILFERRY_SMTP_URL": "smtp://u:s%3Acret@h?starttls=yes"}))

@@ -26,7 +26,7 @@ import requests
 from sqlalchemy import select
 
 from mailferry import alert_settings
-from mailferry.config import ConfigError
+from mailferry.config import SmtpServer
 from mailferry.models import Tenant
 from mailferry.sync_health import day_errors, disconnected_longer_than, mailbox_health
 from worker import alert_email
@@ -76,11 +76,7 @@ def send_all(rt, now: datetime) -> list[str]:
     was sent ("<tenant id>:<condition>:<subject>:<channel>")."""
     with rt.session() as session:
         tenant_ids = session.execute(select(Tenant.id)).scalars().all()
-    try:
-        smtp = alert_email.smtp_server(rt.config.base_url)
-    except ConfigError as error:
-        log.error("alert emails are not sent: %s", error)
-        smtp = None
+    smtp = rt.config.smtp  # MAILFERRY_SMTP_URL, checked at start-up
     sent = []
     for tenant_id in tenant_ids:
         with rt.session() as session:
@@ -99,7 +95,7 @@ def send_all(rt, now: datetime) -> list[str]:
 
 
 def _send(rt, tenant_id: int, tenant_name: str, settings: alert_settings.AlertSettings,
-          smtp: alert_email.SmtpServer | None, alert: Alert, now: datetime) -> list[str]:
+          smtp: SmtpServer | None, alert: Alert, now: datetime) -> list[str]:
     channels = []
     if settings.webhook_url:
         channels.append(("webhook", settings.webhook_url, partial(_post_webhook, rt)))
@@ -129,7 +125,7 @@ def _post_webhook(rt, url: str, tenant_name: str, alert: Alert, now: datetime) -
     rt.http.post(url, json=payload, timeout=_WEBHOOK_TIMEOUT_SECONDS).raise_for_status()
 
 
-def _email(rt, smtp: alert_email.SmtpServer, to: str, tenant_name: str, alert: Alert, now: datetime) -> None:
+def _email(rt, smtp: SmtpServer, to: str, tenant_name: str, alert: Alert, now: datetime) -> None:
     facts = "\n".join(f"{key}: {value}" for key, value in alert.facts.items() if value is not None)
     alert_email.send(smtp, rt.config.client_ca_file, to,
                      f"Mailferry alert for {tenant_name}: {CONDITION_LABELS[alert.condition]}",
