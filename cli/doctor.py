@@ -3,8 +3,9 @@
 One line per check: `ok`, `WARN` (worth knowing, does not fail) or `FAIL` with the problem and
 its fix; the exit code is 1 when any failed. A production configuration that refuses the
 demo's defaults never gets here: `load_config` lists every refused setting (exit code 2). In
-production doctor also reaches Entra, Graph, Salesforce and the public base URL
-(cli/reachability.py) with the outbound CA the processes use.
+production doctor also reaches Entra, Graph, Salesforce, the public base URL and, when
+MAILFERRY_SMTP_URL is set, the alerts' SMTP server (cli/reachability.py) with the outbound CA
+the processes use.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def checks_for(config: Config, *, proxy: bool) -> list[tuple[str, Check]]:
         ("microsoft graph", reachability.graph),
         ("salesforce login", reachability.salesforce_login),
         ("public base url", reachability.public_base_url),
-    ]
+    ] + ([("smtp", reachability.smtp_server)] if config.smtp else [])
 
 
 def _development_certificates(config: Config) -> str | None:

@@ -2,12 +2,15 @@
 the outbound CA (`config.client_ca_file`: MAILFERRY_CLIENT_CA_FILE, else certifi's public
 CAs), and why not: the checks `mailferry doctor` runs in production.
 
+`smtp_server` reaches the SMTP server of MAILFERRY_SMTP_URL when one is set.
+
 Each check returns None when reached, else one line naming the host, the failure (a TLS
 verification failure as such) and the fix.
 """
 
 from __future__ import annotations
 
+import smtplib
 import ssl
 from urllib.parse import urlsplit
 
@@ -17,6 +20,8 @@ from mailferry.config import Config
 from mailferry.tls import https_session
 
 TIMEOUT_S = 10
+# An SMTP server greets at once; a slow one holds doctor's other checks up.
+SMTP_TIMEOUT_S = 5
 
 
 def entra_discovery(config: Config) -> str | None:
@@ -64,20 +69,60 @@ def _get(config: Config, url: str) -> tuple[requests.Response | None, str | None
             return None, _failure(config, url, error)
 
 
+def smtp_server(config: Config) -> str | None:
+    """MAILFERRY_SMTP_URL's server, where alert emails go (worker/alert_email.py): it greets
+    and answers EHLO within SMTP_TIMEOUT_S, and with `starttls=yes` upgrades to TLS verified
+    with the outbound CA, as the workers' alert emails do. Nothing is sent, no login tried."""
+    server = config.smtp
+    where = f"{server.host}:{server.port}"
+    try:
+        with smtplib.SMTP(server.host, server.port, timeout=SMTP_TIMEOUT_S) as smtp:
+            if server.starttls:
+                ca_file = config.client_ca_file
+                smtp.starttls(context=ssl.create_default_context(cafile=str(ca_file) if ca_file else None))
+            smtp.noop()
+    except ssl.SSLCertVerificationError as error:
+        return _tls_failure(config, where, error.verify_message)
+    except ssl.SSLError as error:
+        return _tls_failure(config, where, type(error).__name__)
+    except smtplib.SMTPNotSupportedError:
+        return (f"{where} does not offer STARTTLS, which MAILFERRY_SMTP_URL asks for (starttls=yes): use the "
+                "server's submission port that does (usually 587)")
+    except smtplib.SMTPException as error:  # it answered, but not as a mail server that takes us
+        return f"{where}: the SMTP server refused ({type(error).__name__}: {error}): check MAILFERRY_SMTP_URL"
+    except TimeoutError:
+        return _no_answer(where, SMTP_TIMEOUT_S)
+    except OSError as error:
+        return _unreachable(where, error.strerror or type(error).__name__)
+    return None
+
+
 def _failure(config: Config, url: str, error: requests.RequestException) -> str:
     host = urlsplit(url).netloc
     verification = _cause(error, ssl.SSLCertVerificationError)
     if verification is not None or isinstance(error, requests.exceptions.SSLError):
         reason = verification.verify_message if verification is not None else type(_cause(error, ssl.SSLError)
                                                                                     or error).__name__
-        trusted = (f"the CA bundle MAILFERRY_CLIENT_CA_FILE={config.outbound_ca_file}" if config.outbound_ca_file
-                   else "the public CAs (MAILFERRY_CLIENT_CA_FILE is unset)")
-        return (f"{host}: TLS verification failed ({reason}) against {trusted}: when a proxy inspects TLS or the host "
-                "has a private CA, set MAILFERRY_CLIENT_CA_FILE to a PEM bundle holding that CA")
+        return _tls_failure(config, host, reason)
     if isinstance(error, requests.Timeout):
-        return f"{host}: no answer within {TIMEOUT_S} s: check the firewall and any outbound proxy"
+        return _no_answer(host, TIMEOUT_S)
     refused = _cause(error, OSError)
-    reason = (refused.strerror if refused is not None and refused.strerror else None) or type(error).__name__
+    return _unreachable(host, (refused.strerror if refused is not None and refused.strerror else None)
+                        or type(error).__name__)
+
+
+def _tls_failure(config: Config, host: str, reason: str) -> str:
+    trusted = (f"the CA bundle MAILFERRY_CLIENT_CA_FILE={config.outbound_ca_file}" if config.outbound_ca_file
+               else "the public CAs (MAILFERRY_CLIENT_CA_FILE is unset)")
+    return (f"{host}: TLS verification failed ({reason}) against {trusted}: when a proxy inspects TLS or the host "
+            "has a private CA, set MAILFERRY_CLIENT_CA_FILE to a PEM bundle holding that CA")
+
+
+def _no_answer(host: str, seconds: int) -> str:
+    return f"{host}: no answer within {seconds} s: check the firewall and any outbound proxy"
+
+
+def _unreachable(host: str, reason: str) -> str:
     return f"{host}: cannot connect ({reason}): check the host name, the firewall and any outbound proxy"
 
 

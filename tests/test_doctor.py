@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 import socket
+import ssl
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from cli.doctor import diagnose, sqlite_on_network_file_system
 from cli.processes import free_port
@@ -183,3 +185,59 @@ def test_doctor_in_the_demo_checks_certificates_database_and_redis_only(migrated
                        DATABASE_URL=migrated_database_url, REDIS_URL=redis_url)
     assert (result.returncode, result.stdout.splitlines()) == (
         0, ["environment: demo", "  ok   certificates", "  ok   database", "  ok   redis"]), result.stderr
+
+
+@pytest.fixture
+def smtp_port(certs):
+    """`smtp_port(starttls=True)`: a local aiosmtpd server's port, offering STARTTLS with the
+    test CA's localhost certificate (or not at all), as alert emails meet it."""
+    controllers = []
+
+    def start(starttls: bool = True) -> int:
+        context = None
+        if starttls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(certs.server_cert, certs.server_key)
+        controller = Controller(Sink(), hostname="127.0.0.1", port=free_port(), tls_context=context,
+                                require_starttls=starttls)
+        controller.start()
+        controllers.append(controller)
+        return controller.port
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+class Sink:
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        return "250 OK"
+
+
+def test_the_smtp_server_of_alert_emails_is_reached_over_starttls_when_it_is_set(reachable, tmp_path, capsys,
+                                                                                  smtp_port):
+    _, lines = doctor(tmp_path, capsys, **reachable)
+    assert "smtp" not in lines  # unset: no alert emails, nothing to reach
+
+    port = smtp_port()
+    code, lines = doctor(tmp_path, capsys, **reachable, MAILFERRY_SMTP_URL=f"smtp://localhost:{port}?starttls=yes")
+    assert lines["smtp"] == "ok   smtp" and code == 0
+
+    other_ca = issue_public_certificate(tmp_path / "other", "unused.example.com").ca_file
+    code, lines = doctor(tmp_path, capsys, **{**reachable, "MAILFERRY_CLIENT_CA_FILE": str(other_ca)},
+                         MAILFERRY_SMTP_URL=f"smtp://localhost:{port}?starttls=yes")
+    assert code == 1
+    assert lines["smtp"] == (
+        f"FAIL smtp: localhost:{port}: TLS verification failed (unable to get local issuer certificate) against the "
+        f"CA bundle MAILFERRY_CLIENT_CA_FILE={other_ca}: when a proxy inspects TLS or the host has a private CA, set "
+        "MAILFERRY_CLIENT_CA_FILE to a PEM bundle holding that CA")
+
+    plain = smtp_port(starttls=False)
+    _, lines = doctor(tmp_path, capsys, **reachable, MAILFERRY_SMTP_URL=f"smtp://localhost:{plain}?starttls=yes")
+    assert lines["smtp"] == (f"FAIL smtp: localhost:{plain} does not offer STARTTLS, which MAILFERRY_SMTP_URL asks "
+                             "for (starttls=yes): use the server's submission port that does (usually 587)")
+
+    closed = free_port()
+    _, lines = doctor(tmp_path, capsys, **reachable, MAILFERRY_SMTP_URL=f"smtp://localhost:{closed}")
+    assert lines["smtp"] == (f"FAIL smtp: localhost:{closed}: cannot connect (Connection refused): check the host "
+                             "name, the firewall and any outbound proxy")
