@@ -7,6 +7,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
+
+from mailferry.logging_setup import JsonFormatter, configured_format
 
 #: The access log behind a proxy (one line per request, on standard output): Apache's
 #: combined format with the path instead of the whole request line (query strings carry
@@ -16,6 +19,19 @@ ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %({conten
 #: The Unix socket is created mode 0660: the proxy must run as its owner or in its group, and
 #: no other local user can connect past the proxy (the socket is a trusted peer).
 SOCKET_UMASK = 0o117
+
+
+class _GunicornLogger(Logger):
+    """gunicorn's logger (its `logger_class` setting), its error log in JSON when the process's
+    logging set-up is (mailferry/logging_setup.py). gunicorn keeps its error log apart from the
+    root logger's handler (it does not propagate) and rebuilds it at each `setup`, the first
+    and every reload, so the formatter is swapped there. Its text lines stay gunicorn's own."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        if configured_format() == "json":
+            for handler in self.error_log.handlers:
+                handler.setFormatter(JsonFormatter())
 
 
 class _Application(BaseApplication):
@@ -45,6 +61,7 @@ def _options(*, bind: str, name: str, threads: int, processes: int, log_level: s
         "loglevel": log_level,
         "accesslog": None,
         "errorlog": "-",
+        "logger_class": _GunicornLogger,
         # Several gunicorn instances run side by side (web, sandbox); the runtime control
         # socket would make them share one default path, and we drive them by signals.
         "control_socket_disable": True,

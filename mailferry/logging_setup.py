@@ -85,15 +85,34 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
+#: The format `configure_logging` last set in this process: gunicorn's own logger, which
+#: gunicorn builds from its settings alone, follows it (cli/serve.py).
+_configured_format = "text"
+
+
+def configured_format() -> str:
+    """"text" or "json": what this process's lines are (text until `configure_logging` ran)."""
+    return _configured_format
+
+
+# Alembic announces its dialect at INFO ("Context impl SQLiteImpl.") whenever a migration
+# context opens, which every process's start-up schema check does: noise there, kept at debug.
+QUIET_BELOW_DEBUG = ("alembic",)
+
+
 def configure_logging(log_format: str, level: str, stream=None) -> logging.Handler:
     """Replace the root logger's handlers with one that writes `log_format` ("text" or
     "json") at `level` to `stream` (standard error); returns the handler."""
+    global _configured_format
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(ContextFilter())
     handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    _configured_format = log_format
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    for name in QUIET_BELOW_DEBUG:
+        logging.getLogger(name).setLevel(logging.NOTSET if level.upper() == "DEBUG" else logging.WARNING)
     return handler

@@ -12,15 +12,26 @@ from pathlib import Path
 
 
 class Service:
-    def __init__(self, name: str, mailferry: Path, arguments: list[str], env: dict[str, str], folder: Path):
+    """With `stderr_apart`, standard error goes to `<name>.stderr.log` (`errors()`) and `log()`
+    is standard output alone (a web process's access log); otherwise both go to `<name>.log`,
+    as the journal takes both."""
+
+    def __init__(self, name: str, mailferry: Path, arguments: list[str], env: dict[str, str], folder: Path,
+                 *, stderr_apart: bool = False):
         self.name = name
         self.log_file = folder / f"{name}.log"
-        with open(self.log_file, "w") as log:
+        self.stderr_file = folder / f"{name}.stderr.log" if stderr_apart else self.log_file
+        with open(self.log_file, "w") as log, open(self.stderr_file, "a") as errors:
             self.process = subprocess.Popen([str(mailferry), *arguments], env=env, cwd=folder, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+                                            stderr=errors if stderr_apart else subprocess.STDOUT,
+                                            start_new_session=True)
 
     def log(self) -> str:
         return self.log_file.read_text(errors="replace")
+
+    def errors(self) -> str:
+        """What the process wrote to standard error (with its standard output unless apart)."""
+        return self.stderr_file.read_text(errors="replace")
 
     def running(self) -> bool:
         return self.process.poll() is None

@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from cli.processes import free_port
+from tests.deploy.log_lines import json_records
 from tests.deploy.web_server import CHECKOUT_MAILFERRY, access_log_line, request, serving, web_environment
 
 PUBLIC_ORIGIN = "https://mailferry.example.com"
@@ -153,3 +154,22 @@ def test_a_trusted_proxy_that_is_not_an_address_stops_start_up_naming_the_settin
                             text=True, timeout=60)
     assert result.returncode == 2
     assert "MAILFERRY_TRUSTED_PROXIES: 'proxy.example' is not an IP address or network" in result.stderr
+
+
+def test_json_logs_make_gunicorns_own_lines_json_and_keep_the_access_log_format(tmp_path, engine, database_url,
+                                                                               redis_url):
+    """MAILFERRY_LOG_FORMAT=json: everything on standard error, gunicorn's start, worker boot and
+    stop lines included, is a JSON object; the access log on standard output keeps its format."""
+    bind = f"127.0.0.1:{free_port()}"
+    env = web_environment(tmp_path, database_url, redis_url, MAILFERRY_LOG_FORMAT="json")
+    with serving(CHECKOUT_MAILFERRY, proxy_arguments(bind, "--processes", "1"), env, tmp_path,
+                 stderr_apart=True) as service:
+        assert request(bind, "GET", "/healthz", headers={**FORWARDED, "User-Agent": "json/1.0"}).status == 200
+        line = access_log_line(service, r"json/1\.0")
+    assert line.startswith('203.0.113.7 - - [') and '"GET /healthz HTTP/1.1" 200' in line, line
+    records = json_records(service.errors(), "mailferry web --proxy")
+    gunicorn = [record["message"] for record in records if record["logger"] == "gunicorn.error"]
+    assert [m for m in gunicorn if m.startswith("Starting gunicorn")], records
+    assert [m for m in gunicorn if m.startswith("Booting worker with pid")], records
+    assert [m for m in gunicorn if m.startswith("Shutting down")], records  # written after SIGTERM
+    assert "json/1.0" not in service.errors()  # the access log stayed on standard output

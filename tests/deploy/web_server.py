@@ -67,13 +67,14 @@ def web_environment(folder: Path, database_url: str, redis_url: str, **variables
 
 @contextmanager
 def serving(mailferry: Path, arguments: list[str], env: dict[str, str], folder: Path,
-            healthy: Callable[[], bool] | None = None) -> Iterator[Service]:
+            healthy: Callable[[], bool] | None = None, *, stderr_apart: bool = False) -> Iterator[Service]:
     """`mailferry web --proxy --bind BIND …` (`arguments`) until the block ends, from the
-    moment /healthz answers on BIND over plain HTTP (or `healthy()` says so)."""
+    moment /healthz answers on BIND over plain HTTP (or `healthy()` says so); `stderr_apart`
+    as for `Service`."""
     if healthy is None:
         bind = arguments[arguments.index("--bind") + 1]
         healthy = lambda: request(bind, "GET", "/healthz").status == 200  # noqa: E731
-    service = Service("web", mailferry, arguments, env, folder)
+    service = Service("web", mailferry, arguments, env, folder, stderr_apart=stderr_apart)
     try:
         wait_healthy(service, healthy)
         yield service
