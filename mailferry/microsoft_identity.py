@@ -29,7 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from mailferry.config import Config
-from mailferry.crypto import SecretBox, SecretUnreadable
+from mailferry.crypto import SecretBox
 from mailferry.provider_errors import ErrorKind, ProviderError
 from mailferry.tls import https_session
 
@@ -224,11 +224,16 @@ def acquire_delegated_token(
     change the cache (a cached access token was still good), so the caller writes the
     database only after a refresh. `force_refresh` skips the cached access token (after
     Graph refused it).
+
+    A state that `box` cannot open raises `SecretUnreadable`, never an AUTH ProviderError:
+    it almost always means this process lacks the newest key (a host missed a rotation), and
+    the user must not be asked to reconnect for that. A worker checks its run's secrets first
+    and stops (worker/sealed.py); offboarding leaves the subscriptions to expire. A state no
+    key anywhere opens (truly corrupt: every worker stops on that mailbox) is named by
+    `mailferry secrets rotate`'s check; the user then signs in with Microsoft again, which
+    stores a new state.
     """
-    try:
-        state = box.open(sealed_state)
-    except SecretUnreadable as error:
-        raise ProviderError(ErrorKind.AUTH, PROVIDER, f"{error} {RECONNECT_FIX}", code="unreadable_secret") from None
+    state = box.open(sealed_state)  # SecretUnreadable propagates: see the docstring
     cache = msal.SerializableTokenCache()
     cache.deserialize(state["msal_cache"])
     app, wire = _connect(config, state["authority_tenant"], cache)

@@ -209,6 +209,9 @@ def _graph_token(config: Config, box: SecretBox, held: _Held) -> str | None:
             return acquire_delegated_token(config, held.microsoft_sealed, box)[0]
     except ProviderError as error:
         log.warning("offboarding: no Microsoft token to delete subscriptions with: %s", error.code)
+    except SecretUnreadable:  # this process lacks the key: the subscriptions expire within days
+        log.warning("offboarding: this process's MAILFERRY_ENCRYPTION_KEYS cannot open the Microsoft tokens to "
+                    "delete subscriptions with")
     return None
 
 

@@ -14,15 +14,15 @@ from typing import Callable, TypeVar
 
 from sqlalchemy.orm import Session
 
-from mailferry.crypto import SecretUnreadable
 from mailferry.models import Connection, Tenant
 from mailferry.provider_errors import ErrorKind, ProviderError
-from mailferry.salesforce_identity import RECONNECT_FIX, SalesforceOAuth
+from mailferry.salesforce_identity import SalesforceOAuth
 from worker.salesforce.budget import BudgetGovernor
 from worker.salesforce.lookup import MatchCache, Person, find_people, find_people_cached
 from worker.salesforce.session import SalesforceSession
 from worker.salesforce.setup import check_setup
 from worker.salesforce.writer import DeleteResult, TaskWrite, WriteResult, delete_tasks, write_tasks
+from worker.sealed import unseal
 
 __all__ = ["SalesforceCrm", "TaskWrite", "open_crm"]
 
@@ -81,7 +81,8 @@ def open_crm(rt, session: Session, tenant: Tenant, connection: Connection, now: 
     member an integration writes for), by default the connection's own Salesforce user.
 
     Raises ProviderError: AUTH when the tokens cannot be refreshed, SETUP when the org lacks
-    the key field (with the admin's fix), BUDGET when the tenant's share is used up.
+    the key field (with the admin's fix), BUDGET when the tenant's share is used up; and
+    WorkerLacksKey (the worker stops) when its keys cannot open the tokens.
     """
     governor = BudgetGovernor(rt.redis)
 
@@ -94,10 +95,10 @@ def open_crm(rt, session: Session, tenant: Tenant, connection: Connection, now: 
         # the same header's api-bursts part, if any.
         governor.observe(tenant.id, used, allowance, sf.last_bursts)
 
-    try:
-        tokens = rt.box.open(connection.sealed_secrets)
-    except SecretUnreadable as error:
-        raise ProviderError(ErrorKind.AUTH, "salesforce", f"{error} {RECONNECT_FIX}", code="unreadable_secret") from None
+    # Tokens this worker's keys cannot open are this worker's fault, not the connection's: it
+    # stops (worker/sealed.py) and nothing is marked for reconnect. This is also the check for
+    # callers that open the tenant's integration without a run's pre-check (worker/group_sync.py).
+    tokens = unseal(rt, connection.sealed_secrets, f"the Salesforce tokens of connection {connection.id}")
     # The deployment's Salesforce hosts, not just the saved one: a connection saved with a
     # login host that is not Salesforce's must not receive the consumer secret on a refresh.
     oauth = SalesforceOAuth(connection.login_host or rt.config.salesforce_login_url, rt.config.salesforce_client_id,
