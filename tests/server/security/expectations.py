@@ -76,6 +76,7 @@ EXPECTATIONS: dict[str, dict[str, str]] = {
     "admin.index": ADMIN,
     "admin.api_budget": ADMIN,
     "admin.defaults": ADMIN,
+    "admin.save_retention": ADMIN,
     "admin.exclusions": ADMIN,
     "admin.smart_addresses": ADMIN,
     "admin.users": ADMIN,
