@@ -19,14 +19,17 @@ import msal
 import pytest
 from cryptography.fernet import Fernet
 from dotenv import dotenv_values
-from sqlalchemy import select
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from mailferry.crypto import SecretBox, SecretUnreadable
 from mailferry.db import make_engine
-from mailferry.models import Connection, Tenant, User
+from mailferry.job_queue import QUEUES
+from mailferry.models import Connection, Message, Tenant, User
 from tests.db_fixtures import empty_database, temporary_postgresql_database
 from tests.deploy import deploy_doc
+from tests.deploy.log_lines import json_records
 from tests.deploy.units import UNITS_DIR
 from tests.deploy.topology import APP, Topology
 from tests.server.security.flows import allow_salesforce, pick_microsoft_account, salesforce_user_id
@@ -281,3 +284,73 @@ def test_i_doctor_finds_nothing_to_fix(topology):
     answer = topology.as_service_account(deploy_doc.command("mailferry doctor --proxy"))
     report = answer.stdout + answer.stderr
     assert answer.returncode == 0 and "FAIL" not in report, report
+
+
+def _scrape(topology, **headers):
+    return topology.browser().get(topology.public("/metrics"), headers=headers, timeout=30)
+
+
+def _emails_synced(metrics_text: str) -> int:
+    return sum(int(sample.value) for family in text_string_to_metric_families(metrics_text)
+               for sample in family.samples
+               if sample.name == "mailferry_emails_total" and sample.labels.get("outcome") == "synced")
+
+
+def _synced_in_database(topology) -> int:
+    engine = make_engine(topology.database_url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(Message).where(
+                Message.status == "synced")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_j_metrics_through_nginx_need_the_token_and_count_the_synced_emails_the_database_holds(topology):
+    """docs/operations.md, "Metrics": from the public side of nginx /metrics opens only with
+    MAILFERRY_METRICS_TOKEN; what the two workers counted (their samples in the shared metrics
+    folder, added up by whichever web process answers) is what the database holds. A run may be
+    between its write and its count at the moment of a scrape, so both are read until they agree."""
+    assert _scrape(topology).status_code == 403
+    assert _scrape(topology, Authorization="Bearer not-the-metrics-token-0123456789").status_code == 403
+    token = {"Authorization": f"Bearer {topology.env['MAILFERRY_METRICS_TOKEN']}"}
+
+    def agreeing():
+        answer = _scrape(topology, **token)
+        assert answer.status_code == 200, answer.text[:500]
+        counted, held = _emails_synced(answer.text), _synced_in_database(topology)
+        return (answer.text, counted) if counted == held else None
+
+    text, synced = topology._wait(agreeing, "metrics agreeing with the database's synced emails", limit=30)
+    assert synced >= 3, text  # steps b, c and f each made a Task
+    queues = {sample.labels["queue"] for family in text_string_to_metric_families(text)
+              for sample in family.samples if sample.name == "mailferry_queue_jobs"}
+    assert queues == set(QUEUES), text
+
+
+def test_k_readyz_through_nginx_names_both_workers_and_the_scheduler_alive(topology):
+    """The heartbeats' names end in each process's pid (mailferry/heartbeats.py): the alive
+    lists are exactly the two worker services and the scheduler service."""
+    answer = topology.browser().get(topology.public("/readyz"), timeout=30)
+    assert answer.status_code == 200, answer.text
+    alive = answer.json()["alive"]
+    assert sorted(name.rsplit("-", 1)[1] for name in alive["worker"]) == sorted(
+        str(worker.process.pid) for worker in topology.workers), alive
+    assert [name.rsplit("-", 1)[1] for name in alive["scheduler"]] == [str(topology.scheduler.process.pid)], alive
+
+
+def test_l_every_line_of_the_workers_and_the_scheduler_is_json_and_each_run_summary_carries_its_ids(topology):
+    """MAILFERRY_LOG_FORMAT=json (docs/operations.md, "Logs"): every line the services wrote to
+    their journal (here their log files, standard output and error together) is a JSON object;
+    each sync run's summary line names its mailbox and run, and a run that synced mail its tenant."""
+    summaries = []
+    for service in (*topology.workers, topology.scheduler):
+        records = json_records(service.log(), service.name)
+        assert records, f"{service.name} wrote nothing"
+        summaries += [r for r in records if r["logger"] == "worker.jobs" and "outcomes" in r]
+    assert summaries, "no sync run summary in the workers' logs"
+    for summary in summaries:
+        assert isinstance(summary["mailbox_id"], int) and re.fullmatch(r"[0-9a-f]{16}", summary["run_id"]), summary
+    synced = [s for s in summaries if s["outcomes"].get("synced")]
+    assert synced and all(s["tenant"] == topology.tenant["tenantId"] for s in synced), synced
+    assert len({s["run_id"] for s in summaries}) == len(summaries)  # one summary per run

@@ -123,6 +123,11 @@ class Topology:
             "SALESFORCE_ALLOWED_HOSTS": self.sf.removeprefix("https://"),
             # The clouds' CA and the public one, as the sandbox trusts both.
             "MAILFERRY_CLIENT_CA_FILE": str(self.trusted_by_clouds),
+            # Operated as docs/operations.md says: JSON lines, and /metrics for Prometheus's
+            # bearer token (made as the session key is; from nginx's side, the token is the
+            # only way in: no MAILFERRY_METRICS_NETWORKS).
+            "MAILFERRY_LOG_FORMAT": "json",
+            "MAILFERRY_METRICS_TOKEN": self.generated(deploy_doc.command("secrets.token_urlsafe")),
             # Two cores: one process per web instance (the unit's default is two).
             "MAILFERRY_WEB_PROCESSES": "1",
             "MAILFERRY_WEB_THREADS": "8",
