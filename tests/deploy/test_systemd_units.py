@@ -6,13 +6,18 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
+from dotenv import dotenv_values
 
+from mailferry.config import SECRET_KEY_MIN_LENGTH, load_config
 from tests.deploy import deploy_doc
 from tests.deploy.units import SERVICES, UNITS_DIR, install_into_root, mailferry_arguments, unit_section
 
 DROP_IN = "mailferry-.service.d/common.conf"
+ENV_EXAMPLE = UNITS_DIR.parent / "mailferry.env.example"
 
 
 def install_as_the_doc_does(root, mailferry):
@@ -84,3 +89,19 @@ def test_each_service_runs_a_command_mailferry_accepts(installed_mailferry, serv
                             capture_output=True, text=True, timeout=60, cwd="/")
     assert "usage:" not in answer.stderr, answer.stderr
     assert answer.returncode == 2 and "Configuration error" in answer.stderr, answer.stderr
+
+
+def test_the_metrics_folder_of_the_shipped_settings_is_one_the_hardened_services_may_write():
+    """ProtectSystem=strict leaves only ReadWritePaths writable, and every process writes its
+    Prometheus samples to PROMETHEUS_MULTIPROC_DIR (mailferry/metrics_folder.py): the folder
+    the configuration makes of deploy/mailferry.env.example (by default `metrics/` in its
+    MAILFERRY_DATA_DIR) lies inside it, as does the data folder itself."""
+    shipped = dotenv_values(ENV_EXAMPLE)
+    assert "PROMETHEUS_MULTIPROC_DIR" not in shipped  # the default, inside the data folder
+    config = load_config({"MAILFERRY_DATA_DIR": shipped["MAILFERRY_DATA_DIR"],
+                          # Given, so that loading writes no generated secret into the folder.
+                          "MAILFERRY_SECRET_KEY": "k" * SECRET_KEY_MIN_LENGTH,
+                          "MAILFERRY_ENCRYPTION_KEYS": Fernet.generate_key().decode()}, read_dotenv=False)
+    writable = Path(unit_section(DROP_IN, "Service")["ReadWritePaths"])
+    assert config.data_dir == writable, (config.data_dir, writable)
+    assert config.metrics_dir.is_relative_to(writable), (config.metrics_dir, writable)
