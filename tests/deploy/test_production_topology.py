@@ -1,6 +1,7 @@
 """Issue 15's "Done when": the production topology (tests/deploy/topology.py) through nginx,
-step by step in the order an organisation meets it. Steps another part of the issue still
-has to build are strict xfails naming that part, so the run says why.
+step by step in the order an organisation meets it; then (steps j to l, issue 16) that it is
+operated as docs/operations.md says: /metrics behind its token, /readyz naming the processes
+alive, JSON log lines carrying each run's ids.
 
 The topology is started once for the module; its start-up time is printed (`-s`) and
 reported in docs/deploy.md's figures."""
