@@ -8,7 +8,8 @@ first in each process (cli/main.py), and this module imports nothing of it.
 
 Counters of processes that have stopped stay in the folder: their totals keep counting, as a
 counter should across restarts. Only a start of the whole installation empties it
-(`mailferry run`; under systemd the folder is on a tmpfs, docs/operations.md).
+(`mailferry run`). Under systemd it is `/var/lib/mailferry/metrics`, kept across restarts and
+never emptied by a unit (docs/operations.md, "Metrics").
 """
 
 from __future__ import annotations
