@@ -34,7 +34,7 @@ def commands(markdown: str | None = None) -> list[Command]:
     """Every command line of the ```sh blocks of `markdown` (default: docs/deploy.md), in order."""
     found, section, fence, pending = [], "", None, ""  # fence: the open block's language
     for line in (DOC.read_text() if markdown is None else markdown).splitlines():
-        if line.startswith("```"):
+        if line.lstrip().startswith("```"):  # a block inside a list item is indented
             fence = line.strip()[3:] if fence is None else None
             continue
         if fence is None:

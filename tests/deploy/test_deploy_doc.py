@@ -49,6 +49,7 @@ THROUGH_NGINX = f"{NGINX_SITE}test_both_web_processes_serve_through_tls_for_the_
 SYSTEMD = "tests.deploy.test_systemd_units::"
 VERIFY = f"{SYSTEMD}test_systemd_analyze_verify_accepts_every_unit"
 THIS = f"{__name__}::"
+ADMIN_FROM_THE_SHELL = "test_m_the_first_admin_granted_from_the_shell_is_listed_and_sees_the_admin_pages"
 
 #: fragment of the command -> (the file of tests/deploy/ taking it from the document, the test running it)
 RUN: dict[str, tuple[str, str]] = {
@@ -65,6 +66,8 @@ RUN: dict[str, tuple[str, str]] = {
     "ln -s ../sites-available/mailferry": ("nginx_site.py", NGINX_T),
     "nginx -t": ("nginx_site.py", NGINX_T),
     "mailferry doctor --proxy": ("test_production_topology.py", f"{TOPOLOGY}test_i_doctor_finds_nothing_to_fix"),
+    "mailferry admin grant": ("test_production_topology.py", f"{TOPOLOGY}{ADMIN_FROM_THE_SHELL}"),
+    "mailferry admin list": ("test_production_topology.py", f"{TOPOLOGY}{ADMIN_FROM_THE_SHELL}"),
     "mailferry manifest": ("test_production_topology.py",
                            f"{TOPOLOGY}test_g_the_add_in_manifest_is_written_for_the_public_url"),
     "bin/pip install --upgrade": ("test_deploy_doc.py",

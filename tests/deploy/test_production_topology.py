@@ -355,3 +355,26 @@ def test_l_every_line_of_the_workers_and_the_scheduler_is_json_and_each_run_summ
     synced = [s for s in summaries if s["outcomes"].get("synced")]
     assert synced and all(s["tenant"] == topology.tenant["tenantId"] for s in synced), synced
     assert len({s["run_id"] for s in summaries}) == len(summaries)  # one summary per run
+
+
+#: The person docs/deploy.md's `mailferry admin grant` example names.
+DOC_EXAMPLE_UPN = "alex@contoso.com"
+
+
+def test_m_the_first_admin_granted_from_the_shell_is_listed_and_sees_the_admin_pages(topology):
+    """docs/deploy.md, section 3: with nobody holding the app role, an operator grants admin to
+    someone who signed in once (`mailferry admin grant`, the doc's line with a sandbox person in
+    place of its example) and `mailferry admin list` names them, granted."""
+    person = topology.cloud.get(f"{topology.ms}/_sandbox/users", timeout=30).json()["users"][2]
+    upn = person["userPrincipalName"].lower()
+    browser, answer = sign_in(topology, person)
+    assert answer.status_code == 302, answer.text[:800]
+    assert browser.get(topology.public("/admin/users"), timeout=30).status_code == 403
+    grant = deploy_doc.command("mailferry admin grant")
+    assert DOC_EXAMPLE_UPN in grant, grant
+    granted = topology.as_service_account(grant.replace(DOC_EXAMPLE_UPN, upn))
+    assert granted.returncode == 0, granted.stdout + granted.stderr
+    listed = topology.as_service_account(deploy_doc.command("mailferry admin list"))
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert any(line.split("\t")[:2] == [upn, "granted"] for line in listed.stdout.splitlines()), listed.stdout
+    assert browser.get(topology.public("/admin/users"), timeout=30).status_code == 200
