@@ -387,7 +387,9 @@ class _Compiler:
         if lit.kind == "dateliteral":
             self.volatile = True
         if lit.kind == "datetime":
-            return format_datetime(dt.datetime.fromisoformat(_iso(lit.value)))
+            return format_datetime(_valid_literal(self, lit, "datetime", lambda: dt.datetime.fromisoformat(_iso(lit.value))))
+        if lit.kind == "date":
+            _valid_literal(self, lit, "date", lambda: dt.date.fromisoformat(lit.value))
         return lit.value
 
 
@@ -422,6 +424,18 @@ def _kind(f: Field) -> str:
     if f.type in ("date", "datetime"):
         return "date"
     return "text"
+
+
+def _valid_literal(compiler: "_Compiler", lit: Literal, kind: str, parse_value: Callable[[], object]):
+    """A date or datetime literal of the right shape whose value does not exist (month 13,
+    February 30, hour 25) is refused as Salesforce's parser refuses it, before the query runs:
+    400 MALFORMED_QUERY "Invalid date: …" / "Invalid datetime: …" (reference salesforce.md 2.2:
+    invalid SOQL is MALFORMED_QUERY; the message text as reported in
+    https://sfdecoded.github.io/errors/invalid-date-format.html [3p])."""
+    try:
+        return parse_value()
+    except ValueError:
+        raise compiler.error("MALFORMED_QUERY", lit.pos, f"Invalid {kind}: {lit.raw}") from None
 
 
 def _iso(text: str) -> str:

@@ -332,8 +332,13 @@ class Org:
             record_id = ids.normalize(record.get("Id") or "") or self._ids.make(obj.key_prefix)
             stamp = now_stamp()
             record.update(Id=record_id, IsDeleted=False)
-            for key in ("CreatedDate", "LastModifiedDate", "SystemModstamp"):
+            for key in ("CreatedDate", "LastModifiedDate"):
                 record[key] = record.get(key) or stamp
+            # An import may set the audit fields (CreatedDate, LastModifiedDate), never
+            # SystemModstamp: the platform stamps every write itself, which is what makes it
+            # a change feed (reference wave2.md 8.2, 9.8). Only a world being loaded (lenient)
+            # keeps the history it was saved with.
+            record["SystemModstamp"] = (lenient and record.get("SystemModstamp")) or stamp
             owner = record.get("OwnerId") if "OwnerId" in obj.fields else None
             for key in ("CreatedById", "LastModifiedById"):
                 record[key] = record.get(key) or owner or self.default_user_id()
@@ -453,11 +458,12 @@ class Org:
                                    ConvertedDate=stamp[:10], Status="Closed - Converted", LastModifiedDate=stamp,
                                    SystemModstamp=stamp))
             for task in list(self.lookup("Task", "WhoId", [lead["Id"]]) or []):
-                moved = dict(task, WhoId=contact_id)
+                # A derived change is a write too: SystemModstamp moves (reference wave2.md 9.8).
+                moved = dict(task, WhoId=contact_id, SystemModstamp=stamp)
                 self._derive("Task", moved)
                 self._put("Task", moved)
             for relation in list(self.lookup("TaskRelation", "RelationId", [lead["Id"]]) or []):
-                moved = dict(relation, RelationId=contact_id)
+                moved = dict(relation, RelationId=contact_id, SystemModstamp=stamp)
                 self._derive("TaskRelation", moved)
                 self._put("TaskRelation", moved)
             return {"lead_id": lead["Id"], "contact_id": contact_id, "account_id": account_id}
