@@ -217,7 +217,20 @@ def send_alerts() -> list[str]:
     return alerts.send_all(runtime(), utcnow())
 
 
+def rematch_by_change_feed() -> list[dict]:
+    """Periodic: each tenant with Unresolved `no_match` emails asks its org once what changed
+    since the last ask, and only the emails that may now match are re-matched by their
+    mailboxes' runs (worker/change_feed.py)."""
+    from worker import change_feed
+
+    rt = runtime()
+    with rt.session() as session:
+        tenant_ids = change_feed.tenants_waiting(session)
+    return [change_feed.rematch_tenant(rt, tenant_id, utcnow()) for tenant_id in tenant_ids]
+
+
 __all__ = [
     "sync_mailbox", "enqueue_due_mailboxes", "recover_stale_mailboxes", "expire_and_purge",
     "renew_subscriptions", "renew_subscription", "replace_subscription", "sync_group_members", "send_alerts",
+    "rematch_by_change_feed",
 ]

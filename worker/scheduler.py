@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import redis
 
 from mailferry import heartbeats
+from mailferry.backoff import REMATCH_INTERVAL
 from mailferry.job_queue import enqueue_maintenance
 from mailferry.timings import scaled
 
@@ -43,6 +44,8 @@ SCHEDULE = (
              "app-only groups: joiners' mailboxes start, leavers' stop, without anyone signing in"),
     Periodic("send_alerts", 5 * 60,
              "tenants' alerts: a mailbox disconnected over an hour, errors over 5% of the day's mail"),
+    Periodic("rematch_by_change_feed", int(REMATCH_INTERVAL.total_seconds()),
+             "one ask per org of the Contacts and Leads changed since the last; re-match only the emails they hit"),
 )
 
 

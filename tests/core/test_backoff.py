@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from mailferry.backoff import next_mailbox_attempt, next_rematch, next_system_error_attempt
+from mailferry.backoff import REMATCH_INTERVAL, next_mailbox_attempt, next_rematch, next_system_error_attempt
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 
@@ -22,8 +22,9 @@ def test_a_retry_after_longer_than_the_schedule_wins():
     assert next_system_error_attempt(5, NOW, retry_after=600) == NOW + timedelta(hours=4)
 
 
-def test_unmatched_emails_are_rematched_every_15_minutes():
-    assert next_rematch(NOW) == NOW + timedelta(minutes=15)
+def test_unmatched_emails_have_no_timer_the_change_feed_asks_every_15_minutes():
+    assert next_rematch(NOW) is None  # re-matched when the org's change feed hits them (worker/change_feed.py)
+    assert REMATCH_INTERVAL == timedelta(minutes=15)
 
 
 def test_mailbox_backoff_grows_caps_at_an_hour_and_honours_retry_after():

@@ -18,6 +18,7 @@ from mailferry.models import Connection, Tenant
 from mailferry.provider_errors import ErrorKind, ProviderError
 from mailferry.salesforce_identity import SalesforceOAuth
 from worker.salesforce.budget import BudgetGovernor
+from worker.salesforce.change_feed import Change, changes_since
 from worker.salesforce.lookup import MatchCache, Person, find_people, find_people_cached
 from worker.salesforce.session import SalesforceSession
 from worker.salesforce.setup import check_setup
@@ -51,6 +52,10 @@ class SalesforceCrm:
             _match_cache.put(self.sf.org_id or "", answer)
             return answer
         return self._metered(lambda: find_people_cached(self.sf, addresses, _match_cache))
+
+    def changes_since(self, since: datetime) -> list[Change]:
+        """The org's Contacts and open Leads written since `since` (the re-match change feed)."""
+        return self._metered(lambda: changes_since(self.sf, since))
 
     def write_tasks(self, writes: list[TaskWrite]) -> list[WriteResult]:
         return self._metered(lambda: write_tasks(self.sf, writes, shared_activities=self.shared_activities))

@@ -61,7 +61,7 @@ def find_people(sf: SalesforceSession, addresses: Iterable[str]) -> dict[str, li
     results = run_queries(sf, contact_sql + lead_sql)
     for kind, records in zip(["Contact"] * len(contact_sql) + ["Lead"] * len(lead_sql), results):
         for record in records:
-            person = _person(kind, record)
+            person = person_of(kind, record)
             for address in by_key.get(_key(person.email), ()):
                 answer[address].append(person)
     for people in answer.values():
@@ -149,7 +149,8 @@ def find_people_cached(sf: SalesforceSession, addresses: Iterable[str], cache: M
     return hits
 
 
-def _person(kind: str, record: dict) -> Person:
+def person_of(kind: str, record: dict) -> Person:
+    """A Contact or Lead record (with the fields of CONTACT_QUERY / LEAD_QUERY) as a Person."""
     return Person(sobject_type=kind, id=record["Id"], name=record.get("Name") or "",
                   email=record.get("Email") or "", created_date=record.get("CreatedDate"),
                   account_id=record.get("AccountId"))
