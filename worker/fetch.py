@@ -25,11 +25,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailferry import email_state
+from mailferry.db import utcnow
 from mailferry import message_facts as facts
 from mailferry.message_facts import stored
 from mailferry.models import Mailbox, MailboxFolder, Message
 from mailferry.provider_errors import ProviderError
-from worker import failures
+from worker import failures, subscriptions
 from worker.failures import Response, Stage
 from worker.microsoft.graph import FILTERED_DELTA_LIMIT, DeltaPage, DeltaRequest
 from worker.microsoft.messages import GraphMessage
@@ -88,11 +89,13 @@ def fetch_folders(
     """Follow every folder's delta from its stored cursor to a new deltaLink, all folders'
     next pages in one `$batch` per round, storing every page.
 
-    `checkpoint` commits after each round, so a crash resumes from the last stored links.
-    Returns, per folder row id, the newest `lastModifiedDateTime` among the messages the
+    While the mailbox's notifications flow, only the folders something was announced for
+    are fetched (`worker.subscriptions.to_fetch`). `checkpoint` commits after each round, so
+    a crash resumes from the last stored links. Returns, per folder row id, the newest `lastModifiedDateTime` among the messages the
     delta returned (folders with none are left out): what its subscription should have
     announced (`worker.subscriptions.recover_silent`).
     """
+    folders = subscriptions.to_fetch(runtime().redis, mailbox, folders, now)
     since = now - timedelta(days=backfill_days)
     links = {folder.id: folder.delta_link for folder in folders}
     resyncs = {folder.id: 0 for folder in folders}
@@ -103,6 +106,9 @@ def fetch_folders(
     newest: dict[int, datetime] = {}
     while open_folders:
         wanted = [DeltaRequest(f.graph_folder_id, links[f.id], None if links[f.id] else since) for f in open_folders]
+        # A folder's last_synced_at is when its final round was asked: changes (and subscriptions)
+        # after it are in its next delta, which `to_fetch` compares notifications with.
+        asked = utcnow()
         answers = graph.delta_many(user_ref, wanted, page_size=PAGE_SIZE)
         counts.rounds += 1
         elsewhere = _still_in_mailbox(session, mailbox, graph, user_ref, answers)
@@ -133,7 +139,7 @@ def fetch_folders(
                 still_open.append(folder)
             else:
                 folder.delta_link = answer.delta_link
-                folder.last_synced_at = now
+                folder.last_synced_at = asked
                 if first_round.pop(folder.id, 0) >= FILTERED_DELTA_LIMIT:
                     short.append(folder)
         checkpoint()

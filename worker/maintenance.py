@@ -4,23 +4,30 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from redis import Redis
 from sqlalchemy import delete, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from mailferry import audit, email_state
+from mailferry import audit, email_state, subscription_liveness
 from mailferry.models import (
     ApiUsageSample, Connection, Mailbox, Message, OmittedDailyCount, Tenant, UnmatchedAddress,
 )
 from mailferry.settings_catalog import SyncMode
 from mailferry.user_context import user_settings
 from worker.process import is_due
+from worker.runtime import runtime
 
 USAGE_SAMPLES_KEPT = timedelta(days=90)
 
 
-def due_mailboxes(session: Session, now: datetime) -> list[int]:
+def due_mailboxes(session: Session, now: datetime, redis: Redis | None = None) -> list[int]:
     """Mailboxes to sync now: runnable (not waiting for a reconnect, not inside a Retry-After
-    window, sync on) and either due for polling or holding due work."""
+    window, sync on) and either due for polling or holding due work.
+
+    Polling is at the user's Sync Frequency, or hourly (`SAFETY_NET_POLL`) while the mailbox's
+    change notifications flow (`subscription_liveness.flowing`, read from `redis`, the
+    runtime's by default): notifications start its runs then, polling only catches what they
+    missed, and its first miss found brings the Sync Frequency back (SPEC 15)."""
     # Due work counts only while the user's Salesforce is connected: otherwise it waits for
     # the reconnect, and the mailbox is just polled on its schedule.
     salesforce_connected = exists().where(
@@ -32,8 +39,9 @@ def due_mailboxes(session: Session, now: datetime) -> list[int]:
         select(Mailbox, has_due_work.label("has_due_work"))
         .where(Mailbox.status.in_(("active", "throttled")))
         .where(or_(Mailbox.retry_after.is_(None), Mailbox.retry_after <= now))
+        .options(selectinload(Mailbox.folders), selectinload(Mailbox.subscriptions))
     ).all()
-    due = []
+    due, polled = [], []
     for mailbox, has_work in rows:
         settings = user_settings(session, mailbox.user)
         if not settings.enabled or settings.sync_mode == SyncMode.OFF:
@@ -47,9 +55,17 @@ def due_mailboxes(session: Session, now: datetime) -> list[int]:
         # record anything) is run again now, not a polling interval later.
         unfinished = mailbox.stage == "idle" and mailbox.last_run_at is not None and (
             mailbox.last_success_at is None or mailbox.last_success_at < mailbox.last_run_at)
-        if has_work or failed or unfinished or mailbox.last_run_at is None or mailbox.last_run_at + poll_every <= now:
+        if has_work or failed or unfinished or mailbox.last_run_at is None:
             due.append(mailbox.id)
-    return due
+        elif mailbox.last_run_at + poll_every <= now:
+            polled.append(mailbox)
+    # Only mailboxes due by the Sync Frequency may wait longer: one Redis read for them all.
+    slowed = set()
+    if any(mailbox.subscriptions for mailbox in polled):
+        notified = subscription_liveness.flowing(redis or runtime().redis, polled, now)
+        slowed = {m.id for m in polled if m.id in notified
+                  and m.last_run_at + subscription_liveness.SAFETY_NET_POLL > now}
+    return due + [mailbox.id for mailbox in polled if mailbox.id not in slowed]
 
 
 def expire_and_purge(session: Session, now: datetime) -> dict:

@@ -7,7 +7,9 @@ resync via delta"):
   the same run;
 - a `subscriptionRemoved` lifecycle event: `worker.jobs.replace_subscription` forgets that
   row and queues a sync, whose `ensure` creates the new one;
-- notifications silently stopped: `recover_silent` (below).
+- notifications silently stopped: `recover_silent` (below), which also records the change
+  nobody announced (`subscription_liveness.unannounced`): until a notification is heard
+  again the mailbox is polled at its Sync Frequency, not hourly (`worker.maintenance`).
 
 `ensure` runs before the run's delta fetch, so every change is either in that fetch or
 announced by a notification, which queues another run (behind this one if it is still
@@ -15,7 +17,9 @@ going): nothing that happened while a folder had no subscription waits for polli
 
 Notifications only make syncs prompter: polling still runs, so a mailbox whose webhook
 cannot be reached (a laptop behind NAT, a server without a public URL) still syncs; the
-failure is logged and tried again on a later run, never fatal to this one.
+failure is logged and tried again on a later run, never fatal to this one. While they flow,
+a run fetches only the folders something was announced for (`to_fetch`): a new email costs
+one folder's delta, not every synced folder's.
 """
 
 from __future__ import annotations
@@ -46,6 +50,9 @@ LIMIT_MARGIN = timedelta(minutes=5)
 RENEW_BEFORE = timedelta(days=1)
 # Graph notifies within seconds; a change this old with no notification since is suspect.
 NOTIFICATION_OVERDUE = timedelta(minutes=2)
+# The webhook's clock (notifications heard) against the worker's (a folder's last fetch):
+# a notification heard this long before a folder's fetch still makes the next run fetch it.
+CLOCK_MARGIN = timedelta(minutes=1)
 NOTIFICATIONS_PATH = "/webhooks/graph/notifications"
 LIFECYCLE_PATH = "/webhooks/graph/lifecycle"
 
@@ -75,6 +82,10 @@ def recover_silent(rt, session: Session, mailbox: Mailbox, graph, user_ref: str,
     existed and after the last notification the webhook accepted for it. Only then one
     `GET /subscriptions/{id}`; on 404 the folder gets a new subscription.
 
+    Each such change is recorded (`subscription_liveness.unannounced`), on the subscription
+    Graph still knows as on the one replacing a gone one: the mailbox's polling returns to its
+    Sync Frequency until a notification is heard through it.
+
     Returns whether one was recreated: it announces changes from now on, so the caller
     fetches once more for those made since this run's fetch.
     """
@@ -100,16 +111,52 @@ def recover_silent(rt, session: Session, mailbox: Mailbox, graph, user_ref: str,
     except ProviderError as error:
         _unless_auth(mailbox, error)
     session.commit()
+    # The replacement of a subscription that went silent proves itself by its first
+    # notification; until then the mailbox is polled at its Sync Frequency.
+    replaced = {folder.graph_folder_id for folder in gone}
+    for subscription in mailbox.subscriptions:
+        if subscription.resource in replaced:
+            subscription_liveness.unannounced(rt.redis, subscription.id, now)
     return bool(gone)
 
 
+def to_fetch(redis, mailbox: Mailbox, folders: list[MailboxFolder], now: datetime) -> list[MailboxFolder]:
+    """The folders a run fetches. All of them unless the mailbox's notifications flow
+    (`subscription_liveness.flowing`); then only those a notification was heard for since
+    their last fetch, those whose subscription is younger than that fetch (what changed
+    before it may be unannounced), never fetched, or not fetched within `SAFETY_NET_POLL`
+    (the hourly poll that finds what a silently dropped subscription missed). A folder
+    left out has nothing announced to fetch: a notification heard after this run started
+    queues another run, which fetches it."""
+    if mailbox.id not in subscription_liveness.flowing(redis, [mailbox], now):
+        return folders
+    by_resource = {s.resource: s for s in mailbox.subscriptions}
+    heard = subscription_liveness.last_heard_of(redis, [s.id for s in mailbox.subscriptions])
+
+    def announced(folder: MailboxFolder) -> bool:
+        subscription, fetched = by_resource.get(folder.graph_folder_id), folder.last_synced_at
+        if subscription is None or fetched is None or folder.delta_link is None:
+            return True
+        since = fetched - CLOCK_MARGIN  # `fetched`: when its last delta round was asked
+        last = heard.get(subscription.id)
+        return (fetched <= now - subscription_liveness.SAFETY_NET_POLL or subscription.created_at > fetched
+                or (last is not None and last >= since))
+
+    return [folder for folder in folders if announced(folder)]
+
+
 def _overdue(rt, subscription: Subscription, modified: datetime, now: datetime) -> bool:
+    """A change the subscription should have announced, and no notification since: recorded
+    (`subscription_liveness.unannounced`), so polling returns to the Sync Frequency."""
     # Graph's clock (`modified`) against ours: close enough, as a change found while its
     # notifications work is seconds old, far inside NOTIFICATION_OVERDUE.
     if not subscription.created_at < modified <= now - NOTIFICATION_OVERDUE:
         return False
     heard = subscription_liveness.last_heard(rt.redis, subscription.id)
-    return heard is None or heard < modified
+    if heard is not None and heard >= modified:
+        return False
+    subscription_liveness.unannounced(rt.redis, subscription.id, modified)
+    return True
 
 
 def _create(rt, mailbox, graph, user_ref, folders, now) -> None:

@@ -6,21 +6,24 @@ its folder only, in the run that finds it gone, and notifications flow again."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from datetime import timedelta
 
 import pytest
 from redis import Redis
 from rq import Queue, SimpleWorker
+from rq.job import Job
 from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
+from mailferry import subscription_liveness
 from mailferry.db import utcnow
 from mailferry.job_queue import SYNC_QUEUE
 from mailferry.models import Mailbox, Message, Subscription
 from server import create_app
 from tests.https_server import start_https
-from worker import jobs, subscriptions
+from worker import jobs, maintenance, subscriptions
 
 SUBSCRIPTION_GET = "GET /v1.0/subscriptions/<subscription_id>"
 
@@ -208,3 +211,102 @@ def test_a_silently_dropped_subscription_is_noticed_from_an_overdue_change_and_r
     assert set(live(clouds)) == {after["inbox"], after["sentitems"]}
     assert stored(runtime, mailbox_id, mail["internetMessageId"])
     assert_notifications_resume(mailbox, clouds, redis, after["inbox"])
+
+
+
+def polled_within(runtime, mailbox_id: int, minutes: int) -> bool:
+    """Whether the scheduler's due query picks the mailbox that many minutes from now."""
+    with runtime.sessions() as session:
+        return mailbox_id in maintenance.due_mailboxes(session, utcnow() + timedelta(minutes=minutes), runtime.redis)
+
+
+def last_result(redis: Redis, mailbox_id: int) -> dict:
+    return Job.fetch(f"sync-mailbox-{mailbox_id}", connection=redis).return_value()
+
+
+def test_live_mail_is_polled_hourly_and_arrives_through_notifications_at_two_graph_requests_an_email(
+        mailbox, clouds, redis):
+    """Twenty emails delivered 1.5 s apart to one mailbox (issue 17's measurement: 60 Graph
+    requests before, every run fetching Inbox and Sent Items): each notification's run fetches
+    the Inbox only, one `$batch` of one delta (batch parts counted, as Graph's throttling
+    counts them), and the poll waits an hour."""
+    runtime, mailbox_id, address = mailbox
+    mail = deliver(clouds, address, "The first live email")
+    settle(clouds)
+    work(redis)
+    assert stored(runtime, mailbox_id, mail["internetMessageId"])
+    assert not polled_within(runtime, mailbox_id, 5) and not polled_within(runtime, mailbox_id, 59)
+    assert polled_within(runtime, mailbox_id, 61)
+    clouds.reset_calls()
+    delivered = []
+
+    def arrive():
+        for n in range(20):
+            delivered.append(deliver(clouds, address, f"Live mail {n}"))
+            time.sleep(1.5)
+
+    sender = threading.Thread(target=arrive)
+    sender.start()
+    while sender.is_alive():
+        work(redis)  # `mailferry worker`, run in bursts beside the sender
+        time.sleep(0.2)
+    sender.join()
+    settle(clouds)
+    work(redis)
+    stats = clouds.calls(clouds.microsoft)
+    print(f"\nGraph requests for 20 live emails: {stats['total']} ({stats['total'] / 20:.2f} an email): {stats['calls']}")
+    assert all(stored(runtime, mailbox_id, m["internetMessageId"]) for m in delivered)
+    assert stats["total"] <= 40 and stats["calls"]["POST /v1.0/$batch"] * 2 == stats["total"]
+
+
+def test_a_read_unread_change_costs_one_delta_and_no_processing_nor_salesforce_call(mailbox, clouds, redis):
+    runtime, mailbox_id, address = mailbox
+    mail = deliver(clouds, address, "Read later")
+    settle(clouds)
+    work(redis)
+    assert last_result(redis, mailbox_id)["fetched"]["created"] == 1
+    clouds.reset_calls()
+
+    clouds.change(address, mail["id"], isRead=True)
+    [note] = [n for n in settle(clouds) if n["kind"] == "change"
+              and n["payload"]["value"][0]["resourceData"]["id"] == mail["id"]
+              and n["payload"]["value"][0]["changeType"] == "updated"]
+    assert note["status"] == 202
+    assert waiting_jobs(redis) == [f"sync-mailbox-{mailbox_id}"]
+    work(redis)
+
+    result = last_result(redis, mailbox_id)
+    assert (result["fetched"]["created"], result["fetched"]["updated"]) == (0, 0)
+    assert result["processed"]["decided"] == 0  # no email reached the processing stage
+    assert clouds.calls(clouds.salesforce)["total"] == 0
+    assert clouds.calls(clouds.microsoft)["total"] == 2  # one $batch of the Inbox's delta
+
+
+def test_polling_returns_to_every_five_minutes_when_notifications_stop_and_hourly_when_they_resume(
+        mailbox, clouds, redis, monkeypatch):
+    runtime, mailbox_id, address = mailbox
+    monkeypatch.setattr(subscriptions, "NOTIFICATION_OVERDUE", timedelta(seconds=1))
+    before = rows(runtime, mailbox_id)
+    deliver(clouds, address, "Announced")
+    settle(clouds)
+    work(redis)
+    assert not polled_within(runtime, mailbox_id, 5)
+
+    # Graph drops the Inbox's subscription without a word; mail arrives, nobody is told.
+    clouds.http.delete(f"{clouds.microsoft}/_sandbox/subscriptions/{before['inbox']}").raise_for_status()
+    time.sleep(1.1)
+    mail = deliver(clouds, address, "Never announced")
+    assert announced(clouds, mail["id"]) == []
+    assert not polled_within(runtime, mailbox_id, 5)  # nothing tells yet: the hourly poll will
+    time.sleep(1.1)
+    with runtime.session() as session:  # an hour on: the Inbox's last fetch is that old
+        for folder in session.get(Mailbox, mailbox_id).folders:
+            folder.last_synced_at -= subscription_liveness.SAFETY_NET_POLL
+
+    sync(mailbox_id)  # the hourly poll finds the change nobody announced
+
+    assert stored(runtime, mailbox_id, mail["internetMessageId"])
+    assert rows(runtime, mailbox_id)["inbox"] != before["inbox"]
+    assert polled_within(runtime, mailbox_id, 5)  # the Sync Frequency again
+    assert_notifications_resume(mailbox, clouds, redis, rows(runtime, mailbox_id)["inbox"])
+    assert not polled_within(runtime, mailbox_id, 5) and polled_within(runtime, mailbox_id, 61)
