@@ -14,7 +14,7 @@ whole story (tests/test_architecture.py checks that nothing else assigns them):
 | `removed`       | any (deleted: Graph has it no more, or in Deleted Items) | (unchanged) | delete, unless create | none: due at once |
 | `moved`         | any (seen in another synced folder, or left its folders while Graph still has it outside Deleted Items) | (unchanged) | a pending delete cancelled: not a delete | — |
 | `decided`       | pending, any               | ignored, excluded, skipped | none                 | +1 / none                          |
-| `unmatched`     | pending, unresolved        | unresolved `no_match`      | none                 | +1 / the next re-match (15 min)    |
+| `unmatched`     | pending, unresolved        | unresolved `no_match`      | none                 | +1 / none: a change feed hit      |
 | `synced`        | pending, unresolved, any   | synced                     | none                 | +1 / none                          |
 | `write_failed`  | pending, unresolved, any   | unresolved `system_error`  | kept (a delete stays a delete) | +1 / backoff, or Retry-After |
 | `chosen_ignore` | pending, unresolved, excluded, skipped, synced | ignored `ignore_email` | update or create (decided again) | none: due at once |

@@ -36,7 +36,7 @@ class Periodic:
 
 SCHEDULE = (
     Periodic("enqueue_due_mailboxes", 30,
-             "poll mailboxes (default every 5 minutes), re-match Unresolved every 15, retry failed writes"),
+             "poll mailboxes (default every 5 minutes), Unresolved emails a change-feed hit made due, retry failed writes"),
     Periodic("recover_stale_mailboxes", 60, "a worker that died mid-run leaves its mailbox to another"),
     Periodic("renew_subscriptions", 10 * 60, "Graph subscriptions expire within days; renew before"),
     Periodic("expire_and_purge", 60 * 60, "30-day attempt window and retention"),
