@@ -50,6 +50,10 @@ LIMIT_MARGIN = timedelta(minutes=5)
 RENEW_BEFORE = timedelta(days=1)
 # Graph notifies within seconds; a change this old with no notification since is suspect.
 NOTIFICATION_OVERDUE = timedelta(minutes=2)
+# While notifications flow, a folder not fetched for this long is fetched anyway. Half the
+# safety-net poll: that poll (an hour after the mailbox's last run began) then fetches every
+# folder, even one whose last delta round was asked minutes into that run.
+REFETCH_AFTER = subscription_liveness.SAFETY_NET_POLL / 2
 # The webhook's clock (notifications heard) against the worker's (a folder's last fetch):
 # a notification heard this long before a folder's fetch still makes the next run fetch it.
 CLOCK_MARGIN = timedelta(minutes=1)
@@ -124,8 +128,8 @@ def to_fetch(redis, mailbox: Mailbox, folders: list[MailboxFolder], now: datetim
     """The folders a run fetches. All of them unless the mailbox's notifications flow
     (`subscription_liveness.flowing`); then only those a notification was heard for since
     their last fetch, those whose subscription is younger than that fetch (what changed
-    before it may be unannounced), never fetched, or not fetched within `SAFETY_NET_POLL`
-    (the hourly poll that finds what a silently dropped subscription missed). A folder
+    before it may be unannounced), never fetched, or not fetched within `REFETCH_AFTER` (so
+    the hourly poll finds what a silently dropped subscription missed). A folder
     left out has nothing announced to fetch: a notification heard after this run started
     queues another run, which fetches it."""
     if mailbox.id not in subscription_liveness.flowing(redis, [mailbox], now):
@@ -139,7 +143,7 @@ def to_fetch(redis, mailbox: Mailbox, folders: list[MailboxFolder], now: datetim
             return True
         since = fetched - CLOCK_MARGIN  # `fetched`: when its last delta round was asked
         last = heard.get(subscription.id)
-        return (fetched <= now - subscription_liveness.SAFETY_NET_POLL or subscription.created_at > fetched
+        return (fetched <= now - REFETCH_AFTER or subscription.created_at > fetched
                 or (last is not None and last >= since))
 
     return [folder for folder in folders if announced(folder)]

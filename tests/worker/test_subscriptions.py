@@ -310,3 +310,22 @@ def test_polling_returns_to_every_five_minutes_when_notifications_stop_and_hourl
     assert polled_within(runtime, mailbox_id, 5)  # the Sync Frequency again
     assert_notifications_resume(mailbox, clouds, redis, rows(runtime, mailbox_id)["inbox"])
     assert not polled_within(runtime, mailbox_id, 5) and polled_within(runtime, mailbox_id, 61)
+
+
+def test_the_hourly_poll_fetches_every_folder_whose_last_round_came_late_in_the_last_run(mailbox, clouds, redis):
+    """The safety-net poll is due an hour after the last run began; a folder whose delta round
+    was asked 20 minutes into that run (a long backfill) is still fetched by it."""
+    runtime, mailbox_id, address = mailbox
+    deliver(clouds, address, "Heard")
+    settle(clouds)
+    work(redis)
+    with runtime.session() as session:
+        mailbox_row = session.get(Mailbox, mailbox_id)
+        mailbox_row.last_run_at = mailbox_row.last_success_at = utcnow() - timedelta(minutes=61)
+        for folder in mailbox_row.folders:
+            folder.last_synced_at = utcnow() - timedelta(minutes=41)
+    assert polled_within(runtime, mailbox_id, 0)
+    clouds.reset_calls()
+    sync(mailbox_id)
+    assert clouds.calls(clouds.microsoft)["calls"] == {
+        "POST /v1.0/$batch": 1, "GET /v1.0/users/<user_ref>/mailFolders/<folder_ref>/messages/delta": 2}
