@@ -65,7 +65,10 @@ def lifecycle() -> Response:
             enqueue_once(redis_client(), SYNC_QUEUE, "worker.jobs.replace_subscription", row.id,
                          job_id=f"replace-subscription-{row.id}")
         elif event == "missed":
-            # Some notifications were lost: delta catches up on everything.
+            # Some notifications were lost (reference §1.8: resync via delta): delta catches up
+            # on everything, and the mailbox is polled at its Sync Frequency, not hourly, until
+            # a notification comes through this subscription again.
+            subscription_liveness.unannounced(redis_client(), row.id, utcnow())
             enqueue_sync(redis_client(), row.mailbox_id)
         else:
             _count("unknown_lifecycle_event")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from types import SimpleNamespace
 
 import pytest
 import redis
@@ -14,6 +15,7 @@ from rq.job import Job, JobStatus
 from sqlalchemy.orm import Session
 
 from mailferry import subscription_liveness
+from mailferry.db import utcnow
 from mailferry.job_queue import SYNC_QUEUE, enqueue_once
 from mailferry.models import Mailbox, Subscription, Tenant, User
 from mailferry.provider_errors import ProviderError
@@ -203,6 +205,7 @@ def test_lifecycle_event_enqueues_its_job(event, job_id, function, app_graph, se
     sub = app_graph.create_subscription(ALICE.upn, inbox, f"{served}{NOTIFY}", f"{served}{LIFECYCLE}",
                                     "life-state", later(24))
     row_id = store_subscription(engine, secret_box, mailbox_id, sub.id, "life-state")
+    subscription_liveness.heard(rq_redis, [row_id], utcnow() - dt.timedelta(seconds=1))  # notifications flowed
     answer = client_session.post(f"{microsoft_url}/_sandbox/subscriptions/{sub.id}/lifecycle", json={"event": event})
     assert answer.status_code == 202, answer.text
     [entry] = [e for e in drain_notifications(client_session, microsoft_url) if e["kind"] == "lifecycle"]
@@ -211,6 +214,11 @@ def test_lifecycle_event_enqueues_its_job(event, job_id, function, app_graph, se
     assert job.id == job_id.format(subscription=row_id, mailbox=mailbox_id)
     assert job.func_name == function
     assert job.args == ((row_id,) if "subscription}" in job_id else (mailbox_id,))
+    # Only `missed` says notifications were lost: they no longer count as flowing (polling is
+    # back at the Sync Frequency) until this subscription is heard from again.
+    watched = SimpleNamespace(id=mailbox_id, folders=[], subscriptions=[
+        SimpleNamespace(id=row_id, resource=inbox, expires_at=later(24))])
+    assert (subscription_liveness.flowing(rq_redis, [watched], utcnow()) == set()) == (event == "missed")
 
 
 # -- one job per mailbox -----------------------------------------------------------------------------
