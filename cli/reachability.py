@@ -18,6 +18,7 @@ import requests
 
 from mailferry.config import Config
 from mailferry.tls import https_session
+from worker import alert_email
 
 TIMEOUT_S = 10
 # An SMTP server greets at once; a slow one holds doctor's other checks up.
@@ -76,11 +77,8 @@ def smtp_server(config: Config) -> str | None:
     server = config.smtp
     where = f"{server.host}:{server.port}"
     try:
-        with smtplib.SMTP(server.host, server.port, timeout=SMTP_TIMEOUT_S) as smtp:
-            if server.starttls:
-                ca_file = config.client_ca_file
-                smtp.starttls(context=ssl.create_default_context(cafile=str(ca_file) if ca_file else None))
-            smtp.noop()
+        with alert_email.connected(server, config.client_ca_file, SMTP_TIMEOUT_S) as smtp:
+            smtp.ehlo()
     except ssl.SSLCertVerificationError as error:
         return _tls_failure(config, where, error.verify_message)
     except ssl.SSLError as error:

@@ -46,10 +46,6 @@ def add_to_context(**fields: object) -> None:
     _context.set({**_context.get(), **fields})
 
 
-def current_context() -> dict[str, object]:
-    return dict(_context.get())
-
-
 class ContextFilter(logging.Filter):
     """Copies the log context onto each record: `record.tenant` … (None when unset), and
     `record.context`, the text format's `tenant=… mailbox_id=… ` prefix."""

@@ -152,7 +152,8 @@ def webhook_health(session: Session, connection: redis.Redis, tenant_id: int, no
         .where(Mailbox.tenant_id == tenant_id)).all()
     heard = []
     try:
-        heard = [at for at in (subscription_liveness.last_heard(connection, s.id) for s in subscriptions) if at]
+        heard = [at for at in subscription_liveness.last_heard_of(connection, [s.id for s in subscriptions]).values()
+                 if at]
     except redis.RedisError:
         pass  # a hint only: the page shows "not recorded"
     return WebhookHealth(expected, sum(1 for s in subscriptions if s.expires_at > now), max(heard, default=None))

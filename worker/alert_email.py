@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Iterator
 
 from mailferry.config import SmtpServer
 
@@ -21,13 +23,22 @@ VARIABLE = "MAILFERRY_SMTP_URL"
 TIMEOUT_SECONDS = 15
 
 
+@contextmanager
+def connected(server: SmtpServer, ca_file: Path | str | None,
+              timeout: float = TIMEOUT_SECONDS) -> Iterator[smtplib.SMTP]:
+    """A session with the server, upgraded to TLS verified with `ca_file` (None: the public
+    CAs) when `starttls=yes`; `mailferry doctor` checks the server through it too."""
+    with smtplib.SMTP(server.host, server.port, timeout=timeout) as smtp:
+        if server.starttls:
+            smtp.starttls(context=ssl.create_default_context(cafile=str(ca_file) if ca_file else None))
+        yield smtp
+
+
 def send(server: SmtpServer, ca_file: Path | str | None, to: str, subject: str, body: str) -> None:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = server.sender, to, subject
     message.set_content(body)
-    with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT_SECONDS) as smtp:
-        if server.starttls:
-            smtp.starttls(context=ssl.create_default_context(cafile=str(ca_file) if ca_file else None))
+    with connected(server, ca_file) as smtp:
         if server.username:
             smtp.login(server.username, server.password or "")
         smtp.send_message(message)

@@ -73,8 +73,6 @@ def crm_for(rt, session: Session, user: User, now: datetime):
     if route is None:
         return None
     connection, owner_id = route
-    if connection.sealed_secrets:
-        unseal(rt, connection.sealed_secrets, f"the Salesforce tokens of connection {connection.id}")
     session.commit()  # the read ends here: opening may call Salesforce (its setup check)
     try:
         return open_crm(rt, session, user.tenant, connection, now, owner_id)

@@ -93,7 +93,7 @@ def save():
         tenant.app_only_group_name = None  # read from Graph by the next membership run
         tenant.app_only_members_synced_at = None
     tenant.app_only_enabled = enabled
-    audit.record(db(), tenant.id, db().get(User, current_user.id), "app_only.save", "App-only access", before,
+    audit.record(db(), tenant.id, current_user.id, "app_only.save", "App-only access", before,
                  {"enabled": enabled, "group_id": tenant.app_only_group_id})
     db().commit()
     if enabled:
@@ -119,7 +119,7 @@ def map_salesforce_user(user_id: int):
         flash("A Salesforce user id starts with 005 and has 15 or 18 characters (Setup → Users → the user's "
               "page address).", "error")
         return redirect(url_for("admin.app_only"))
-    audit.record(db(), user.tenant_id, db().get(User, current_user.id), "app_only.salesforce_user", user.upn,
+    audit.record(db(), user.tenant_id, current_user.id, "app_only.salesforce_user", user.upn,
                  {"salesforce_user_id": user.salesforce_user_id}, {"salesforce_user_id": value or None})
     user.salesforce_user_id = value or None
     db().commit()

@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from mailferry import alert_settings, audit
 from mailferry.db import utcnow
-from mailferry.models import Tenant, User
+from mailferry.models import Tenant
 from mailferry.sync_health import sync_health
 from server.access import admin_required
 from server.extensions import db, redis_client
@@ -43,7 +43,7 @@ def save_alerts():
         return _render(alerts, errors)
     before = alert_settings.read(db(), current_user.tenant_id)
     alert_settings.save(db(), current_user.tenant_id, alerts)
-    audit.record(db(), current_user.tenant_id, db().get(User, current_user.id), "alerts.save", "Sync Health alerts",
+    audit.record(db(), current_user.tenant_id, current_user.id, "alerts.save", "Sync Health alerts",
                  _audited(before), _audited(alerts))
     db().commit()
     flash("Alerts go to " + " and ".join(filter(None, (alerts.email, alerts.webhook_url)))

@@ -32,11 +32,10 @@ from sqlalchemy.engine import make_url
 from mailferry.config import SECRET_KEY_MIN_LENGTH
 from tests.deploy import deploy_doc
 from tests.deploy.topology import generated_secret
-from tests.deploy.units import UNITS_DIR, unit_section
+from tests.deploy.units import ENV_EXAMPLE, UNITS_DIR, unit_section
 
 HERE = Path(__file__).resolve().parent
 PROJECT_ROOT = HERE.parents[1]
-ENV_EXAMPLE = PROJECT_ROOT / "deploy" / "mailferry.env.example"
 #: The tests named below ("module::name").
 TOPOLOGY = "tests.deploy.test_production_topology::"
 TOPOLOGY_UP = f"{TOPOLOGY}test_a_db_upgrade_then_every_process_is_up"

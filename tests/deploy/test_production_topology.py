@@ -31,11 +31,10 @@ from mailferry.models import Connection, Message, Tenant, User
 from tests.db_fixtures import empty_database, temporary_postgresql_database
 from tests.deploy import deploy_doc
 from tests.deploy.log_lines import json_records
-from tests.deploy.units import UNITS_DIR
+from tests.deploy.units import ENV_EXAMPLE
 from tests.deploy.topology import APP, Topology
 from tests.server.security.flows import allow_salesforce, pick_microsoft_account, salesforce_user_id
 
-ENV_EXAMPLE = UNITS_DIR.parent / "mailferry.env.example"
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,9 @@ from dotenv import dotenv_values
 
 from mailferry.config import SECRET_KEY_MIN_LENGTH, load_config
 from tests.deploy import deploy_doc
-from tests.deploy.units import SERVICES, UNITS_DIR, install_into_root, mailferry_arguments, unit_section
+from tests.deploy.units import ENV_EXAMPLE, SERVICES, UNITS_DIR, install_into_root, mailferry_arguments, unit_section
 
 DROP_IN = "mailferry-.service.d/common.conf"
-ENV_EXAMPLE = UNITS_DIR.parent / "mailferry.env.example"
 
 
 def install_as_the_doc_does(root, mailferry):

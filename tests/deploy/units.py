@@ -9,6 +9,8 @@ import shutil
 from pathlib import Path
 
 UNITS_DIR = Path(__file__).resolve().parents[2] / "deploy" / "systemd"
+#: The environment file the host starts from (docs/deploy.md, "Configuration and secrets").
+ENV_EXAMPLE = UNITS_DIR.parent / "mailferry.env.example"
 #: Where the units expect the virtualenv (docs/deploy.md installs the wheel there).
 VENV_BIN = Path("/opt/mailferry/venv/bin")
 SERVICES = ("mailferry-web@.service", "mailferry-worker@.service", "mailferry-scheduler.service")
